@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "postern",
+    products: [
+        .executable(name: "postern", targets: ["postern"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The only two places that import C.
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // Protocol-neutral request/response types, request ids and the errors a caller sees.
+        .target(name: "PosternCore", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // nghttp2 sessions behind Swift events (server and client side).
+        .target(name: "PosternHTTP2", dependencies: [
+            "CNGHTTP2",
+            "PosternCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // The configuration file: typed, validated, every problem reported by key.
+        .target(name: "PosternConfig", dependencies: [
+            "PosternCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The NIO pipeline that carries a request from a caller to the model server and back.
+        .target(name: "PosternProxy", dependencies: [
+            "PosternCore", "PosternHTTP2", "PosternConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The admin listener: health, readiness (later approvals, revocations, metrics).
+        .target(name: "PosternAdmin", dependencies: [
+            "PosternCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "postern", dependencies: [
+            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        .testTarget(name: "PosternCoreTests", dependencies: ["PosternCore"]),
+        .testTarget(name: "PosternHTTP2Tests", dependencies: [
+            "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "PosternProxyTests", dependencies: [
+            "PosternProxy",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+    ]
+)

@@ -1,0 +1,105 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PosternCore
+
+/// The admin listener (default 127.0.0.1): `/healthz` says the process serves,
+/// `/readyz` says whether callers should be sent here. Approvals, revocations and
+/// metrics join it in later issues.
+public final class AdminServer: Sendable {
+    /// Answers readiness: nil when ready, otherwise the reason it is not.
+    public typealias Readiness = @Sendable () async -> String?
+
+    private let group: EventLoopGroup
+    private let readiness: Readiness
+    private let channel = NIOLockedValueBox<Channel?>(nil)
+
+    public init(group: EventLoopGroup, readiness: @escaping Readiness) {
+        self.group = group
+        self.readiness = readiness
+    }
+
+    public func start(host: String, port: Int) async throws -> SocketAddress {
+        let readiness = self.readiness
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                do {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        self.channel.withLockedValue { $0 = channel }
+        return channel.localAddress!
+    }
+
+    public func stop() async {
+        let channel = self.channel.withLockedValue { $0 }
+        try? await channel?.close()
+    }
+}
+
+final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let readiness: AdminServer.Readiness
+    private var head: HTTPRequestHead?
+
+    init(readiness: @escaping AdminServer.Readiness) { self.readiness = readiness }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            route(context, head)
+        }
+    }
+
+    private func route(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        guard head.method == .GET || head.method == .HEAD else {
+            respond(context, head, 405, "{\"error\":\"method not allowed\"}")
+            return
+        }
+        switch path {
+        case "/healthz":
+            respond(context, head, 200, "{\"status\":\"ok\"}")
+        case "/readyz":
+            let readiness = self.readiness
+            let promise = context.eventLoop.makePromise(of: String?.self)
+            promise.completeWithTask { await readiness() }
+            promise.futureResult.assumeIsolated().whenSuccess { reason in
+                if let reason {
+                    self.respond(context, head, 503, "{\"status\":\"not_ready\",\"reason\":\(JSONText.quote(reason))}")
+                } else {
+                    self.respond(context, head, 200, "{\"status\":\"ready\"}")
+                }
+            }
+        default:
+            respond(context, head, 404, "{\"error\":\"not found\"}")
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: Int, _ body: String) {
+        let text = body + "\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(text.utf8.count))
+        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}

@@ -1,0 +1,85 @@
+/// Parsers for the value syntaxes the configuration and the command line share.
+/// Each returns nil or a reason, never traps.
+public enum ConfigValues {
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces).
+    public static func hostPort(_ text: String) -> Result<HostPort, ConfigValueError> {
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return .failure("missing ']' in \(text)") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return .failure("expected :PORT after ] in \(text)") }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return .failure("expected HOST:PORT, got \(text)") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return .failure("an IPv6 address needs brackets: [\(host)]:PORT") }
+        }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            return .failure("port must be 0-65535, got '\(portText)'")
+        }
+        return .success(HostPort(host: String(host), port: port))
+    }
+
+    /// `http://host:port` (HTTP/1.1) or `h2c://host:port` (cleartext HTTP/2).
+    public static func upstreamURL(_ text: String) -> Result<(Upstream.WireProtocol, HostPort), ConfigValueError> {
+        let kinds: [(String, Upstream.WireProtocol)] = [("http://", .http1), ("h2c://", .h2c)]
+        guard let (prefix, kind) = kinds.first(where: { text.hasPrefix($0.0) }) else {
+            return .failure("upstream URL must start with http:// or h2c://, got \(text)")
+        }
+        var rest = String(text.dropFirst(prefix.count))
+        if rest.hasSuffix("/") { rest.removeLast() }
+        if rest.contains("/") { return .failure("upstream URL takes no path: \(text)") }
+        return hostPort(rest).flatMap { address in
+            address.port == 0 ? .failure("upstream port must not be 0") : .success((kind, address))
+        }
+    }
+
+    /// `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+    public static func duration(_ text: String) -> Result<Duration, ConfigValueError> {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, millis) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            // "5ms" also ends in "s": only accept a plain integer before the unit.
+            guard let value = Int64(number), value >= 0 else { continue }
+            return .success(.milliseconds(value * millis))
+        }
+        if let seconds = Int64(text), seconds >= 0 { return .success(.seconds(seconds)) }
+        return .failure("expected a duration like 250ms, 10s, 5m or 1h, got '\(text)'")
+    }
+
+    /// `512`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB, read as powers of 1024).
+    public static func byteSize(_ text: String) -> Result<Int, ConfigValueError> {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
+                                      ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let value = Int(text.dropLast(suffix.count).trimmingCharacters(" ")), value >= 0 else { break }
+            return .success(value * factor)
+        }
+        if let value = Int(text), value >= 0 { return .success(value) }
+        return .failure("expected a size like 65536, 64KiB or 16MiB, got '\(text)'")
+    }
+}
+
+/// Why a value did not parse.
+public struct ConfigValueError: Error, Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+    public init(stringLiteral value: String) { self.description = value }
+}
+
+extension Result where Failure == ConfigValueError {
+    static func failure(_ message: String) -> Result { .failure(ConfigValueError(message)) }
+}
+
+extension Substring {
+    func trimmingCharacters(_ character: Character) -> Substring {
+        var s = self
+        while s.first == character { s = s.dropFirst() }
+        while s.last == character { s = s.dropLast() }
+        return s
+    }
+}

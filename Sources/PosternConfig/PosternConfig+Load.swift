@@ -1,0 +1,130 @@
+import Yams
+
+extension PosternConfig {
+    /// Parses a configuration file's text. Every problem is reported, not just the first.
+    /// The result still needs `validated()` once command-line overrides are applied.
+    public static func parse(yaml: String, file: String) -> Result<PosternConfig, ConfigProblems> {
+        let decoder = ConfigDecoder(file: file)
+        var config = PosternConfig()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            return .failure(ConfigProblems(problems: [
+                ConfigProblem(file: file, key: "", message: "not valid YAML: \(error)"),
+            ]))
+        }
+        if let root { config.decode(root, decoder) }
+        if decoder.problems.isEmpty { return .success(config) }
+        return .failure(ConfigProblems(problems: decoder.problems))
+    }
+
+    /// Reads and parses a configuration file.
+    public static func load(file: String) -> Result<PosternConfig, ConfigProblems> {
+        guard let text = TextFile.read(file) else {
+            return .failure(ConfigProblems(problems: [
+                ConfigProblem(file: file, key: "", message: "cannot read the file"),
+            ]))
+        }
+        return parse(yaml: text, file: file)
+    }
+
+    private mutating func decode(_ root: Node, _ d: ConfigDecoder) {
+        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits"]
+        for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
+            switch key {
+            case "listen", "admin":
+                for (name, value) in d.mapping(node, key, allowed: ["address"]) ?? [] {
+                    if let address = d.parse(value, "\(key).\(name)", ConfigValues.hostPort) {
+                        if key == "listen" { listen = address } else { admin = address }
+                    }
+                }
+            case "upstreams":
+                for (name, value) in d.mapping(node, key, allowed: nil) ?? [] {
+                    if let upstream = Self.decodeUpstream(name, value, d) { upstreams.append(upstream) }
+                }
+            case "routes":
+                for (index, value) in (d.sequence(node, key) ?? []).enumerated() {
+                    if let route = Self.decodeRoute(value, "routes[\(index)]", d) { routes.append(route) }
+                }
+            case "runtime":
+                for (name, value) in d.mapping(node, key, allowed: ["event_loop_threads"]) ?? [] {
+                    if let n = d.integer(value, "runtime.\(name)", range: 0...1024) { eventLoopThreads = n }
+                }
+            case "limits":
+                limits.decode(node, d)
+            default:
+                break
+            }
+        }
+    }
+
+    private static func decodeUpstream(_ name: String, _ node: Node, _ d: ConfigDecoder) -> Upstream? {
+        let key = "upstreams.\(name)"
+        let allowed: Set = ["url", "connect_timeout", "response_timeout", "max_idle_connections"]
+        guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
+        guard let urlNode = entries.first(where: { $0.0 == "url" })?.1 else {
+            d.report(key, node, "an upstream needs a url (http://HOST:PORT or h2c://HOST:PORT)")
+            return nil
+        }
+        guard let (kind, address) = d.parse(urlNode, "\(key).url", ConfigValues.upstreamURL) else { return nil }
+        var upstream = Upstream(name: name, wireProtocol: kind, address: address)
+        for (field, value) in entries {
+            let path = "\(key).\(field)"
+            switch field {
+            case "connect_timeout":
+                if let v = d.parse(value, path, ConfigValues.duration) { upstream.connectTimeout = v }
+            case "response_timeout":
+                if let v = d.parse(value, path, ConfigValues.duration) { upstream.responseTimeout = v }
+            case "max_idle_connections":
+                if let v = d.integer(value, path, range: 0...100_000) { upstream.maxIdleConnections = v }
+            default:
+                break
+            }
+        }
+        return upstream
+    }
+
+    private static func decodeRoute(_ node: Node, _ key: String, _ d: ConfigDecoder) -> Route? {
+        guard let entries = d.mapping(node, key, allowed: ["prefix", "upstream"]) else { return nil }
+        let values = Dictionary(entries, uniquingKeysWith: { first, _ in first })
+        guard let prefixNode = values["prefix"], let upstreamNode = values["upstream"] else {
+            d.report(key, node, "a route needs both prefix and upstream")
+            return nil
+        }
+        guard let prefix = d.string(prefixNode, "\(key).prefix"),
+              let upstream = d.string(upstreamNode, "\(key).upstream") else { return nil }
+        guard prefix.hasPrefix("/") else {
+            d.report("\(key).prefix", prefixNode, "a prefix starts with /")
+            return nil
+        }
+        return Route(prefix: prefix, upstream: upstream)
+    }
+}
+
+extension Limits {
+    fileprivate mutating func decode(_ node: Node, _ d: ConfigDecoder) {
+        let sizes: [String: WritableKeyPath<Limits, Int>] = [
+            "max_header_list_size": \.maxHeaderListSize, "max_request_body": \.maxRequestBody,
+            "stream_window": \.streamWindow, "connection_window": \.connectionWindow,
+        ]
+        let counts: [String: WritableKeyPath<Limits, Int>] = [
+            "max_concurrent_streams": \.maxConcurrentStreams, "max_connections": \.maxConnections,
+        ]
+        let durations: [String: WritableKeyPath<Limits, Duration>] = [
+            "header_read_timeout": \.headerReadTimeout, "idle_timeout": \.idleTimeout,
+            "stream_idle_timeout": \.streamIdleTimeout, "drain_grace_period": \.drainGracePeriod,
+        ]
+        let allowed = Set(sizes.keys).union(counts.keys).union(durations.keys)
+        for (key, value) in d.mapping(node, "limits", allowed: allowed) ?? [] {
+            let path = "limits.\(key)"
+            if let field = sizes[key], let v = d.parse(value, path, ConfigValues.byteSize) {
+                self[keyPath: field] = v
+            } else if let field = counts[key], let v = d.integer(value, path, range: 1...1_000_000) {
+                self[keyPath: field] = v
+            } else if let field = durations[key], let v = d.parse(value, path, ConfigValues.duration) {
+                self[keyPath: field] = v
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+extension PosternConfig {
+    /// Checks what only makes sense once the file and the command line are merged.
+    /// Returns every problem; `file` names where the configuration came from.
+    public func validated(file: String) -> Result<PosternConfig, ConfigProblems> {
+        var problems: [ConfigProblem] = []
+        func report(_ key: String, _ message: String) {
+            problems.append(ConfigProblem(file: file, key: key, message: message))
+        }
+        if upstreams.isEmpty {
+            report("upstreams", "at least one upstream is required (or pass --upstream URL)")
+        }
+        var names: Set<String> = []
+        for upstream in upstreams where !names.insert(upstream.name).inserted {
+            report("upstreams.\(upstream.name)", "defined twice")
+        }
+        for (index, route) in routes.enumerated() where upstream(named: route.upstream) == nil {
+            report("routes[\(index)].upstream", "no upstream called '\(route.upstream)'")
+        }
+        if routes.isEmpty, upstreams.count > 1, upstream(named: "default") == nil {
+            report("routes", "with several upstreams, add routes or name one upstream 'default'")
+        }
+        if limits.streamWindow < 65_535 || limits.streamWindow > Int(Int32.max) {
+            report("limits.stream_window", "must be between 64KiB - 1 and 2GiB - 1")
+        }
+        if limits.connectionWindow < limits.streamWindow || limits.connectionWindow > Int(Int32.max) {
+            report("limits.connection_window", "must be at least stream_window and below 2GiB")
+        }
+        if limits.maxHeaderListSize < 1024 {
+            report("limits.max_header_list_size", "must be at least 1KiB")
+        }
+        return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
+    }
+
+    /// The upstream a request path goes to: the first matching route, or the default.
+    public func upstreamName(forPath path: Substring) -> String? {
+        if routes.isEmpty {
+            return upstreams.count == 1 ? upstreams[0].name : upstream(named: "default")?.name
+        }
+        return routes.first { path.hasPrefix($0.prefix) }?.upstream
+    }
+}

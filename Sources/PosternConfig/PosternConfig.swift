@@ -1,0 +1,96 @@
+import PosternCore
+
+/// Postern's whole configuration, validated. Built once at start-up (or reload) and shared.
+///
+/// Keys of the YAML file (every one optional unless said otherwise):
+/// - `listen.address`: `HOST:PORT` the data path listens on (default `0.0.0.0:8443`).
+/// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`).
+/// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
+///   response_timeout, max_idle_connections}`. At least one upstream is required.
+/// - `routes`: list of `{prefix, upstream}`, first match wins; without routes, everything
+///   goes to the only upstream (or to the one called `default`).
+/// - `runtime.event_loop_threads`: 0 (default) means one per core.
+/// - `limits`: see `Limits`.
+public struct PosternConfig: Sendable, Equatable {
+    public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
+    public var admin: HostPort = HostPort(host: "127.0.0.1", port: 9901)
+    public var upstreams: [Upstream] = []
+    public var routes: [Route] = []
+    public var eventLoopThreads: Int = 0
+    public var limits = Limits()
+
+    public init() {}
+
+    public func upstream(named name: String) -> Upstream? {
+        upstreams.first { $0.name == name }
+    }
+}
+
+/// A model server port Postern forwards to.
+public struct Upstream: Sendable, Equatable {
+    public enum WireProtocol: String, Sendable { case http1, h2c }
+
+    public var name: String
+    public var wireProtocol: WireProtocol
+    public var address: HostPort
+    public var connectTimeout: Duration = .seconds(5)
+    /// Time from the end of the request head to the upstream's response head (504 after).
+    public var responseTimeout: Duration = .seconds(60)
+    /// HTTP/1.1 connections kept open for reuse, per event loop.
+    public var maxIdleConnections: Int = 64
+
+    public init(name: String, wireProtocol: WireProtocol, address: HostPort) {
+        self.name = name
+        self.wireProtocol = wireProtocol
+        self.address = address
+    }
+}
+
+/// Sends requests whose path starts with `prefix` to `upstream`.
+public struct Route: Sendable, Equatable {
+    public var prefix: String
+    public var upstream: String
+
+    public init(prefix: String, upstream: String) {
+        self.prefix = prefix
+        self.upstream = upstream
+    }
+}
+
+/// Resource limits. Exceeding one gets the caller a clear error; others keep being served.
+///
+/// YAML keys under `limits`: `max_header_list_size`, `max_request_body` (0: unlimited),
+/// `max_concurrent_streams`, `max_connections`, `header_read_timeout`, `idle_timeout`,
+/// `stream_idle_timeout`, `drain_grace_period`, `stream_window`, `connection_window`.
+public struct Limits: Sendable, Equatable {
+    public var maxHeaderListSize = 64 << 10
+    public var maxRequestBody = 64 << 20
+    public var maxConcurrentStreams = 256
+    public var maxConnections = 10_000
+    /// A caller must send a complete request head within this (slowloris).
+    public var headerReadTimeout: Duration = .seconds(10)
+    /// A connection with no request in flight is closed after this.
+    public var idleTimeout: Duration = .seconds(300)
+    /// A request or response body that moves no byte for this long is reset.
+    public var streamIdleTimeout: Duration = .seconds(300)
+    /// On SIGTERM, in-flight requests get this long to finish.
+    public var drainGracePeriod: Duration = .seconds(20)
+    /// HTTP/2 receive windows: the most a peer may have in flight per stream / connection.
+    public var streamWindow = 1 << 20
+    public var connectionWindow = 16 << 20
+
+    public init() {}
+}
+
+/// An address to listen on or connect to.
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

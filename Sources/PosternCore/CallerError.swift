@@ -1,0 +1,54 @@
+/// An error Postern answers a caller with, instead of the upstream's answer.
+///
+/// Every step raises one of these at the point of failure; `ErrorResponse` is the single
+/// place that turns it into bytes for an HTTP or a gRPC caller (DESIGN.md, "Errors a caller
+/// sees").
+public struct CallerError: Error, Sendable, Equatable {
+    /// A stable machine-readable code, e.g. `upstream_unavailable`.
+    public var code: String
+    public var httpStatus: Int
+    public var grpcStatus: GRPCStatus
+    public var message: String
+
+    public init(code: String, httpStatus: Int, grpcStatus: GRPCStatus, message: String) {
+        self.code = code
+        self.httpStatus = httpStatus
+        self.grpcStatus = grpcStatus
+        self.message = message
+    }
+}
+
+extension CallerError {
+    public static func badRequest(_ message: String) -> CallerError {
+        CallerError(code: "bad_request", httpStatus: 400, grpcStatus: .invalidArgument, message: message)
+    }
+    public static func noRoute(_ path: Substring) -> CallerError {
+        CallerError(code: "no_route", httpStatus: 404, grpcStatus: .unimplemented,
+                    message: "no route for \(path)")
+    }
+    public static func bodyTooLarge(limit: Int) -> CallerError {
+        CallerError(code: "request_body_too_large", httpStatus: 413, grpcStatus: .resourceExhausted,
+                    message: "request body exceeds \(limit) bytes")
+    }
+    public static func headersTooLarge(limit: Int) -> CallerError {
+        CallerError(code: "request_headers_too_large", httpStatus: 431, grpcStatus: .resourceExhausted,
+                    message: "request header list exceeds \(limit) bytes")
+    }
+    public static func requestTimeout(_ message: String) -> CallerError {
+        CallerError(code: "request_timeout", httpStatus: 408, grpcStatus: .deadlineExceeded, message: message)
+    }
+    public static func upstreamUnavailable(_ message: String) -> CallerError {
+        CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
+    }
+    public static func upstreamTimeout(_ message: String) -> CallerError {
+        CallerError(code: "upstream_timeout", httpStatus: 504, grpcStatus: .deadlineExceeded, message: message)
+    }
+    public static func shuttingDown() -> CallerError {
+        CallerError(code: "shutting_down", httpStatus: 503, grpcStatus: .unavailable,
+                    message: "postern is shutting down")
+    }
+    public static func tooManyConnections() -> CallerError {
+        CallerError(code: "too_many_connections", httpStatus: 503, grpcStatus: .unavailable,
+                    message: "connection limit reached")
+    }
+}

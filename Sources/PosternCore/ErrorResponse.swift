@@ -1,0 +1,56 @@
+/// How a `CallerError` looks on the wire.
+public enum ErrorResponse {
+    /// For HTTP callers: a JSON body `{"error": {"code", "message", "request_id"}}`.
+    public static func http(_ error: CallerError, requestID: String) -> (ResponseHead, String) {
+        let body = "{\"error\":{\"code\":\(JSONText.quote(error.code)),"
+            + "\"message\":\(JSONText.quote(error.message)),"
+            + "\"request_id\":\(JSONText.quote(requestID))}}\n"
+        let head = ResponseHead(status: error.httpStatus, headers: HeaderList([
+            HeaderField("content-type", "application/json"),
+            HeaderField("content-length", String(body.utf8.count)),
+            HeaderField("x-request-id", requestID),
+        ]))
+        return (head, body)
+    }
+
+    /// For gRPC callers: a trailers-only response, i.e. one HEADERS frame that ends the stream.
+    public static func grpc(_ error: CallerError, requestID: String) -> ResponseHead {
+        ResponseHead(status: 200, headers: HeaderList([
+            HeaderField("content-type", "application/grpc"),
+            HeaderField("grpc-status", String(error.grpcStatus.rawValue)),
+            HeaderField("grpc-message", GRPCStatus.encodeMessage(error.message)),
+            HeaderField("x-request-id", requestID),
+        ]))
+    }
+
+    /// The trailers that end a gRPC response whose head was already sent.
+    public static func grpcTrailers(_ error: CallerError) -> HeaderList {
+        HeaderList([
+            HeaderField("grpc-status", String(error.grpcStatus.rawValue)),
+            HeaderField("grpc-message", GRPCStatus.encodeMessage(error.message)),
+        ])
+    }
+}
+
+/// Minimal JSON text helpers for the few documents Postern writes itself.
+public enum JSONText {
+    public static func quote(_ string: String) -> String {
+        var out = "\""
+        out.reserveCapacity(string.utf8.count + 2)
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

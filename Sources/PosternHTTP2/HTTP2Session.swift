@@ -1,0 +1,256 @@
+import CNGHTTP2
+import NIOCore
+import PosternCore
+
+/// One side of one HTTP/2 connection, run by nghttp2.
+///
+/// Bytes go in through `receive` and come out through `send`. The callbacks nghttp2 makes
+/// from inside those calls only append to `events`; the owner reads and clears `events`
+/// once the call has returned. Received DATA is handed out as slices of the input buffer,
+/// and flow-control windows only reopen when the owner calls `consume`, i.e. when the bytes
+/// have really left through the other side of the proxy. That is what bounds memory.
+///
+/// Not thread-safe: one event loop owns a session.
+public final class HTTP2Session {
+    public enum Role: Sendable { case server, client }
+
+    public let role: Role
+    public let settings: HTTP2Settings
+    /// Events recorded since the owner last took them.
+    public internal(set) var events: [HTTP2Event] = []
+
+    /// Hands the recorded events to the owner in exchange for an empty array, so neither
+    /// side reallocates (the owner passes the same scratch array back each time).
+    public func takeEvents(into scratch: inout [HTTP2Event]) {
+        swap(&events, &scratch)
+    }
+
+    var session: OpaquePointer!
+    /// The buffer being fed to `nghttp2_session_mem_recv`, so DATA can be sliced out of it.
+    var input: ByteBuffer?
+    var inputBase: UnsafeRawPointer?
+    /// The header block being received; blocks of different streams never interleave.
+    var pendingHeaders: [HeaderField] = []
+    var pendingHeaderBytes = 0
+    var pendingOversized = false
+    /// Bodies waiting to be framed, per stream we are sending a body on.
+    var outbound: [Int32: OutboundBody] = [:]
+    /// Received bytes not yet consumed, per open stream.
+    var unconsumed: [Int32: Int] = [:]
+    /// Scratch space for building header lists without per-call allocations.
+    var nameValueBytes: [UInt8] = []
+    var nameValues: [nghttp2_nv] = []
+
+    public init(role: Role, settings: HTTP2Settings = HTTP2Settings()) throws {
+        self.role = role
+        self.settings = settings
+        events.reserveCapacity(64)
+
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw HTTP2SessionError(code: -1, description: "nghttp2_option_new failed")
+        }
+        defer { nghttp2_option_del(option) }
+        // Windows reopen only when the owner has passed bytes on (see `consume`).
+        nghttp2_option_set_no_auto_window_update(option, 1)
+
+        let userData = Unmanaged.passUnretained(self).toOpaque()
+        let rv: Int32
+        switch role {
+        case .server: rv = nghttp2_session_server_new2(&session, HTTP2Callbacks.shared, userData, option)
+        case .client: rv = nghttp2_session_client_new2(&session, HTTP2Callbacks.shared, userData, option)
+        }
+        guard rv == 0 else { throw HTTP2SessionError(code: rv, description: Self.describe(rv)) }
+
+        var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                                   value: settings.maxConcurrentStreams),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                   value: settings.initialStreamWindow),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                                   value: settings.maxHeaderListSize),
+        ]
+        if role == .client {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0))
+        }
+        try check(nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count))
+        try check(nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
+                                                        Int32(clamping: settings.connectionWindow)))
+    }
+
+    deinit {
+        nghttp2_session_del(session)
+    }
+
+    // MARK: Bytes in and out
+
+    /// Feeds bytes read from the socket. Events are appended to `events`.
+    public func receive(_ buffer: ByteBuffer) throws {
+        input = buffer
+        defer { input = nil; inputBase = nil }
+        let rv = buffer.withUnsafeReadableBytes { raw -> Int in
+            guard let base = raw.baseAddress else { return 0 }
+            inputBase = base
+            return nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), raw.count)
+        }
+        if rv < 0 { throw HTTP2SessionError(code: Int32(rv), description: Self.describe(Int32(rv))) }
+    }
+
+    /// Appends every frame nghttp2 wants to send to `buffer`. May append `dataSent` events.
+    public func send(into buffer: inout ByteBuffer) throws {
+        while true {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 { throw HTTP2SessionError(code: Int32(n), description: Self.describe(Int32(n))) }
+            guard n > 0, let chunk else { return }
+            buffer.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
+        }
+    }
+
+    public var wantsRead: Bool { nghttp2_session_want_read(session) != 0 }
+    public var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
+
+    // MARK: Streams
+
+    /// Server side: answers a request.
+    public func submitResponse(streamID: Int32, head: ResponseHead, endStream: Bool) throws {
+        appendHeader(":status", String(head.status), reset: true)
+        for field in head.headers { appendHeader(field.name, field.value) }
+        try withNameValues { nva, count in
+            if endStream {
+                return nghttp2_submit_response(session, streamID, nva, count, nil)
+            }
+            var provider = HTTP2Callbacks.dataProvider
+            return nghttp2_submit_response(session, streamID, nva, count, &provider)
+        }
+        if !endStream { outbound[streamID] = OutboundBody() }
+    }
+
+    /// Client side: starts a request and returns its stream id.
+    public func submitRequest(head: RequestHead, endStream: Bool) throws -> Int32 {
+        appendHeader(":method", head.method, reset: true)
+        appendHeader(":scheme", head.scheme)
+        appendHeader(":authority", head.authority)
+        appendHeader(":path", head.path)
+        for field in head.headers { appendHeader(field.name, field.value) }
+        var streamID: Int32 = 0
+        try withNameValues { nva, count in
+            let id: Int32
+            if endStream {
+                id = nghttp2_submit_request(session, nil, nva, count, nil, nil)
+            } else {
+                var provider = HTTP2Callbacks.dataProvider
+                id = nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+            }
+            streamID = id
+            return id < 0 ? id : 0
+        }
+        if !endStream { outbound[streamID] = OutboundBody() }
+        return streamID
+    }
+
+    /// Queues body bytes on a stream whose headers were submitted without END_STREAM.
+    public func sendData(streamID: Int32, _ data: ByteBuffer) {
+        guard let body = outbound[streamID], !body.ended else { return }
+        body.queue.append(data)
+        body.queuedBytes += data.readableBytes
+        resumeIfDeferred(streamID, body)
+    }
+
+    /// Ends the body of a stream, with trailers if given.
+    public func sendEnd(streamID: Int32, trailers: HeaderList? = nil) {
+        guard let body = outbound[streamID], !body.ended else { return }
+        body.ended = true
+        body.trailers = trailers.flatMap { $0.isEmpty ? nil : $0 }
+        resumeIfDeferred(streamID, body)
+    }
+
+    /// Bytes queued on a stream and not yet framed.
+    public func queuedBytes(streamID: Int32) -> Int { outbound[streamID]?.queuedBytes ?? 0 }
+
+    /// Resets a stream (RST_STREAM).
+    public func reset(streamID: Int32, _ code: HTTP2ErrorCode) {
+        outbound[streamID] = nil
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code.rawValue)
+    }
+
+    /// Tells nghttp2 that `bytes` received on `streamID` have been passed on, so the peer
+    /// may send that much more (WINDOW_UPDATE).
+    public func consume(streamID: Int32, bytes: Int) {
+        guard bytes > 0, let pending = unconsumed[streamID] else { return }
+        let n = min(bytes, pending)
+        unconsumed[streamID] = pending - n
+        _ = nghttp2_session_consume(session, streamID, n)
+    }
+
+    /// Graceful shutdown: GOAWAY with the last stream we accepted; open streams go on.
+    public func goAway(_ code: HTTP2ErrorCode = .noError) {
+        let last = nghttp2_session_get_last_proc_stream_id(session)
+        _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, code.rawValue, nil, 0)
+    }
+
+    /// Immediate shutdown: GOAWAY, and nghttp2 stops wanting to read or write once it is sent.
+    public func terminate(_ code: HTTP2ErrorCode) {
+        _ = nghttp2_session_terminate_session(session, code.rawValue)
+    }
+
+    // MARK: Internals used by the callbacks
+
+    func resumeIfDeferred(_ streamID: Int32, _ body: OutboundBody) {
+        if body.deferred {
+            body.deferred = false
+            _ = nghttp2_session_resume_data(session, streamID)
+        }
+    }
+
+    func appendHeader(_ name: String, _ value: String, reset: Bool = false) {
+        if reset {
+            nameValueBytes.removeAll(keepingCapacity: true)
+            nameValues.removeAll(keepingCapacity: true)
+        }
+        // Offsets are stored in the pointer fields and resolved in `withNameValues`,
+        // once the byte storage has stopped growing.
+        let nameStart = nameValueBytes.count
+        nameValueBytes.append(contentsOf: name.utf8)
+        let valueStart = nameValueBytes.count
+        nameValueBytes.append(contentsOf: value.utf8)
+        nameValues.append(nghttp2_nv(
+            name: UnsafeMutablePointer(bitPattern: nameStart + 1),
+            value: UnsafeMutablePointer(bitPattern: valueStart + 1),
+            namelen: valueStart - nameStart,
+            valuelen: nameValueBytes.count - valueStart,
+            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+    }
+
+    func withNameValues(_ body: (UnsafePointer<nghttp2_nv>, Int) -> Int32) throws {
+        let rv = nameValueBytes.withUnsafeMutableBufferPointer { bytes -> Int32 in
+            // nghttp2 copies names and values during the submit call.
+            let base = bytes.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
+            for i in nameValues.indices {
+                nameValues[i].name = base + (Int(bitPattern: nameValues[i].name) - 1)
+                nameValues[i].value = base + (Int(bitPattern: nameValues[i].value) - 1)
+            }
+            return nameValues.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
+        }
+        try check(rv)
+    }
+
+    func check(_ rv: Int32) throws {
+        if rv < 0 { throw HTTP2SessionError(code: rv, description: Self.describe(rv)) }
+    }
+
+    static func describe(_ code: Int32) -> String {
+        String(cString: nghttp2_strerror(code))
+    }
+}
+
+/// A body waiting to be framed into DATA frames.
+final class OutboundBody {
+    var queue: [ByteBuffer] = []
+    var head = 0
+    var queuedBytes = 0
+    var ended = false
+    var trailers: HeaderList?
+    /// nghttp2 was told there is nothing to send (NGHTTP2_ERR_DEFERRED) and must be resumed.
+    var deferred = false
+}

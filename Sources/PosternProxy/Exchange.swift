@@ -1,0 +1,187 @@
+import NIOCore
+import PosternConfig
+import PosternCore
+
+/// One request and its response, from the caller through Postern to the model server.
+///
+/// The steps of DESIGN.md run here in order: the request id is fixed, the route is
+/// classified, and the request is forwarded; the response comes back through the same
+/// object. Identity, policy, masking and audit plug in here as they are built. Both sides
+/// report to the exchange, never to each other, and it runs on the caller's event loop.
+final class Exchange {
+    let requestID: String
+    let request: RequestHead
+    let isGRPC: Bool
+
+    private let services: LoopServices
+    private var caller: CallerStream?
+    private var upstream: UpstreamStream?
+    private var upstreamName: String?
+    private let startedAt = NIODeadline.now()
+    private var responseTimer: Scheduled<Void>?
+
+    private enum Response { case waiting, streaming, done }
+    private var response = Response.waiting
+    private var status = 0
+    private var grpcStatus: String?
+    private var bytesIn = 0
+    private var bytesOut = 0
+
+    init(request: RequestHead, caller: CallerStream, services: LoopServices) {
+        self.requestID = RequestID.resolve(request.headers["x-request-id"])
+        self.request = request
+        self.isGRPC = request.isGRPC
+        self.caller = caller
+        self.services = services
+    }
+
+    var isFinished: Bool { response == .done }
+
+    // MARK: From the caller
+
+    /// Runs the request steps once the caller's head is complete.
+    func start(endStream: Bool) {
+        // classify: which upstream serves this path
+        guard let name = services.config.upstreamName(forPath: request.pathWithoutQuery),
+              let client = services.upstreams[name] else {
+            fail(.noRoute(request.pathWithoutQuery), outcome: "no_route")
+            return
+        }
+        upstreamName = name
+        if isGRPC, client.upstream.wireProtocol == .http1 {
+            fail(.upstreamUnavailable("upstream '\(name)' speaks HTTP/1.1; gRPC needs an h2c upstream"),
+                 outcome: "protocol_mismatch")
+            return
+        }
+        // forward: only end-to-end fields, and our request id
+        var head = request
+        HopByHop.strip(&head.headers, keepTETrailers: client.upstream.wireProtocol == .h2c)
+        head.headers.replace("x-request-id", requestID)
+        upstream = client.open(head, endStream: endStream, delegate: self)
+        let timeout = client.upstream.responseTimeout
+        responseTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+            self.fail(.upstreamTimeout("no response from upstream '\(name)' within \(timeout)"),
+                      outcome: "upstream_timeout")
+        }
+    }
+
+    func requestBody(_ data: ByteBuffer) {
+        guard response != .done, let upstream else {
+            caller?.creditRequestBody(data.readableBytes)
+            return
+        }
+        bytesIn += data.readableBytes
+        let limit = services.config.limits.maxRequestBody
+        if limit > 0, bytesIn > limit {
+            fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
+            return
+        }
+        upstream.sendRequestBody(data)
+    }
+
+    func requestEnd(trailers: HeaderList?) {
+        guard response != .done else { return }
+        upstream?.sendRequestEnd(trailers: trailers)
+    }
+
+    /// The caller reset the stream or went away.
+    func callerAborted() {
+        guard response != .done else { return }
+        upstream?.cancel()
+        finish(outcome: "caller_reset", detail: nil)
+    }
+
+    /// Fails the exchange with a Postern error (timeouts, limits, shutdown).
+    func fail(_ error: CallerError, outcome: String) {
+        switch response {
+        case .done:
+            return
+        case .waiting:
+            upstream?.cancel()
+            status = error.httpStatus
+            if isGRPC {
+                grpcStatus = String(error.grpcStatus.rawValue)
+                caller?.sendResponseHead(ErrorResponse.grpc(error, requestID: requestID), endStream: true)
+            } else {
+                let (head, body) = ErrorResponse.http(error, requestID: requestID)
+                caller?.sendResponseHead(head, endStream: false)
+                caller?.sendResponseBody(ByteBuffer(string: body))
+                caller?.sendResponseEnd(trailers: nil)
+            }
+        case .streaming:
+            upstream?.cancel()
+            if isGRPC {
+                // The head is out: a gRPC caller still gets a status, in the trailers.
+                grpcStatus = String(error.grpcStatus.rawValue)
+                caller?.sendResponseEnd(trailers: ErrorResponse.grpcTrailers(error))
+            } else {
+                caller?.resetStream()
+            }
+        }
+        finish(outcome: outcome, detail: error.message)
+    }
+
+    /// `bytes` of the response have left through the caller's side.
+    func responseBodyDelivered(_ bytes: Int) {
+        upstream?.creditResponseBody(bytes)
+    }
+
+    private func finish(outcome: String, detail: String?) {
+        response = .done
+        responseTimer?.cancel()
+        responseTimer = nil
+        services.log.write(RequestLog.Entry(
+            requestID: requestID, method: request.method, path: request.pathWithoutQuery,
+            upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
+            bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
+            outcome: outcome, detail: detail))
+        let caller = self.caller
+        self.caller = nil
+        self.upstream = nil
+        caller?.exchangeFinished()
+    }
+}
+
+extension Exchange: UpstreamDelegate {
+    func upstreamResponseHead(_ head: ResponseHead, endStream: Bool) {
+        guard response == .waiting else { return }
+        responseTimer?.cancel()
+        responseTimer = nil
+        response = .streaming
+        status = head.status
+        var head = head
+        HopByHop.strip(&head.headers)
+        head.headers.replace("x-request-id", requestID)
+        if endStream { grpcStatus = head.headers["grpc-status"] }
+        caller?.sendResponseHead(head, endStream: endStream)
+        if endStream { finish(outcome: "ok", detail: nil) }
+    }
+
+    func upstreamResponseBody(_ data: ByteBuffer) {
+        guard response == .streaming else { return }
+        bytesOut += data.readableBytes
+        caller?.sendResponseBody(data)
+    }
+
+    func upstreamResponseEnd(trailers: HeaderList?) {
+        guard response == .streaming else { return }
+        grpcStatus = trailers?["grpc-status"]
+        caller?.sendResponseEnd(trailers: trailers)
+        finish(outcome: "ok", detail: nil)
+    }
+
+    func upstreamFailed(_ error: CallerError) {
+        fail(error, outcome: error.code)
+    }
+
+    func upstreamCreditRequestBody(_ bytes: Int) {
+        caller?.creditRequestBody(bytes)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,201 @@
+import NIOCore
+import NIOHTTP1
+import PosternCore
+
+/// Serves HTTP/1.1 callers on one connection, one exchange at a time (NIO's pipelining
+/// handler in front of it holds later requests until the current response has ended).
+///
+/// Backpressure: request body bytes not yet delivered upstream are counted, and the
+/// handler stops asking the socket for more (`read`) above `pauseAbove`.
+final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let pauseAbove = 256 << 10
+
+    private let services: LoopServices
+    private let connection: ConnectionTimers
+    private var context: ChannelHandlerContext!
+    private var exchange: Exchange?
+    /// The request head asked for keep-alive, and nothing forced a close since.
+    private var keepAlive = true
+    /// Undelivered request body bytes; reading stops above `pauseAbove`.
+    private var undeliveredRequestBytes = 0
+    private var readPending = false
+    /// The caller has sent the whole current request (its `.end` arrived).
+    private var requestEnded = true
+    private var responseOpen = false
+    private var quiescing = false
+    private let flush: FlushScheduler
+
+    init(services: LoopServices) {
+        self.services = services
+        self.connection = ConnectionTimers(eventLoop: services.eventLoop, limits: services.config.limits)
+        self.flush = FlushScheduler()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        flush.attach(context)
+        connection.onExpire = { [weak self] in self?.timerExpired($0) }
+        connection.awaitRequest(firstOnConnection: true)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection.cancel()
+        exchange?.callerAborted()
+        exchange = nil
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            connection.requestStarted()
+            keepAlive = head.isKeepAlive && !quiescing
+            requestEnded = false
+            let request = HeadTranslation.requestHead(head)
+            let exchange = Exchange(request: request, caller: self, services: services)
+            self.exchange = exchange
+            if request.authority.isEmpty {
+                exchange.fail(.badRequest("HTTP/1.1 request without Host"), outcome: "bad_request")
+                return
+            }
+            exchange.start(endStream: false)
+        case .body(let body):
+            guard let exchange else { return }
+            undeliveredRequestBytes += body.readableBytes
+            exchange.requestBody(body)
+        case .end(let trailers):
+            requestEnded = true
+            exchange?.requestEnd(trailers: trailers.map { HeaderList(Array($0)) })
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush.flushNow()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Malformed HTTP/1.1: answer once with a JSON error if no response is under way.
+        if error is HTTPParserError, exchange == nil || !responseOpen {
+            keepAlive = false
+            let callerError: CallerError
+            if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+                callerError = .headersTooLarge(limit: 80 << 10)
+            } else {
+                callerError = .badRequest("malformed HTTP/1.1 request: \(error)")
+            }
+            writeStandalone(callerError)
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            keepAlive = false
+            if exchange == nil { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func timerExpired(_ timer: ConnectionTimers.Kind) {
+        guard exchange == nil else { return }
+        switch timer {
+        case .headerRead:
+            keepAlive = false
+            writeStandalone(.requestTimeout("request head not received in time"))
+        case .idle:
+            context?.close(promise: nil)
+        }
+    }
+
+    // MARK: Read gating (backpressure)
+
+    func read(context: ChannelHandlerContext) {
+        if undeliveredRequestBytes > Self.pauseAbove {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func creditRequestBody(_ bytes: Int) {
+        undeliveredRequestBytes -= bytes
+        if readPending, undeliveredRequestBytes <= Self.pauseAbove / 2, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: CallerStream
+
+    func sendResponseHead(_ head: ResponseHead, endStream: Bool) {
+        guard let context else { return }
+        responseOpen = true
+        context.write(wrapOutboundOut(.head(HeadTranslation.http1Response(head, keepAlive: keepAlive))), promise: nil)
+        if endStream { sendResponseEnd(trailers: nil) } else { flush.schedule() }
+    }
+
+    func sendResponseBody(_ data: ByteBuffer) {
+        guard let context else { return }
+        let bytes = data.readableBytes
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
+            self?.exchange?.responseBodyDelivered(bytes)
+        }
+        context.write(wrapOutboundOut(.body(.byteBuffer(data))), promise: promise)
+        flush.schedule()
+    }
+
+    func sendResponseEnd(trailers: HeaderList?) {
+        guard let context else { return }
+        responseOpen = false
+        let headers = trailers.map(HeadTranslation.nioHeaders)
+        context.write(wrapOutboundOut(.end(headers)), promise: nil)
+        flush.flushNow()
+    }
+
+    func resetStream() {
+        keepAlive = false
+        context?.close(promise: nil)
+    }
+
+    func exchangeFinished() {
+        guard let context else { return }
+        exchange = nil
+        undeliveredRequestBytes = 0
+        if readPending {
+            readPending = false
+            context.read()
+        }
+        // A response that ended before its request did leaves the connection mid-message.
+        if !keepAlive || !requestEnded {
+            flush.flushNow()
+            context.close(promise: nil)
+            return
+        }
+        connection.awaitRequest(firstOnConnection: false)
+    }
+
+    /// An error written outside any exchange (parse errors, header timeout), then close.
+    private func writeStandalone(_ error: CallerError) {
+        guard let context else { return }
+        let requestID = RequestID.generate()
+        let (head, body) = ErrorResponse.http(error, requestID: requestID)
+        context.write(wrapOutboundOut(.head(HeadTranslation.http1Response(head, keepAlive: false))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+        services.log.write(RequestLog.Entry(
+            requestID: requestID, method: "-", path: "-", upstream: nil, status: error.httpStatus,
+            grpcStatus: nil, bytesIn: 0, bytesOut: 0, durationNanos: 0, outcome: error.code, detail: error.message))
+    }
+}

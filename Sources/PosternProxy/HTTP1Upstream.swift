@@ -1,0 +1,254 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PosternConfig
+import PosternCore
+
+/// HTTP/1.1 connections to one upstream from one event loop, reused between requests.
+final class HTTP1UpstreamPool: UpstreamClient {
+    let upstream: Upstream
+    private let eventLoop: EventLoop
+    private var idle: [HTTP1UpstreamConnection] = []
+
+    init(upstream: Upstream, eventLoop: EventLoop) {
+        self.upstream = upstream
+        self.eventLoop = eventLoop
+    }
+
+    func open(_ head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) -> UpstreamStream {
+        let request = HTTP1UpstreamRequest(head: head, endStream: endStream, delegate: delegate)
+        while let connection = idle.popLast() {
+            if connection.isUsable {
+                connection.assign(request)
+                return request
+            }
+        }
+        connect(request)
+        return request
+    }
+
+    private func connect(_ request: HTTP1UpstreamRequest) {
+        let connection = HTTP1UpstreamConnection(pool: self)
+        let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+        let name = upstream.name
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(upstream.connectTimeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(host: upstream.address.host, port: upstream.address.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success:
+                    connection.assign(request)
+                case .failure(let error):
+                    request.fail(.upstreamUnavailable("cannot connect to upstream '\(name)': \(error)"))
+                }
+            }
+    }
+
+    /// Takes a connection back after a complete exchange.
+    func release(_ connection: HTTP1UpstreamConnection) {
+        if idle.count < upstream.maxIdleConnections, connection.isUsable {
+            idle.append(connection)
+        } else {
+            connection.close()
+        }
+    }
+
+    func closeIdle() {
+        let connections = idle
+        idle = []
+        for connection in connections { connection.close() }
+    }
+}
+
+/// One request to an HTTP/1.1 upstream. Exists before a connection is assigned and
+/// holds the caller's body parts until then.
+final class HTTP1UpstreamRequest: UpstreamStream {
+    let head: RequestHead
+    let endStream: Bool
+    private(set) var delegate: UpstreamDelegate?
+    private var connection: HTTP1UpstreamConnection?
+    private var pending: [HTTPClientRequestPart] = []
+    private(set) var requestComplete = false
+
+    init(head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) {
+        self.head = head
+        self.endStream = endStream
+        self.delegate = delegate
+        self.requestComplete = endStream
+    }
+
+    func attach(_ connection: HTTP1UpstreamConnection) -> [HTTPClientRequestPart] {
+        self.connection = connection
+        defer { pending = [] }
+        return pending
+    }
+
+    func sendRequestBody(_ data: ByteBuffer) {
+        if let connection { connection.write(.body(.byteBuffer(data))) } else { pending.append(.body(.byteBuffer(data))) }
+    }
+
+    func sendRequestEnd(trailers: HeaderList?) {
+        requestComplete = true
+        let part = HTTPClientRequestPart.end(trailers.map(HeadTranslation.nioHeaders))
+        if let connection { connection.write(part) } else { pending.append(part) }
+    }
+
+    func cancel() {
+        delegate = nil
+        pending = []
+        connection?.abandon()
+        connection = nil
+    }
+
+    func creditResponseBody(_ bytes: Int) { connection?.creditResponse(bytes) }
+
+    /// Reports a failure once and forgets the exchange.
+    func fail(_ error: CallerError) {
+        let delegate = self.delegate
+        self.delegate = nil
+        connection = nil
+        delegate?.upstreamFailed(error)
+    }
+
+    func finished() {
+        delegate = nil
+        connection = nil
+    }
+}
+
+/// The pipeline end of one pooled HTTP/1.1 upstream connection.
+final class HTTP1UpstreamConnection: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let pool: HTTP1UpstreamPool
+    private var context: ChannelHandlerContext?
+    private var request: HTTP1UpstreamRequest?
+    private var keepAlive = true
+    private var responseComplete = false
+    private var undeliveredResponseBytes = 0
+    private var readPending = false
+
+    init(pool: HTTP1UpstreamPool) { self.pool = pool }
+
+    var isUsable: Bool { context?.channel.isActive == true && request == nil && keepAlive }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func assign(_ request: HTTP1UpstreamRequest) {
+        guard let context, context.channel.isActive else {
+            request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))
+            return
+        }
+        guard request.delegate != nil else {  // cancelled while connecting
+            pool.release(self)
+            return
+        }
+        self.request = request
+        responseComplete = false
+        undeliveredResponseBytes = 0
+        let head = HeadTranslation.http1Request(request.head, hasBody: !request.endStream)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.endStream { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
+        for part in request.attach(self) { write(part, flush: false) }
+        context.flush()
+    }
+
+    func write(_ part: HTTPClientRequestPart, flush: Bool = true) {
+        guard let context else { return }
+        if case .body(.byteBuffer(let data)) = part {
+            let bytes = data.readableBytes
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
+                self?.request?.delegate?.upstreamCreditRequestBody(bytes)
+            }
+            context.write(wrapOutboundOut(part), promise: promise)
+        } else {
+            context.write(wrapOutboundOut(part), promise: nil)
+        }
+        if flush { context.flush() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let request else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status.code < 200 { return }  // 100-continue and other interim answers
+            keepAlive = head.isKeepAlive
+            request.delegate?.upstreamResponseHead(HeadTranslation.responseHead(head), endStream: false)
+        case .body(let body):
+            undeliveredResponseBytes += body.readableBytes
+            request.delegate?.upstreamResponseBody(body)
+        case .end(let trailers):
+            responseComplete = true
+            let delegate = request.delegate
+            delegate?.upstreamResponseEnd(trailers: trailers.map { HeaderList(Array($0)) })
+            finishRequest()
+        }
+    }
+
+    private func finishRequest() {
+        guard let request else { return }
+        let reusable = keepAlive && responseComplete && request.requestComplete
+        request.finished()
+        self.request = nil
+        if reusable { pool.release(self) } else { close() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepAlive = false
+        if let request, !responseComplete {
+            self.request = nil
+            request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        keepAlive = false
+        if let request {
+            self.request = nil
+            request.fail(.upstreamUnavailable("invalid response from upstream '\(pool.upstream.name)': \(error)"))
+        }
+        context.close(promise: nil)
+    }
+
+    /// The exchange gave up on this request: the connection is mid-message, so close it.
+    func abandon() {
+        request = nil
+        keepAlive = false
+        close()
+    }
+
+    func close() { context?.close(promise: nil) }
+
+    // MARK: Read gating (backpressure on the response body)
+
+    func read(context: ChannelHandlerContext) {
+        if undeliveredResponseBytes > HTTP1ServerHandler.pauseAbove {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func creditResponse(_ bytes: Int) {
+        undeliveredResponseBytes -= bytes
+        if readPending, undeliveredResponseBytes <= HTTP1ServerHandler.pauseAbove / 2, let context {
+            readPending = false
+            context.read()
+        }
+    }
+}

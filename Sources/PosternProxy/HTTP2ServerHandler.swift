@@ -1,0 +1,264 @@
+import NIOCore
+import PosternCore
+import PosternHTTP2
+
+/// Serves HTTP/2 callers (h2c with prior knowledge; later h2 over TLS) on one connection.
+///
+/// Bytes go into the nghttp2 session; the events it recorded are acted on after it returns.
+/// Output is serialised only when the channel is writable, so a slow reader stops nghttp2
+/// from framing more, which stops upstream credit, which stops the upstream.
+final class HTTP2ServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let services: LoopServices
+    private let session: HTTP2Session
+    private var streams: [Int32: HTTP2CallerStream] = [:]
+    private var events: [HTTP2Event] = []
+    private var context: ChannelHandlerContext?
+    private let flush = FlushScheduler()
+    private let timers: ConnectionTimers
+    private var draining = false
+    private var processing = false
+
+    init(services: LoopServices) throws {
+        self.services = services
+        let limits = services.config.limits
+        var settings = HTTP2Settings()
+        settings.maxConcurrentStreams = UInt32(limits.maxConcurrentStreams)
+        settings.initialStreamWindow = UInt32(limits.streamWindow)
+        settings.connectionWindow = UInt32(limits.connectionWindow)
+        settings.maxHeaderListSize = UInt32(limits.maxHeaderListSize)
+        self.session = try HTTP2Session(role: .server, settings: settings)
+        self.timers = ConnectionTimers(eventLoop: services.eventLoop, limits: limits)
+        events.reserveCapacity(64)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        flush.attach(context)
+        flush.beforeFlush = { [weak self] in self?.writeOutput() }
+        timers.onExpire = { [weak self] _ in self?.shutDown(.noError) }
+        timers.awaitRequest(firstOnConnection: true)
+        flush.schedule()  // our SETTINGS
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timers.cancel()
+        flush.detach()
+        self.context = nil
+        let open = streams
+        streams = [:]
+        for stream in open.values { stream.exchange?.callerAborted() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handlerRemoved(context: context)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            try session.receive(unwrapInboundIn(data))
+        } catch {
+            // nghttp2 has queued a GOAWAY where the protocol says so; send it, then close.
+            processEvents()
+            writeOutput()
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
+        processEvents()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush.flushNow()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush.flushNow() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            draining = true
+            session.goAway(.noError)
+            flush.flushNow()
+            if streams.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Events
+
+    /// Acts on recorded events. Acting may record more (e.g. `dataSent` while flushing);
+    /// a nested call leaves them to the outer loop, which runs until none are left.
+    private func processEvents() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while !session.events.isEmpty {
+            session.takeEvents(into: &events)
+            var index = 0
+            while index < events.count {
+                handle(events[index])
+                index += 1
+            }
+            events.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func handle(_ event: HTTP2Event) {
+            switch event {
+            case .headers(let streamID, let fields, let endStream, let oversized):
+                if let stream = streams[streamID] {
+                    // A second header block from the caller is the request's trailers.
+                    stream.exchange?.requestEnd(trailers: HeaderList(fields))
+                } else {
+                    openStream(streamID, fields, endStream: endStream, oversized: oversized)
+                }
+            case .data(let streamID, let data):
+                if let exchange = streams[streamID]?.exchange {
+                    exchange.requestBody(data)
+                } else {
+                    session.consume(streamID: streamID, bytes: data.readableBytes)
+                }
+            case .endStream(let streamID):
+                streams[streamID]?.exchange?.requestEnd(trailers: nil)
+            case .streamClosed(let streamID, _):
+                if let stream = streams.removeValue(forKey: streamID) { stream.closed() }
+                if streams.isEmpty { streamsDrained() }
+            case .dataSent(let streamID, let bytes):
+                streams[streamID]?.exchange?.responseBodyDelivered(bytes)
+            case .goAway:
+                break
+            }
+    }
+
+    private func openStream(_ streamID: Int32, _ fields: [HeaderField], endStream: Bool, oversized: Bool) {
+        timers.cancel()
+        let stream = HTTP2CallerStream(streamID: streamID, handler: self)
+        streams[streamID] = stream
+        let head = Self.requestHead(fields)
+        let exchange = Exchange(request: head, caller: stream, services: services)
+        stream.exchange = exchange
+        if oversized {
+            exchange.fail(.headersTooLarge(limit: services.config.limits.maxHeaderListSize),
+                          outcome: "request_headers_too_large")
+        } else if draining {
+            exchange.fail(.shuttingDown(), outcome: "shutting_down")
+        } else if head.method == "CONNECT" {
+            exchange.fail(.badRequest("CONNECT is not supported"), outcome: "bad_request")
+        } else {
+            exchange.start(endStream: endStream)
+        }
+    }
+
+    private static func requestHead(_ fields: [HeaderField]) -> RequestHead {
+        var head = RequestHead(method: "", scheme: "http", authority: "", path: "")
+        var headers: [HeaderField] = []
+        headers.reserveCapacity(fields.count)
+        for field in fields {
+            switch field.name {
+            case ":method": head.method = field.value
+            case ":scheme": head.scheme = field.value
+            case ":authority": head.authority = field.value
+            case ":path": head.path = field.value
+            case "host": if head.authority.isEmpty { head.authority = field.value }
+            default: headers.append(field)
+            }
+        }
+        head.headers = HeaderList(headers)
+        return head
+    }
+
+    private func streamsDrained() {
+        if draining {
+            flush.flushNow()
+            context?.close(promise: nil)
+        } else {
+            timers.start(.idle, after: services.config.limits.idleTimeout)
+        }
+    }
+
+    private func shutDown(_ code: HTTP2ErrorCode) {
+        session.terminate(code)
+        flush.flushNow()
+        context?.close(promise: nil)
+    }
+
+    /// Serialises what nghttp2 wants to send, if the socket can take it.
+    private func writeOutput() {
+        guard let context, context.channel.isWritable else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
+        do {
+            try session.send(into: &buffer)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        processEvents()
+        if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
+        if !session.wantsRead && !session.wantsWrite { context.close(promise: nil) }
+    }
+
+    // MARK: Used by HTTP2CallerStream
+
+    func submitResponse(_ streamID: Int32, _ head: ResponseHead, endStream: Bool) {
+        do {
+            try session.submitResponse(streamID: streamID, head: head, endStream: endStream)
+        } catch {
+            session.reset(streamID: streamID, .internalError)
+        }
+        flush.schedule()
+    }
+
+    func sendData(_ streamID: Int32, _ data: ByteBuffer) {
+        session.sendData(streamID: streamID, data)
+        flush.schedule()
+    }
+
+    func sendEnd(_ streamID: Int32, trailers: HeaderList?) {
+        session.sendEnd(streamID: streamID, trailers: trailers)
+        flush.schedule()
+    }
+
+    func reset(_ streamID: Int32) {
+        session.reset(streamID: streamID, .internalError)
+        flush.schedule()
+    }
+
+    func consume(_ streamID: Int32, _ bytes: Int) {
+        session.consume(streamID: streamID, bytes: bytes)
+        flush.schedule()
+    }
+}
+
+/// One caller stream on an HTTP/2 connection.
+final class HTTP2CallerStream: CallerStream {
+    let streamID: Int32
+    private weak var handler: HTTP2ServerHandler?
+    var exchange: Exchange?
+
+    init(streamID: Int32, handler: HTTP2ServerHandler) {
+        self.streamID = streamID
+        self.handler = handler
+    }
+
+    /// nghttp2 closed the stream: a reset by the caller, or the normal end.
+    func closed() {
+        if let exchange, !exchange.isFinished { exchange.callerAborted() }
+        exchange = nil
+    }
+
+    func sendResponseHead(_ head: ResponseHead, endStream: Bool) {
+        handler?.submitResponse(streamID, head, endStream: endStream)
+    }
+    func sendResponseBody(_ data: ByteBuffer) { handler?.sendData(streamID, data) }
+    func sendResponseEnd(trailers: HeaderList?) { handler?.sendEnd(streamID, trailers: trailers) }
+    func resetStream() { handler?.reset(streamID) }
+    func creditRequestBody(_ bytes: Int) { handler?.consume(streamID, bytes) }
+    func exchangeFinished() { exchange = nil }
+}

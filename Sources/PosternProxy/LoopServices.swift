@@ -1,0 +1,61 @@
+import NIOCore
+import PosternConfig
+
+/// Opens request streams to one upstream from one event loop.
+protocol UpstreamClient: AnyObject {
+    var upstream: Upstream { get }
+    func open(_ head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) -> UpstreamStream
+    /// Closes idle connections; used on shutdown.
+    func closeIdle()
+}
+
+import PosternCore
+
+/// Everything an exchange needs, for one event loop: the configuration, that loop's
+/// upstream connections, and the request log. Confined to its event loop (no locks).
+final class LoopServices {
+    let eventLoop: EventLoop
+    let config: PosternConfig
+    let log: RequestLog
+    private(set) var upstreams: [String: UpstreamClient] = [:]
+
+    init(eventLoop: EventLoop, config: PosternConfig, log: RequestLog) {
+        self.eventLoop = eventLoop
+        self.config = config
+        self.log = log
+        for upstream in config.upstreams {
+            switch upstream.wireProtocol {
+            case .http1: upstreams[upstream.name] = HTTP1UpstreamPool(upstream: upstream, eventLoop: eventLoop)
+            case .h2c: upstreams[upstream.name] = HTTP2UpstreamClient(upstream: upstream, eventLoop: eventLoop,
+                                                                      limits: config.limits)
+            }
+        }
+    }
+}
+
+/// The per-loop services of every event loop, looked up by the loop a connection runs on.
+final class ServicesByLoop: @unchecked Sendable {
+    // Written once before any connection is accepted, read-only afterwards; each
+    // `LoopServices` is then only touched from its own loop.
+    private let byLoop: [ObjectIdentifier: LoopServices]
+
+    init(group: EventLoopGroup, config: PosternConfig, log: RequestLog) {
+        var byLoop: [ObjectIdentifier: LoopServices] = [:]
+        for loop in group.makeIterator() {
+            byLoop[ObjectIdentifier(loop)] = LoopServices(eventLoop: loop, config: config, log: log)
+        }
+        self.byLoop = byLoop
+    }
+
+    func services(for loop: EventLoop) -> LoopServices {
+        loop.preconditionInEventLoop()
+        return byLoop[ObjectIdentifier(loop)]!
+    }
+
+    func forEach(_ body: @escaping @Sendable (LoopServices) -> Void) {
+        for services in byLoop.values {
+            let bound = NIOLoopBound(services, eventLoop: services.eventLoop)
+            services.eventLoop.execute { body(bound.value) }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PosternConfig
+
+/// The data-path listener: accepts callers, sniffs their protocol, and runs exchanges on
+/// the event loop that accepted them, against that loop's upstream connections.
+public final class ProxyServer: Sendable {
+    private let config: PosternConfig
+    private let group: EventLoopGroup
+    private let services: ServicesByLoop
+    private let registry: ConnectionRegistry
+    private let serverChannel = NIOLockedValueBox<Channel?>(nil)
+
+    public init(config: PosternConfig, group: EventLoopGroup, requestLog: Bool = true) {
+        self.config = config
+        self.group = group
+        self.services = ServicesByLoop(group: group, config: config, log: RequestLog(enabled: requestLog))
+        self.registry = ConnectionRegistry(limit: config.limits.maxConnections)
+    }
+
+    /// Binds the listener and returns the address it is bound to.
+    public func start() async throws -> SocketAddress {
+        let services = self.services
+        let registry = self.registry
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard registry.admit(channel) else {
+                    // Over the limit: refuse before reading a byte; everyone else keeps going.
+                    return channel.close()
+                }
+                do {
+                    let loopServices = services.services(for: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(services: loopServices))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: config.listen.host, port: config.listen.port)
+            .get()
+        serverChannel.withLockedValue { $0 = channel }
+        return channel.localAddress!
+    }
+
+    /// Graceful shutdown: stop accepting, ask every connection to finish (GOAWAY for
+    /// HTTP/2, `Connection: close` for HTTP/1.1), wait up to `grace`, then close the rest.
+    public func drain(grace: Duration) async {
+        let listener = serverChannel.withLockedValue { $0 }
+        try? await listener?.close()
+        for channel in registry.channels {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        let deadline = ContinuousClock.now + grace
+        while registry.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for channel in registry.channels { try? await channel.close() }
+        services.forEach { $0.closeIdleUpstreams() }
+    }
+
+    public var openConnections: Int { registry.count }
+}
+
+extension LoopServices {
+    func closeIdleUpstreams() {
+        for client in upstreams.values { client.closeIdle() }
+    }
+}

@@ -1,0 +1,85 @@
+import PosternConfig
+
+/// What the command line asked for.
+enum Command {
+    case run(configFile: String?, overrides: ConfigOverrides)
+    case check(configFile: String)
+    case help
+    case version
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
+
+enum Arguments {
+    static let usage = """
+    postern: a sidecar that guards a model server with short-lived workload identities.
+
+    Usage:
+      postern run [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT]
+                  [--upstream [NAME=]URL]...
+      postern check FILE
+      postern --help | --version
+
+    run      Runs the sidecar. Command-line values override the file's:
+               --listen    where callers connect (data path)
+               --admin     where /healthz and /readyz are served (keep it on 127.0.0.1)
+               --upstream  a model server port: http://HOST:PORT (HTTP/1.1) or
+                           h2c://HOST:PORT (cleartext HTTP/2, needed for gRPC);
+                           repeatable, NAME defaults to 'default'
+    check    Validates a configuration file and prints every problem; exit 1 if any.
+
+    SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
+    HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
+    """
+
+    static func parse(_ args: [String]) throws -> Command {
+        guard let verb = args.first else { return .help }
+        var rest = args.dropFirst()
+        func value(_ flag: String) throws -> String {
+            guard let next = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return next
+        }
+        switch verb {
+        case "-h", "--help", "help":
+            return .help
+        case "-V", "--version", "version":
+            return .version
+        case "check":
+            guard rest.count == 1, let file = rest.first else {
+                throw UsageError(description: "check takes exactly one FILE")
+            }
+            return .check(configFile: file)
+        case "run":
+            var file: String?
+            var overrides = ConfigOverrides()
+            while let flag = rest.popFirst() {
+                switch flag {
+                case "--config", "-c":
+                    file = try value(flag)
+                case "--listen":
+                    overrides.listen = try hostPort(value(flag), flag)
+                case "--admin":
+                    overrides.admin = try hostPort(value(flag), flag)
+                case "--upstream":
+                    overrides.upstreams.append(ConfigOverrides.upstreamArgument(try value(flag)))
+                case "-h", "--help":
+                    return .help
+                default:
+                    throw UsageError(description: "unknown option \(flag)")
+                }
+            }
+            return .run(configFile: file, overrides: overrides)
+        default:
+            throw UsageError(description: "unknown command \(verb)")
+        }
+    }
+
+    private static func hostPort(_ text: String, _ flag: String) throws -> HostPort {
+        switch ConfigValues.hostPort(text) {
+        case .success(let address): return address
+        case .failure(let error): throw UsageError(description: "\(flag): \(error)")
+        }
+    }
+}

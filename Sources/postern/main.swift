@@ -1,0 +1,46 @@
+import PosternConfig
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Loads, overrides and validates a configuration, or prints every problem.
+func loadConfig(_ file: String?, _ overrides: ConfigOverrides) -> PosternConfig? {
+    let base: Result<PosternConfig, ConfigProblems> = file.map(PosternConfig.load(file:)) ?? .success(PosternConfig())
+    let result = base
+        .flatMap { $0.applying(overrides) }
+        .flatMap { $0.validated(file: file ?? "command line") }
+    switch result {
+    case .success(let config):
+        return config
+    case .failure(let problems):
+        for problem in problems.problems { Stderr.line(problem.description) }
+        return nil
+    }
+}
+
+let command: Command
+do {
+    command = try Arguments.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    Stderr.line("postern: \(error)\n\n\(Arguments.usage)")
+    exit(2)
+}
+
+switch command {
+case .help:
+    print(Arguments.usage)
+case .version:
+    print("postern \(Version.current)")
+case .check(let file):
+    guard loadConfig(file, ConfigOverrides()) != nil else { exit(1) }
+    print("\(file): ok")
+case .run(let file, let overrides):
+    guard let config = loadConfig(file, overrides) else { exit(1) }
+    do {
+        try await RunCommand.run(config: config)
+    } catch {
+        Stderr.line("postern: \(error)")
+        exit(1)
+    }
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""A tiny OpenAI-compatible model server for Postern's quickstart and tests.
+
+Standard library only. It speaks HTTP/1.1 with keep-alive, reads chunked request bodies,
+and streams Server-Sent Events with a pause between events, like a real LLM server.
+It answers with canned text; it is not a model.
+
+Routes:
+  GET  /v2/health/ready         readiness, as KServe v2 servers answer it
+  GET  /v1/models               the model list
+  POST /v1/chat/completions     JSON, or SSE when the body says "stream": true
+  POST /echo                    returns the request body (and its length in a header)
+  GET  /bytes?n=N               N bytes of response body
+  GET  /sse?events=N&delay=S    N SSE events, S seconds apart, then [DONE]
+  GET  /status?code=C           an empty response with that status
+"""
+import argparse
+import json
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+MODEL = "quickstart-llm"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "quickstart-model/0.1"
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        if self.server.verbose:
+            sys.stderr.write("model: " + fmt % args + "\n")
+
+    # -- helpers -----------------------------------------------------------
+    def read_body(self):
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("content-length", 0)))
+
+    def send_json(self, status, document):
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_sse(self, events, delay):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for event in events:
+            data = f"data: {event}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+            time.sleep(delay)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # -- routes ------------------------------------------------------------
+    def do_GET(self):
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/v2/health/ready":
+            self.send_json(200, {"ready": True})
+        elif url.path == "/v1/models":
+            self.send_json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+        elif url.path == "/bytes":
+            n = int(query.get("n", "0"))
+            self.send_response(200)
+            self.send_header("content-type", "application/octet-stream")
+            self.send_header("content-length", str(n))
+            self.end_headers()
+            block = b"x" * 65536
+            while n > 0:
+                self.wfile.write(block[: min(n, len(block))])
+                n -= min(n, len(block))
+        elif url.path == "/sse":
+            count, delay = int(query.get("events", "3")), float(query.get("delay", "0.2"))
+            self.send_sse([json.dumps({"index": i}) for i in range(count)] + ["[DONE]"], delay)
+        elif url.path == "/status":
+            self.send_response(int(query.get("code", "200")))
+            self.send_header("content-length", "0")
+            self.end_headers()
+        else:
+            self.send_json(404, {"error": "not found", "path": url.path})
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        body = self.read_body()
+        if url.path == "/echo":
+            self.send_response(200)
+            self.send_header("content-type", self.headers.get("content-type", "application/octet-stream"))
+            self.send_header("content-length", str(len(body)))
+            self.send_header("x-echo-request-id", self.headers.get("x-request-id", ""))
+            self.send_header("x-echo-authorization", self.headers.get("authorization", ""))
+            self.end_headers()
+            self.wfile.write(body)
+        elif url.path == "/v1/chat/completions":
+            request = json.loads(body or b"{}")
+            words = ["Postern", " forwarded", " this", " answer", "."]
+            if request.get("stream"):
+                chunks = [json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL,
+                                      "choices": [{"index": 0, "delta": {"content": w}}]}) for w in words]
+                self.send_sse(chunks + ["[DONE]"], float(request.get("delay", 0.05)))
+            else:
+                self.send_json(200, {
+                    "id": "chatcmpl-1", "object": "chat.completion", "model": MODEL,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "".join(words)}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+                })
+        else:
+            self.send_json(404, {"error": "not found", "path": url.path})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.verbose = args.verbose
+    print(f"model server on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
