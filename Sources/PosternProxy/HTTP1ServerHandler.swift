@@ -157,9 +157,21 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     func sendResponseEnd(trailers: HeaderList?) {
         guard let context else { return }
         responseOpen = false
-        let headers = trailers.map(HeadTranslation.nioHeaders)
-        context.write(wrapOutboundOut(.end(headers)), promise: nil)
+        // Finish the bookkeeping first: writing `.end` makes NIO's pipelining handler hand
+        // us the next queued request at once, inside this call.
+        exchange = nil
+        undeliveredRequestBytes = 0
+        // A response that ended before its request did leaves the connection mid-message.
+        let close = !keepAlive || !requestEnded
+        if !close { connection.awaitRequest(firstOnConnection: false) }
+        context.write(wrapOutboundOut(.end(trailers.map(HeadTranslation.nioHeaders))), promise: nil)
         flush.flushNow()
+        if close {
+            context.close(promise: nil)
+        } else if readPending {
+            readPending = false
+            context.read()
+        }
     }
 
     func resetStream() {
@@ -167,22 +179,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         context?.close(promise: nil)
     }
 
-    func exchangeFinished() {
-        guard let context else { return }
-        exchange = nil
-        undeliveredRequestBytes = 0
-        if readPending {
-            readPending = false
-            context.read()
-        }
-        // A response that ended before its request did leaves the connection mid-message.
-        if !keepAlive || !requestEnded {
-            flush.flushNow()
-            context.close(promise: nil)
-            return
-        }
-        connection.awaitRequest(firstOnConnection: false)
-    }
+    /// Nothing left to do: `sendResponseEnd` or `resetStream` already settled the connection.
+    func exchangeFinished() {}
 
     /// An error written outside any exchange (parse errors, header timeout), then close.
     private func writeStandalone(_ error: CallerError) {

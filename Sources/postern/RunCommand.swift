@@ -24,7 +24,7 @@ enum RunCommand {
         }
         let listenAddress = try await proxy.start()
         let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
-        Stderr.line("postern \(Version.current): listening on \(listenAddress), admin on \(adminAddress), "
+        Stderr.line("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
             + "\(threads) event loop(s), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
 
@@ -74,5 +74,13 @@ enum Stderr {
     static func line(_ text: String) {
         var line = text + "\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension SocketAddress {
+    /// `127.0.0.1:8080` or `[::1]:8080`, the form the configuration uses.
+    var hostPort: String {
+        let ip = ipAddress ?? "?"
+        return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(port ?? 0)"
     }
 }

@@ -1,0 +1,163 @@
+"""Fixtures for Postern's wire tests: real servers and a real Postern, on 127.0.0.1 only."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTERN = ROOT / ".build" / "debug" / "postern"
+MODEL_SERVER = ROOT / "examples" / "quickstart" / "model_server.py"
+sys.path.insert(0, str(Path(__file__).parent))
+import grpc_echo  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(MODEL_SERVER), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="session")
+def grpc_server():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                         options=[("grpc.max_receive_message_length", 64 << 20),
+                                  ("grpc.max_send_message_length", 64 << 20)])
+    server.add_generic_rpc_handlers((grpc_echo.handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"h2c://127.0.0.1:{port}"
+    server.stop(grace=None)
+
+
+class Postern:
+    """A running `postern run`, its addresses and its output."""
+
+    def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=()):
+        self.config = tmp_path / "postern.yaml"
+        lines = ["listen: { address: 127.0.0.1:0 }", "admin: { address: 127.0.0.1:0 }",
+                 "runtime: { event_loop_threads: 1 }", "upstreams:"]
+        for name, spec in upstreams.items():
+            if isinstance(spec, str):
+                spec = {"url": spec}
+            lines.append(f"  {name}: {{ " + ", ".join(f"{k}: {v}" for k, v in spec.items()) + " }")
+        if routes:
+            lines.append("routes:")
+            lines += [f"  - {{ prefix: '{prefix}', upstream: {name} }}" for prefix, name in routes]
+        if limits:
+            lines.append("limits:")
+            lines += [f"  {k}: {v}" for k, v in limits.items()]
+        self.config.write_text("\n".join(lines) + "\n")
+        self.stdout = open(tmp_path / "requests.jsonl", "w+")
+        self.stderr_path = tmp_path / "postern.log"
+        self.stderr = open(self.stderr_path, "w+")
+        self.proc = subprocess.Popen([str(POSTERN), "run", "--config", str(self.config), *extra_args],
+                                     stdout=self.stdout, stderr=self.stderr)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            text = self.stderr_path.read_text()
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+), admin on 127\.0\.0\.1:(\d+)", text)
+            if match:
+                self.port, self.admin_port = int(match.group(1)), int(match.group(2))
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postern exited {self.proc.returncode}: {text}")
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("postern did not start: " + self.stderr_path.read_text())
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+        self.target = f"127.0.0.1:{self.port}"
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def rss_kib(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def request_log(self):
+        import json
+        self.stdout.flush()
+        return [json.loads(line) for line in Path(self.stdout.name).read_text().splitlines() if line.strip()]
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_postern(tmp_path):
+    started = []
+
+    def start(**kwargs):
+        instance = Postern(tmp_path / f"p{len(started)}" if started else tmp_path, **kwargs)
+        started.append(instance)
+        return instance
+
+    (tmp_path).mkdir(exist_ok=True)
+    yield start
+    for instance in started:
+        instance.stop(sig=signal.SIGKILL)
+
+
+@pytest.fixture
+def postern(start_postern, model_server, grpc_server):
+    """Postern with the model server as `model` (HTTP/1.1) and the gRPC server as `grpc` (h2c)."""
+    return start_postern(upstreams={"model": model_server, "grpc": grpc_server},
+                         routes=[("/postern.test.Echo/", "grpc"), ("/", "model")])
+
+
+def curl(*args, timeout=30):
+    """Runs curl and returns (status, headers dict, body bytes)."""
+    out = subprocess.run(["curl", "-sS", "-i", *args], capture_output=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.decode())
+    raw = out.stdout
+    head, _, body = raw.partition(b"\r\n\r\n")
+    while head.startswith(b"HTTP/1.1 100"):
+        head, _, body = body.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body

@@ -1,0 +1,69 @@
+"""A gRPC test service with raw-bytes messages (no code generation needed).
+
+Methods of /postern.test.Echo/:
+  Unary          returns the request bytes
+  ServerStream   request b"COUNT SIZE DELAY": COUNT messages of SIZE bytes, DELAY s apart
+  Bidi           echoes each message as it arrives
+  Slow           sleeps for the float in the request, then answers
+  Fail           aborts with the status code given in the request
+"""
+import time
+
+import grpc
+
+
+def unary(request, context):
+    context.set_trailing_metadata((("x-echo-size", str(len(request))),))
+    return request
+
+
+def server_stream(request, context):
+    count, size, delay = request.decode().split()
+    for i in range(int(count)):
+        if not context.is_active():
+            return
+        yield (b"%08d" % i) + b"y" * max(0, int(size) - 8)
+        time.sleep(float(delay))
+
+
+def bidi(request_iterator, context):
+    for message in request_iterator:
+        yield message
+
+
+def slow(request, context):
+    time.sleep(float(request.decode()))
+    return b"done"
+
+
+def fail(request, context):
+    context.abort(_code(int(request.decode())), "failed on purpose")
+
+
+def _code(number):
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def handler():
+    return grpc.method_handlers_generic_handler("postern.test.Echo", {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail),
+    })
+
+
+def stub(channel):
+    """Client callables for each method."""
+    prefix = "/postern.test.Echo/"
+    return {
+        "Unary": channel.unary_unary(prefix + "Unary"),
+        "ServerStream": channel.unary_stream(prefix + "ServerStream"),
+        "Bidi": channel.stream_stream(prefix + "Bidi"),
+        "Slow": channel.unary_unary(prefix + "Slow"),
+        "Fail": channel.unary_unary(prefix + "Fail"),
+    }

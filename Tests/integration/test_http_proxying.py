@@ -1,0 +1,118 @@
+"""HTTP/1.1 and h2c callers through Postern to an HTTP/1.1 model server, with curl."""
+import json
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from conftest import curl
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_chat_completion_goes_through(postern, protocol):
+    status, headers, body = curl(*protocol, f"{postern.url}/v1/chat/completions",
+                                 "-H", "content-type: application/json",
+                                 "-d", '{"messages":[{"role":"user","content":"hi"}]}')
+    assert status == 200
+    assert json.loads(body)["choices"][0]["message"]["content"] == "Postern forwarded this answer."
+    assert len(headers["x-request-id"]) == 32
+    assert "connection" not in headers or headers["connection"] == "keep-alive"
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_request_id_kept_when_valid_and_replaced_when_not(postern, protocol):
+    _, headers, body = curl(*protocol, "-H", "x-request-id: trace-123.abc", "-d", "x", f"{postern.url}/echo")
+    assert headers["x-request-id"] == "trace-123.abc"
+    assert headers["x-echo-request-id"] == "trace-123.abc"  # the upstream saw the same id
+    _, headers, _ = curl(*protocol, "-H", "x-request-id: bad id with spaces", f"{postern.url}/v1/models")
+    assert headers["x-request-id"] != "bad id with spaces" and len(headers["x-request-id"]) == 32
+    logged = {entry["request_id"] for entry in postern.request_log()}
+    assert "trace-123.abc" in logged and headers["x-request-id"] in logged
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_large_upload_and_download(postern, protocol, tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(bytes(range(256)) * (12 << 12))  # 12 MiB
+    status, headers, body = curl(*protocol, "--data-binary", f"@{blob}", f"{postern.url}/echo")
+    assert status == 200 and body == blob.read_bytes()
+    status, _, body = curl(*protocol, f"{postern.url}/bytes?n={40 << 20}")
+    assert status == 200 and len(body) == 40 << 20
+
+
+def test_chunked_upload_from_http1_caller(postern, tmp_path):
+    status, _, body = curl("-H", "transfer-encoding: chunked", "--data-binary", "hello chunked world",
+                           f"{postern.url}/echo")
+    assert status == 200 and body == b"hello chunked world"
+
+
+def test_keep_alive_reuses_one_connection(postern):
+    out = subprocess.run(["curl", "-sS", "-v", f"{postern.url}/v1/models", f"{postern.url}/v1/models",
+                          f"{postern.url}/v1/models"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stderr.count("Re-using existing connection") + out.stderr.count("Reusing existing") >= 2
+
+
+def test_pipelined_requests_answered_in_order(postern):
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(b"GET /status?code=201 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /status?code=202 HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /status?code=203 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = b""
+        s.settimeout(10)
+        while chunk := s.recv(65536):
+            data += chunk
+    statuses = [line.split()[1] for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1")]
+    assert statuses == [b"201", b"202", b"203"]
+
+
+def test_sse_first_event_arrives_before_upstream_finishes(postern):
+    """Four events 0.5 s apart: the first must arrive long before the last is sent."""
+    with httpx.Client(http2=False, timeout=10) as client:
+        start = time.monotonic()
+        with client.stream("GET", f"{postern.url}/sse?events=4&delay=0.5") as response:
+            assert response.headers["content-type"] == "text/event-stream"
+            arrivals = []
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    arrivals.append(time.monotonic() - start)
+    assert len(arrivals) == 5
+    assert arrivals[0] < 0.4, arrivals
+    assert arrivals[-1] > 1.4, arrivals
+
+
+def test_sse_over_h2c(postern):
+    with httpx.Client(http1=False, http2=True, timeout=10) as client:
+        start = time.monotonic()
+        with client.stream("POST", f"{postern.url}/v1/chat/completions", json={"stream": True, "delay": 0.3}) as r:
+            assert r.http_version == "HTTP/2"
+            first = None
+            events = []
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    first = first or time.monotonic() - start
+                    events.append(line)
+    assert events[-1] == "data: [DONE]" and len(events) == 6
+    assert first < 0.3
+
+
+def test_no_route_is_a_json_404(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, routes=[("/v1/", "model")])
+    status, headers, body = curl(f"{p.url}/admin/secret")
+    assert status == 404
+    error = json.loads(body)["error"]
+    assert error["code"] == "no_route" and error["request_id"] == headers["x-request-id"]
+
+
+def test_hop_by_hop_headers_not_forwarded(postern):
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close, x-secret-hop\r\n"
+                  b"X-Secret-Hop: leak\r\nContent-Length: 2\r\n\r\nok")
+        s.settimeout(10)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nok")
+    assert b"connection: close" in data.lower()
