@@ -60,11 +60,16 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             let request = HeadTranslation.requestHead(head)
             let exchange = Exchange(request: request, caller: self, services: services)
             self.exchange = exchange
-            if request.authority.isEmpty {
+            let limit = services.config.limits.maxHeaderListSize
+            if Self.headerListSize(head.headers) > limit {
+                exchange.fail(.headersTooLarge(limit: limit), outcome: "request_headers_too_large")
+            } else if request.authority.isEmpty {
                 exchange.fail(.badRequest("HTTP/1.1 request without Host"), outcome: "bad_request")
-                return
+            } else if quiescing {
+                exchange.fail(.shuttingDown(), outcome: "shutting_down")
+            } else {
+                exchange.start(endStream: false)
             }
-            exchange.start(endStream: false)
         case .body(let body):
             guard let exchange else { return }
             undeliveredRequestBytes += body.readableBytes
@@ -114,6 +119,12 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         case .idle:
             context?.close(promise: nil)
         }
+    }
+
+    /// Counted as HTTP/2 counts SETTINGS_MAX_HEADER_LIST_SIZE, so one limit means the same
+    /// for both protocols.
+    static func headerListSize(_ headers: HTTPHeaders) -> Int {
+        headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
     }
 
     // MARK: Read gating (backpressure)
@@ -182,14 +193,19 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     /// Nothing left to do: `sendResponseEnd` or `resetStream` already settled the connection.
     func exchangeFinished() {}
 
-    /// An error written outside any exchange (parse errors, header timeout), then close.
+    /// An error answered outside any exchange (parse errors, head timeouts), then close.
+    ///
+    /// Written as raw bytes below NIO's pipelining handler and encoder: they track
+    /// request/response pairs, and here there is no complete request to pair with.
     private func writeStandalone(_ error: CallerError) {
         guard let context else { return }
         let requestID = RequestID.generate()
         let (head, body) = ErrorResponse.http(error, requestID: requestID)
-        context.write(wrapOutboundOut(.head(HeadTranslation.http1Response(head, keepAlive: false))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        var text = "HTTP/1.1 \(head.status) \(HTTPResponseStatus(statusCode: head.status).reasonPhrase)\r\n"
+        for field in head.headers { text += "\(field.name): \(field.value)\r\n" }
+        text += "connection: close\r\n\r\n" + body
+        let below = (try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)) ?? context
+        below.writeAndFlush(NIOAny(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
         services.log.write(RequestLog.Entry(

@@ -201,7 +201,11 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         }
         processEvents()
         if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
-        if !session.wantsRead && !session.wantsWrite { context.close(promise: nil) }
+        if !session.wantsRead && !session.wantsWrite {
+            // nghttp2 is done (GOAWAY sent after a connection error): send it, then close.
+            context.flush()
+            context.close(promise: nil)
+        }
     }
 
     // MARK: Used by HTTP2CallerStream

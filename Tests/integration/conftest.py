@@ -94,6 +94,7 @@ class Postern:
             time.sleep(0.05)
         else:
             raise RuntimeError("postern did not start: " + self.stderr_path.read_text())
+        self.stopped = False
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         self.target = f"127.0.0.1:{self.port}"
@@ -113,6 +114,7 @@ class Postern:
         return [json.loads(line) for line in Path(self.stdout.name).read_text().splitlines() if line.strip()]
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
+        self.stopped = True
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -134,8 +136,11 @@ def start_postern(tmp_path):
 
     (tmp_path).mkdir(exist_ok=True)
     yield start
+    crashed = [i for i in started if not i.stopped and not i.alive()]
     for instance in started:
         instance.stop(sig=signal.SIGKILL)
+    # Bad input must never take Postern down: a test whose Postern died on its own fails.
+    assert not crashed, "postern died: " + crashed[0].stderr_path.read_text()[-3000:]
 
 
 @pytest.fixture

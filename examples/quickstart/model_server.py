@@ -13,6 +13,7 @@ Routes:
   GET  /bytes?n=N               N bytes of response body
   GET  /sse?events=N&delay=S    N SSE events, S seconds apart, then [DONE]
   GET  /status?code=C           an empty response with that status
+  GET  /slow?seconds=S          waits S seconds before answering
 """
 import argparse
 import json
@@ -89,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/sse":
             count, delay = int(query.get("events", "3")), float(query.get("delay", "0.2"))
             self.send_sse([json.dumps({"index": i}) for i in range(count)] + ["[DONE]"], delay)
+        elif url.path == "/slow":
+            time.sleep(float(query.get("seconds", "1")))
+            self.send_json(200, {"slept": float(query.get("seconds", "1"))})
         elif url.path == "/status":
             self.send_response(int(query.get("code", "200")))
             self.send_header("content-length", "0")

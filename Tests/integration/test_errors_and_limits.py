@@ -1,0 +1,177 @@
+"""Errors Postern generates, limits, and bad input: a clear answer, and Postern keeps serving."""
+import json
+import socket
+import time
+
+import grpc
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+
+import grpc_echo
+from conftest import curl, free_port
+
+
+def raw_exchange(port, data, timeout=10):
+    """Sends bytes, returns everything received until the server closes."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(data)
+        s.settimeout(timeout)
+        received = b""
+        try:
+            while chunk := s.recv(65536):
+                received += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    return received
+
+
+def json_error(body):
+    return json.loads(body[body.index(b"{"):])["error"]
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_upstream_refused_is_502(start_postern, protocol):
+    p = start_postern(upstreams={"model": f"http://127.0.0.1:{free_port()}"})
+    status, headers, body = curl(*protocol, f"{p.url}/v1/models")
+    assert status == 502
+    error = json.loads(body)["error"]
+    assert error["code"] == "upstream_unavailable" and "cannot connect" in error["message"]
+    assert error["request_id"] == headers["x-request-id"]
+    assert p.alive()
+
+
+def test_upstream_refused_is_grpc_unavailable(start_postern):
+    p = start_postern(upstreams={"grpc": f"h2c://127.0.0.1:{free_port()}"})
+    with grpc.insecure_channel(p.target) as channel:
+        with pytest.raises(grpc.RpcError) as error:
+            grpc_echo.stub(channel)["Unary"](b"x", timeout=10)
+    assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_upstream_timeout_is_504(start_postern, model_server, protocol):
+    p = start_postern(upstreams={"model": {"url": model_server, "response_timeout": "500ms"}})
+    status, _, body = curl(*protocol, f"{p.url}/slow?seconds=2")
+    assert status == 504 and json.loads(body)["error"]["code"] == "upstream_timeout"
+    status, _, _ = curl(*protocol, f"{p.url}/v1/models")
+    assert status == 200
+
+
+def test_upstream_timeout_is_grpc_deadline_exceeded(start_postern, grpc_server):
+    p = start_postern(upstreams={"grpc": {"url": grpc_server, "response_timeout": "500ms"}})
+    with grpc.insecure_channel(p.target) as channel:
+        with pytest.raises(grpc.RpcError) as error:
+            grpc_echo.stub(channel)["Slow"](b"2", timeout=10)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "upstream" in error.value.details()
+
+
+def test_malformed_http1_gets_json_400_and_postern_keeps_serving(postern):
+    for garbage in [b"GET / HTTP/1.1\r\nHost a\r\n\r\n",           # header without colon
+                    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello on cleartext
+                    b"GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\nHost: a\r\n\r\n"]:
+        reply = raw_exchange(postern.port, garbage)
+        assert reply.startswith(b"HTTP/1.1 400"), reply
+        assert json_error(reply)["code"] == "bad_request"
+    assert curl(f"{postern.url}/v1/models")[0] == 200
+
+
+def test_http1_without_host_is_400(postern):
+    reply = raw_exchange(postern.port, b"GET /v1/models HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400")
+
+
+def test_malformed_http2_frames_get_goaway_and_postern_keeps_serving(postern):
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    bad_settings = b"\x00\x00\x05\x04\x00\x00\x00\x00\x00" + b"\x00" * 5  # SETTINGS of length 5
+    reply = raw_exchange(postern.port, preface + bad_settings)
+    goaway = [reply[i:i + 9] for i in range(0, len(reply) - 8) if reply[i + 3] == 0x7]
+    assert goaway, reply
+    assert curl("--http2-prior-knowledge", f"{postern.url}/v1/models")[0] == 200
+
+
+def test_invalid_http2_request_headers_reset_only_that_stream(postern):
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, validate_outbound_headers=False,
+                                                               normalize_outbound_headers=False))
+    conn.initiate_connection()
+    # A connection-specific header is forbidden in HTTP/2 (RFC 9113 §8.2.2).
+    conn.send_headers(1, [(":method", "GET"), (":path", "/v1/models"), (":scheme", "http"),
+                          (":authority", "a"), ("connection", "keep-alive")], end_stream=True)
+    conn.send_headers(3, [(":method", "GET"), (":path", "/v1/models"), (":scheme", "http"),
+                          (":authority", "a")], end_stream=True)
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(conn.data_to_send())
+        s.settimeout(10)
+        reset, answered = None, None
+        while answered is None:
+            data = s.recv(65536)
+            assert data, "connection closed"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.StreamReset) and event.stream_id == 1:
+                    reset = event.error_code
+                if isinstance(event, h2.events.ResponseReceived) and event.stream_id == 3:
+                    answered = dict(event.headers)[b":status"]
+            s.sendall(conn.data_to_send())
+    assert reset == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    assert answered == b"200"
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_request_headers_over_limit_are_431(start_postern, model_server, protocol):
+    p = start_postern(upstreams={"model": model_server}, limits={"max_header_list_size": "4KiB"})
+    status, _, body = curl(*protocol, "-H", "x-big: " + "a" * 5000, f"{p.url}/v1/models")
+    assert status == 431 and json.loads(body)["error"]["code"] == "request_headers_too_large"
+    assert curl(*protocol, f"{p.url}/v1/models")[0] == 200
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_request_body_over_limit_is_413(start_postern, model_server, protocol, tmp_path):
+    p = start_postern(upstreams={"model": model_server}, limits={"max_request_body": "1MiB"})
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"b" * (3 << 20))
+    status, _, body = curl(*protocol, "--data-binary", f"@{blob}", f"{p.url}/echo")
+    assert status == 413 and json.loads(body)["error"]["code"] == "request_body_too_large"
+    assert curl(*protocol, f"{p.url}/v1/models")[0] == 200
+
+
+def test_slow_request_head_is_408_then_closed(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, limits={"header_read_timeout": "500ms"})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n")  # never finished
+        s.settimeout(5)
+        start = time.monotonic()
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408")
+    assert 0.4 < time.monotonic() - start < 3
+    assert curl(f"{p.url}/v1/models")[0] == 200
+
+
+def test_silent_connection_is_closed(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, limits={"header_read_timeout": "500ms"})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.settimeout(5)
+        start = time.monotonic()
+        assert s.recv(10) == b""
+    assert time.monotonic() - start < 3
+
+
+def test_connection_limit_refuses_extra_connections_only(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, limits={"max_connections": 2})
+    held = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2)]
+    time.sleep(0.2)
+    with socket.create_connection(("127.0.0.1", p.port)) as extra:
+        extra.settimeout(5)
+        extra.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
+        try:
+            assert extra.recv(100) == b""
+        except ConnectionResetError:
+            pass
+    held[0].sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    held[0].settimeout(5)
+    assert held[0].recv(100).startswith(b"HTTP/1.1 200")
+    for s in held:
+        s.close()
