@@ -199,8 +199,9 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        processEvents()
+        // Queue the bytes before acting on events: acting may close the connection.
         if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
+        processEvents()
         if !session.wantsRead && !session.wantsWrite {
             // nghttp2 is done (GOAWAY sent after a connection error): send it, then close.
             context.flush()

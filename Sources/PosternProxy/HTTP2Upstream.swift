@@ -204,8 +204,9 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        processEvents()
+        // Queue the bytes before acting on events: acting may close the connection.
         if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
+        processEvents()
     }
 
     // MARK: Used by HTTP2UpstreamStream

@@ -54,8 +54,8 @@ final class ServicesByLoop: @unchecked Sendable {
 
     func forEach(_ body: @escaping @Sendable (LoopServices) -> Void) {
         for services in byLoop.values {
-            let bound = NIOLoopBound(services, eventLoop: services.eventLoop)
-            services.eventLoop.execute { body(bound.value) }
+            let loop = services.eventLoop
+            loop.execute { body(self.services(for: loop)) }
         }
     }
 }
