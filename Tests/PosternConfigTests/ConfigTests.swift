@@ -1,0 +1,124 @@
+import Testing
+@testable import PosternConfig
+
+@Suite struct ConfigValueTests {
+    @Test func hostPorts() throws {
+        #expect(try ConfigValues.hostPort("127.0.0.1:8080").get() == HostPort(host: "127.0.0.1", port: 8080))
+        #expect(try ConfigValues.hostPort("[::1]:9").get() == HostPort(host: "::1", port: 9))
+        #expect(try ConfigValues.hostPort(":8443").get() == HostPort(host: "0.0.0.0", port: 8443))
+        for bad in ["localhost", "a:70000", "::1:80", "[::1]80", "h:-1"] {
+            #expect(throws: ConfigValueError.self) { try ConfigValues.hostPort(bad).get() }
+        }
+    }
+
+    @Test func upstreamURLs() throws {
+        let (kind, address) = try ConfigValues.upstreamURL("h2c://127.0.0.1:8001/").get()
+        #expect(kind == .h2c && address.port == 8001)
+        #expect(try ConfigValues.upstreamURL("http://model:8000").get().0 == .http1)
+        for bad in ["https://x:1", "http://x:1/v1", "http://x:0", "x:1"] {
+            #expect(throws: ConfigValueError.self) { try ConfigValues.upstreamURL(bad).get() }
+        }
+    }
+
+    @Test func durationsAndSizes() throws {
+        #expect(try ConfigValues.duration("250ms").get() == .milliseconds(250))
+        #expect(try ConfigValues.duration("10s").get() == .seconds(10))
+        #expect(try ConfigValues.duration("5m").get() == .seconds(300))
+        #expect(try ConfigValues.duration("30").get() == .seconds(30))
+        #expect(throws: ConfigValueError.self) { try ConfigValues.duration("soon").get() }
+        #expect(throws: ConfigValueError.self) { try ConfigValues.duration("-1s").get() }
+        #expect(try ConfigValues.byteSize("64KiB").get() == 65536)
+        #expect(try ConfigValues.byteSize("16MiB").get() == 16 << 20)
+        #expect(try ConfigValues.byteSize("512").get() == 512)
+        #expect(throws: ConfigValueError.self) { try ConfigValues.byteSize("lots").get() }
+    }
+}
+
+@Suite struct ConfigFileTests {
+    @Test func parsesAFullFile() throws {
+        let yaml = """
+        listen: { address: 0.0.0.0:8443 }
+        admin: { address: 127.0.0.1:9901 }
+        upstreams:
+          http: { url: http://127.0.0.1:8000, response_timeout: 2m, max_idle_connections: 8 }
+          grpc: { url: h2c://127.0.0.1:8001 }
+        routes:
+          - { prefix: /inference.GRPCInferenceService/, upstream: grpc }
+          - { prefix: /, upstream: http }
+        runtime: { event_loop_threads: 2 }
+        limits: { max_request_body: 1MiB, header_read_timeout: 3s, max_concurrent_streams: 10 }
+        """
+        let config = try PosternConfig.parse(yaml: yaml, file: "t.yaml").get().validated(file: "t.yaml").get()
+        #expect(config.upstreams.map(\.name) == ["http", "grpc"])
+        #expect(config.upstream(named: "http")?.responseTimeout == .seconds(120))
+        #expect(config.upstream(named: "http")?.maxIdleConnections == 8)
+        #expect(config.eventLoopThreads == 2)
+        #expect(config.limits.maxRequestBody == 1 << 20)
+        #expect(config.limits.headerReadTimeout == .seconds(3))
+        #expect(config.limits.maxConcurrentStreams == 10)
+        #expect(config.upstreamName(forPath: "/inference.GRPCInferenceService/ModelInfer") == "grpc")
+        #expect(config.upstreamName(forPath: "/v2/models/m/infer") == "http")
+    }
+
+    @Test func reportsEveryProblemWithKeyAndLine() {
+        let yaml = """
+        listen: { address: nowhere }
+        upstreams:
+          a: { url: ftp://x:1, colour: red }
+        limits: { idle_timeout: soon, max_connections: 0 }
+        extra: true
+        """
+        guard case .failure(let problems) = PosternConfig.parse(yaml: yaml, file: "f.yaml") else {
+            Issue.record("expected problems")
+            return
+        }
+        let described = problems.problems.map(\.description)
+        #expect(described.contains { $0.hasPrefix("f.yaml:1: listen.address:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:3: upstreams.a.colour: unknown key") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:3: upstreams.a.url:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:4: limits.idle_timeout:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:4: limits.max_connections:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:5: extra: unknown key") })
+    }
+
+    @Test func invalidYAMLIsOneProblemNotACrash() {
+        guard case .failure(let problems) = PosternConfig.parse(yaml: "a: [unclosed", file: "f.yaml") else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(problems.problems.count == 1 && problems.problems[0].message.hasPrefix("not valid YAML"))
+    }
+
+    @Test func validationNeedsUpstreamsAndKnownRouteTargets() {
+        var config = PosternConfig()
+        config.routes = [Route(prefix: "/", upstream: "nope")]
+        guard case .failure(let problems) = config.validated(file: "c") else {
+            Issue.record("expected problems")
+            return
+        }
+        #expect(problems.problems.map(\.key) == ["upstreams", "routes[0].upstream"])
+    }
+
+    @Test func commandLineUpstreamsReplaceOrAdd() throws {
+        var config = PosternConfig()
+        config.upstreams = [Upstream(name: "default", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
+        var overrides = ConfigOverrides()
+        overrides.upstreams = [ConfigOverrides.upstreamArgument("h2c://b:2"),
+                               ConfigOverrides.upstreamArgument("grpc=h2c://c:3")]
+        let merged = try config.applying(overrides).get()
+        #expect(merged.upstream(named: "default")?.wireProtocol == .h2c)
+        #expect(merged.upstream(named: "default")?.address == HostPort(host: "b", port: 2))
+        #expect(merged.upstream(named: "grpc")?.address.port == 3)
+        #expect(ConfigOverrides.upstreamArgument("http://x:1").name == "default")
+    }
+
+    @Test func withoutRoutesTheOnlyOrDefaultUpstreamServesAll() {
+        var config = PosternConfig()
+        config.upstreams = [Upstream(name: "m", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
+        #expect(config.upstreamName(forPath: "/anything") == "m")
+        config.upstreams.append(Upstream(name: "default", wireProtocol: .h2c, address: HostPort(host: "a", port: 2)))
+        #expect(config.upstreamName(forPath: "/anything") == "default")
+        config.routes = [Route(prefix: "/v1/", upstream: "m")]
+        #expect(config.upstreamName(forPath: "/v2/x") == nil)
+    }
+}
