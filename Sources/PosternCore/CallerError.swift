@@ -37,6 +37,9 @@ extension CallerError {
     public static func requestTimeout(_ message: String) -> CallerError {
         CallerError(code: "request_timeout", httpStatus: 408, grpcStatus: .deadlineExceeded, message: message)
     }
+    public static func streamIdle(_ message: String) -> CallerError {
+        CallerError(code: "stream_idle_timeout", httpStatus: 408, grpcStatus: .deadlineExceeded, message: message)
+    }
     public static func upstreamUnavailable(_ message: String) -> CallerError {
         CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
     }

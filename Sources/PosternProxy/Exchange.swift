@@ -18,7 +18,12 @@ final class Exchange {
     private var upstream: UpstreamStream?
     private var upstreamName: String?
     private let startedAt = NIODeadline.now()
+    /// Runs from the end of the request to the response head (`response_timeout`).
     private var responseTimer: Scheduled<Void>?
+    /// Checks `stream_idle_timeout` while a body is moving; re-armed lazily, not per chunk.
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private var requestEnded = false
 
     private enum Response { case waiting, streaming, done }
     private var response = Response.waiting
@@ -58,10 +63,32 @@ final class Exchange {
         HopByHop.strip(&head.headers, keepTETrailers: client.upstream.wireProtocol == .h2c)
         head.headers.replace("x-request-id", requestID)
         upstream = client.open(head, endStream: endStream, delegate: self)
-        let timeout = client.upstream.responseTimeout
-        responseTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) {
+        if endStream { requestFinished() } else { armIdleTimer(after: services.config.limits.streamIdleTimeout) }
+    }
+
+    private func requestFinished() {
+        requestEnded = true
+        guard response == .waiting, let name = upstreamName,
+              let timeout = services.upstreams[name]?.upstream.responseTimeout else { return }
+        responseTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             self.fail(.upstreamTimeout("no response from upstream '\(name)' within \(timeout)"),
                       outcome: "upstream_timeout")
+        }
+    }
+
+    /// Fails the exchange when no body byte has moved either way for `stream_idle_timeout`.
+    /// The wait between a complete request and the response head is `response_timeout`'s.
+    private func armIdleTimer(after delay: Duration) {
+        idleTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) {
+            let limit = self.services.config.limits.streamIdleTimeout
+            let waitingForHead = self.requestEnded && self.response == .waiting
+            let idle = NIODeadline.now() - self.lastActivity
+            if waitingForHead || idle < .nanoseconds(limit.nanoseconds) {
+                self.lastActivity = waitingForHead ? .now() : self.lastActivity
+                self.armIdleTimer(after: waitingForHead ? limit : limit - .nanoseconds(idle.nanoseconds))
+            } else {
+                self.fail(.streamIdle("no data moved for \(limit)"), outcome: "stream_idle_timeout")
+            }
         }
     }
 
@@ -71,6 +98,7 @@ final class Exchange {
             return
         }
         bytesIn += data.readableBytes
+        lastActivity = .now()
         let limit = services.config.limits.maxRequestBody
         if limit > 0, bytesIn > limit {
             fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
@@ -80,8 +108,9 @@ final class Exchange {
     }
 
     func requestEnd(trailers: HeaderList?) {
-        guard response != .done else { return }
+        guard response != .done, !requestEnded else { return }
         upstream?.sendRequestEnd(trailers: trailers)
+        requestFinished()
     }
 
     /// The caller reset the stream or went away.
@@ -130,6 +159,8 @@ final class Exchange {
         response = .done
         responseTimer?.cancel()
         responseTimer = nil
+        idleTimer?.cancel()
+        idleTimer = nil
         services.log.write(RequestLog.Entry(
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
@@ -148,6 +179,8 @@ extension Exchange: UpstreamDelegate {
         responseTimer?.cancel()
         responseTimer = nil
         response = .streaming
+        lastActivity = .now()
+        if idleTimer == nil { armIdleTimer(after: services.config.limits.streamIdleTimeout) }
         status = head.status
         var head = head
         HopByHop.strip(&head.headers)
@@ -160,6 +193,7 @@ extension Exchange: UpstreamDelegate {
     func upstreamResponseBody(_ data: ByteBuffer) {
         guard response == .streaming else { return }
         bytesOut += data.readableBytes
+        lastActivity = .now()
         caller?.sendResponseBody(data)
     }
 

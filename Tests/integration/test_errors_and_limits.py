@@ -175,3 +175,45 @@ def test_connection_limit_refuses_extra_connections_only(start_postern, model_se
     assert held[0].recv(100).startswith(b"HTTP/1.1 200")
     for s in held:
         s.close()
+
+
+def test_stalled_upload_is_408(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, limits={"stream_idle_timeout": "500ms"})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        s.settimeout(5)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408") and json_error(reply)["code"] == "stream_idle_timeout"
+
+
+def test_stalled_upstream_stream_is_cut(start_postern, model_server, grpc_server):
+    p = start_postern(upstreams={"model": model_server, "grpc": grpc_server},
+                      routes=[("/postern.test.Echo/", "grpc"), ("/", "model")],
+                      limits={"stream_idle_timeout": "500ms"})
+    with grpc.insecure_channel(p.target) as channel:
+        stream = grpc_echo.stub(channel)["ServerStream"](b"3 10 2", timeout=10)
+        assert next(stream).startswith(b"00000000")
+        with pytest.raises(grpc.RpcError) as error:
+            next(stream)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "no data moved" in error.value.details()
+    # Slow but steady streams are not idle.
+    status, _, body = curl(f"{p.url}/sse?events=4&delay=0.3")
+    assert status == 200 and body.count(b"data:") == 5
+
+
+def test_slow_upload_is_not_cut_by_response_timeout(start_postern, model_server):
+    """response_timeout counts from the end of the request, not its start."""
+    p = start_postern(upstreams={"model": {"url": model_server, "response_timeout": "1s"}})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nConnection: close\r\n\r\n")
+        for byte in b"abcdef":
+            time.sleep(0.3)
+            s.sendall(bytes([byte]))
+        s.settimeout(5)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"abcdef")
