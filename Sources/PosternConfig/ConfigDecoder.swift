@@ -61,6 +61,17 @@ final class ConfigDecoder {
         return value
     }
 
+    func boolean(_ node: Node, _ key: String) -> Bool? {
+        guard let text = string(node, key) else { return nil }
+        switch text {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(key, node, "expected true or false, got '\(text)'")
+            return nil
+        }
+    }
+
     /// Applies a `ConfigValues` parser, reporting its reason on failure.
     func parse<T>(_ node: Node, _ key: String, _ parser: (String) -> Result<T, ConfigValueError>) -> T? {
         guard let text = string(node, key) else { return nil }

@@ -48,8 +48,12 @@ extension PosternConfig {
                     if let route = Self.decodeRoute(value, "routes[\(index)]", d) { routes.append(route) }
                 }
             case "runtime":
-                for (name, value) in d.mapping(node, key, allowed: ["event_loop_threads"]) ?? [] {
-                    if let n = d.integer(value, "runtime.\(name)", range: 0...1024) { eventLoopThreads = n }
+                for (name, value) in d.mapping(node, key, allowed: ["event_loop_threads", "request_log"]) ?? [] {
+                    if name == "request_log" {
+                        if let on = d.boolean(value, "runtime.\(name)") { requestLog = on }
+                    } else if let n = d.integer(value, "runtime.\(name)", range: 0...1024) {
+                        eventLoopThreads = n
+                    }
                 }
             case "limits":
                 limits.decode(node, d)

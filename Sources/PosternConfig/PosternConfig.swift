@@ -10,6 +10,7 @@ import PosternCore
 /// - `routes`: list of `{prefix, upstream}`, first match wins; without routes, everything
 ///   goes to the only upstream (or to the one called `default`).
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
+/// - `runtime.request_log`: one JSON line per request on standard output (default true).
 /// - `limits`: see `Limits`.
 public struct PosternConfig: Sendable, Equatable {
     public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
@@ -17,6 +18,7 @@ public struct PosternConfig: Sendable, Equatable {
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
     public var eventLoopThreads: Int = 0
+    public var requestLog = true
     public var limits = Limits()
 
     public init() {}

@@ -15,7 +15,7 @@ enum RunCommand {
     static func run(config: PosternConfig) async throws {
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let proxy = ProxyServer(config: config, group: group)
+        let proxy = ProxyServer(config: config, group: group, requestLog: config.requestLog)
         let draining = NIOLockedValueBox(false)
         let admin = AdminServer(group: group) {
             if draining.withLockedValue({ $0 }) { return "draining" }
