@@ -20,7 +20,22 @@ public enum RequestID {
     /// 128 random bits from the system generator, as 32 lowercase hex digits.
     public static func generate() -> String {
         var rng = SystemRandomNumberGenerator()
-        return hex(rng.next() as UInt64) + hex(rng.next() as UInt64)
+        return hex(rng.next(), rng.next())
+    }
+
+    /// Two 64-bit values as 32 lowercase hex digits, without intermediate strings.
+    static func hex(_ high: UInt64, _ low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { digits in
+                for index in 0..<16 {
+                    let shift = UInt64(60 - 4 * index)
+                    buffer[index] = digits[Int((high >> shift) & 0xF)]
+                    buffer[16 + index] = digits[Int((low >> shift) & 0xF)]
+                }
+            }
+            return 32
+        }
     }
 
     /// The caller's id if acceptable, a fresh one otherwise.
@@ -28,9 +43,23 @@ public enum RequestID {
         if let incoming, isAcceptable(incoming) { return incoming }
         return generate()
     }
+}
 
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+/// Request ids for one event loop: a random 64-bit prefix drawn once and a counter, so ids
+/// are unique across loops and restarts without a system call per request. They identify
+/// requests; they are not secrets.
+public final class RequestIDGenerator {
+    private let prefix: UInt64
+    private var counter: UInt64
+
+    public init() {
+        var rng = SystemRandomNumberGenerator()
+        prefix = rng.next()
+        counter = rng.next() >> 16
+    }
+
+    public func next() -> String {
+        counter &+= 1
+        return RequestID.hex(prefix, counter)
     }
 }

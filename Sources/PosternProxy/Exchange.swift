@@ -18,12 +18,12 @@ final class Exchange {
     private var upstream: UpstreamStream?
     private var upstreamName: String?
     private let startedAt = NIODeadline.now()
-    /// Runs from the end of the request to the response head (`response_timeout`).
-    private var responseTimer: Scheduled<Void>?
-    /// Checks `stream_idle_timeout` while a body is moving; re-armed lazily, not per chunk.
-    private var idleTimer: Scheduled<Void>?
-    private var lastActivity = NIODeadline.now()
+    /// From the end of the request to the response head (`response_timeout`).
+    private var responseDeadline: NIODeadline?
+    /// Last time a body byte moved either way (`stream_idle_timeout`).
+    private var lastActivity: NIODeadline
     private var requestEnded = false
+    var sweepSlot = -1
 
     private enum Response { case waiting, streaming, done }
     private var response = Response.waiting
@@ -33,11 +33,13 @@ final class Exchange {
     private var bytesOut = 0
 
     init(request: RequestHead, caller: CallerStream, services: LoopServices) {
-        self.requestID = RequestID.resolve(request.headers["x-request-id"])
+        let incoming = request.headers["x-request-id"]
+        self.requestID = incoming.flatMap { RequestID.isAcceptable($0) ? $0 : nil } ?? services.requestIDs.next()
         self.request = request
         self.isGRPC = request.isGRPC
         self.caller = caller
         self.services = services
+        self.lastActivity = startedAt
     }
 
     var isFinished: Bool { response == .done }
@@ -63,33 +65,15 @@ final class Exchange {
         HopByHop.strip(&head.headers, keepTETrailers: client.upstream.wireProtocol == .h2c)
         head.headers.replace("x-request-id", requestID)
         upstream = client.open(head, endStream: endStream, delegate: self)
-        if endStream { requestFinished() } else { armIdleTimer(after: services.config.limits.streamIdleTimeout) }
+        services.sweeper.track(self)
+        if endStream { requestFinished() }
     }
 
     private func requestFinished() {
         requestEnded = true
         guard response == .waiting, let name = upstreamName,
               let timeout = services.upstreams[name]?.upstream.responseTimeout else { return }
-        responseTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-            self.fail(.upstreamTimeout("no response from upstream '\(name)' within \(timeout)"),
-                      outcome: "upstream_timeout")
-        }
-    }
-
-    /// Fails the exchange when no body byte has moved either way for `stream_idle_timeout`.
-    /// The wait between a complete request and the response head is `response_timeout`'s.
-    private func armIdleTimer(after delay: Duration) {
-        idleTimer = services.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) {
-            let limit = self.services.config.limits.streamIdleTimeout
-            let waitingForHead = self.requestEnded && self.response == .waiting
-            let idle = NIODeadline.now() - self.lastActivity
-            if waitingForHead || idle < .nanoseconds(limit.nanoseconds) {
-                self.lastActivity = waitingForHead ? .now() : self.lastActivity
-                self.armIdleTimer(after: waitingForHead ? limit : limit - .nanoseconds(idle.nanoseconds))
-            } else {
-                self.fail(.streamIdle("no data moved for \(limit)"), outcome: "stream_idle_timeout")
-            }
-        }
+        responseDeadline = .now() + .nanoseconds(timeout.nanoseconds)
     }
 
     func requestBody(_ data: ByteBuffer) {
@@ -157,10 +141,7 @@ final class Exchange {
 
     private func finish(outcome: String, detail: String?) {
         response = .done
-        responseTimer?.cancel()
-        responseTimer = nil
-        idleTimer?.cancel()
-        idleTimer = nil
+        services.sweeper.untrack(self)
         services.log.write(RequestLog.Entry(
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
@@ -173,14 +154,30 @@ final class Exchange {
     }
 }
 
+extension Exchange: Sweepable {
+    /// Enforces `response_timeout` (request complete, no response head yet) and
+    /// `stream_idle_timeout` (a body is moving, or should be, and nothing moved).
+    func sweep(now: NIODeadline) {
+        if let deadline = responseDeadline {
+            if now >= deadline, let name = upstreamName, let client = services.upstreams[name] {
+                fail(.upstreamTimeout("no response from upstream '\(name)' within \(client.upstream.responseTimeout)"),
+                     outcome: "upstream_timeout")
+            }
+            return
+        }
+        let limit = services.config.limits.streamIdleTimeout
+        if now - lastActivity >= .nanoseconds(limit.nanoseconds) {
+            fail(.streamIdle("no data moved for \(limit)"), outcome: "stream_idle_timeout")
+        }
+    }
+}
+
 extension Exchange: UpstreamDelegate {
     func upstreamResponseHead(_ head: ResponseHead, endStream: Bool) {
         guard response == .waiting else { return }
-        responseTimer?.cancel()
-        responseTimer = nil
         response = .streaming
+        responseDeadline = nil
         lastActivity = .now()
-        if idleTimer == nil { armIdleTimer(after: services.config.limits.streamIdleTimeout) }
         status = head.status
         var head = head
         HopByHop.strip(&head.headers)

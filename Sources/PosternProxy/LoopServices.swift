@@ -17,12 +17,15 @@ final class LoopServices {
     let eventLoop: EventLoop
     let config: PosternConfig
     let log: RequestLog
+    let sweeper: DeadlineSweeper
+    let requestIDs = RequestIDGenerator()
     private(set) var upstreams: [String: UpstreamClient] = [:]
 
     init(eventLoop: EventLoop, config: PosternConfig, log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
         self.log = log
+        self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
         for upstream in config.upstreams {
             switch upstream.wireProtocol {
             case .http1: upstreams[upstream.name] = HTTP1UpstreamPool(upstream: upstream, eventLoop: eventLoop)
