@@ -3,22 +3,45 @@
 /// `te` is connection-specific too, except that `te: trailers` must reach an HTTP/2
 /// upstream for gRPC; callers of `strip` decide that with `keepTETrailers`.
 public enum HopByHop {
-    static let names: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-        "te", "trailer", "http2-settings",
-    ]
+    /// The fields of `headers` that may cross the proxy, with `x-request-id` set to
+    /// `requestID`: one pass, one allocation.
+    public static func forwarded(_ headers: HeaderList, requestID: String, keepTETrailers: Bool = false) -> HeaderList {
+        let named = connectionNamed(headers)
+        var out: [HeaderField] = []
+        out.reserveCapacity(headers.count + 1)
+        for field in headers.fields where field.name != "x-request-id" {
+            if isHopByHop(field, named: named, keepTETrailers: keepTETrailers) { continue }
+            out.append(field)
+        }
+        out.append(HeaderField("x-request-id", requestID))
+        return HeaderList(out)
+    }
 
     public static func strip(_ headers: inout HeaderList, keepTETrailers: Bool = false) {
+        let named = connectionNamed(headers)
+        headers.removeAll { isHopByHop($0, named: named, keepTETrailers: keepTETrailers) }
+    }
+
+    private static func isHopByHop(_ field: HeaderField, named: Set<String>, keepTETrailers: Bool) -> Bool {
+        switch field.name {
+        case "te":
+            return !(keepTETrailers && field.value.lowercased() == "trailers")
+        case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer",
+             "http2-settings":
+            return true
+        default:
+            return !named.isEmpty && named.contains(field.name)
+        }
+    }
+
+    /// Fields the `connection` header names as connection-specific.
+    private static func connectionNamed(_ headers: HeaderList) -> Set<String> {
+        guard let connection = headers["connection"] else { return [] }
         var named: Set<String> = []
-        if let connection = headers["connection"] {
-            for token in connection.split(separator: ",") {
-                named.insert(token.trimmingSpaces().lowercased())
-            }
+        for token in connection.split(separator: ",") {
+            named.insert(token.trimmingSpaces().lowercased())
         }
-        headers.removeAll { field in
-            if keepTETrailers, field.name == "te", field.value.lowercased() == "trailers" { return false }
-            return names.contains(field.name) || named.contains(field.name)
-        }
+        return named
     }
 }
 

@@ -26,6 +26,7 @@ enum HTTP2Callbacks {
     static let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
         let session = HTTP2Callbacks.session(userData)
         session.pendingHeaders = []
+        session.pendingHeaders.reserveCapacity(16)
         session.pendingHeaderBytes = 0
         session.pendingOversized = false
         if let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),

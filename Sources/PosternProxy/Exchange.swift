@@ -62,8 +62,8 @@ final class Exchange {
         }
         // forward: only end-to-end fields, and our request id
         var head = request
-        HopByHop.strip(&head.headers, keepTETrailers: client.upstream.wireProtocol == .h2c)
-        head.headers.replace("x-request-id", requestID)
+        head.headers = HopByHop.forwarded(request.headers, requestID: requestID,
+                                          keepTETrailers: client.upstream.wireProtocol == .h2c)
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
         if endStream { requestFinished() }
@@ -179,11 +179,10 @@ extension Exchange: UpstreamDelegate {
         responseDeadline = nil
         lastActivity = .now()
         status = head.status
-        var head = head
-        HopByHop.strip(&head.headers)
-        head.headers.replace("x-request-id", requestID)
+        let forwarded = ResponseHead(status: head.status,
+                                     headers: HopByHop.forwarded(head.headers, requestID: requestID))
         if endStream { grpcStatus = head.headers["grpc-status"] }
-        caller?.sendResponseHead(head, endStream: endStream)
+        caller?.sendResponseHead(forwarded, endStream: endStream)
         if endStream { finish(outcome: "ok", detail: nil) }
     }
 

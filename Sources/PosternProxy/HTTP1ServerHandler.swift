@@ -28,6 +28,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private var responseOpen = false
     private var quiescing = false
     private let flush: FlushScheduler
+    private var writeCredit = WriteCredit()
 
     init(services: LoopServices) {
         self.services = services
@@ -156,13 +157,16 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
 
     func sendResponseBody(_ data: ByteBuffer) {
         guard let context else { return }
-        let bytes = data.readableBytes
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
-            self?.exchange?.responseBodyDelivered(bytes)
-        }
-        context.write(wrapOutboundOut(.body(.byteBuffer(data))), promise: promise)
+        context.write(wrapOutboundOut(.body(.byteBuffer(data))), promise: nil)
         flush.schedule()
+        let credit = writeCredit.wrote(data.readableBytes, writable: context.channel.isWritable)
+        if credit > 0 { exchange?.responseBodyDelivered(credit) }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let credit = writeCredit.writabilityChanged(writable: context.channel.isWritable)
+        if credit > 0 { exchange?.responseBodyDelivered(credit) }
+        context.fireChannelWritabilityChanged()
     }
 
     func sendResponseEnd(trailers: HeaderList?) {
@@ -172,6 +176,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         // us the next queued request at once, inside this call.
         exchange = nil
         undeliveredRequestBytes = 0
+        writeCredit.reset()
         // A response that ended before its request did leaves the connection mid-message.
         let close = !keepAlive || !requestEnded
         if !close { connection.awaitRequest(firstOnConnection: false) }

@@ -140,6 +140,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     private var responseComplete = false
     private var undeliveredResponseBytes = 0
     private var readPending = false
+    private var writeCredit = WriteCredit()
 
     init(pool: HTTP1UpstreamPool) { self.pool = pool }
 
@@ -159,6 +160,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         self.request = request
         responseComplete = false
         undeliveredResponseBytes = 0
+        writeCredit.reset()
         let head = HeadTranslation.http1Request(request.head, hasBody: !request.endStream)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if request.endStream { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
@@ -168,17 +170,18 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
 
     func write(_ part: HTTPClientRequestPart, flush: Bool = true) {
         guard let context else { return }
+        context.write(wrapOutboundOut(part), promise: nil)
         if case .body(.byteBuffer(let data)) = part {
-            let bytes = data.readableBytes
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.assumeIsolated().whenSuccess { [weak self] in
-                self?.request?.delegate?.upstreamCreditRequestBody(bytes)
-            }
-            context.write(wrapOutboundOut(part), promise: promise)
-        } else {
-            context.write(wrapOutboundOut(part), promise: nil)
+            let credit = writeCredit.wrote(data.readableBytes, writable: context.channel.isWritable)
+            if credit > 0 { request?.delegate?.upstreamCreditRequestBody(credit) }
         }
         if flush { context.flush() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let credit = writeCredit.writabilityChanged(writable: context.channel.isWritable)
+        if credit > 0 { request?.delegate?.upstreamCreditRequestBody(credit) }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

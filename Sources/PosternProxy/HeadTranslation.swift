@@ -7,7 +7,7 @@ enum HeadTranslation {
         var headers = HeaderList()
         var authority = ""
         for (name, value) in head.headers {
-            let lower = name.lowercased()
+            let lower = name.asciiLowercased()
             if lower == "host" {
                 if authority.isEmpty { authority = value }
                 continue
@@ -20,7 +20,7 @@ enum HeadTranslation {
 
     static func responseHead(_ head: HTTPResponseHead) -> ResponseHead {
         var headers = HeaderList()
-        for (name, value) in head.headers { headers.add(name.lowercased(), value) }
+        for (name, value) in head.headers { headers.add(name.asciiLowercased(), value) }
         return ResponseHead(status: Int(head.status.code), headers: headers)
     }
 
@@ -55,5 +55,12 @@ enum HeadTranslation {
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: head.status),
                                 headers: headers)
+    }
+}
+
+extension String {
+    /// Header names are ASCII; most arrive lowercase already, and then no copy is made.
+    func asciiLowercased() -> String {
+        utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? lowercased() : self
     }
 }

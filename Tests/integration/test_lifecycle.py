@@ -215,3 +215,13 @@ def test_callers_reach_an_h2c_upstream(start_postern, nghttpx_h2c, protocol, tmp
     assert status == 200 and body == blob.read_bytes()
     status, _, body = curl(*protocol, f"{p.url}/sse?events=3&delay=0.05")
     assert status == 200 and body.count(b"data:") == 4
+
+
+def test_chart_default_config_is_valid(tmp_path):
+    """The configuration the Helm chart mounts passes `postern check`."""
+    import yaml
+    values = yaml.safe_load((POSTERN.parents[2] / "charts" / "postern" / "values.yaml").read_text())
+    config = tmp_path / "chart.yaml"
+    config.write_text(yaml.safe_dump(values["config"]))
+    out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
