@@ -43,6 +43,19 @@ extension CallerError {
     public static func upstreamUnavailable(_ message: String) -> CallerError {
         CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
     }
+    /// The upstream reset an HTTP/2 stream. gRPC callers get the status the gRPC HTTP/2
+    /// spec assigns to the reset code, as if they had talked to the upstream directly.
+    public static func upstreamReset(_ upstream: String, code: UInt32) -> CallerError {
+        let (name, status): (String, GRPCStatus) = switch code {
+        case 0x7: ("REFUSED_STREAM", .unavailable)
+        case 0x8: ("CANCEL", .cancelled)
+        case 0xb: ("ENHANCE_YOUR_CALM", .resourceExhausted)
+        case 0xc: ("INADEQUATE_SECURITY", .permissionDenied)
+        default: ("error 0x" + String(code, radix: 16), .internal)
+        }
+        return CallerError(code: "upstream_reset", httpStatus: 502, grpcStatus: status,
+                           message: "upstream '\(upstream)' reset the stream (\(name))")
+    }
     public static func upstreamTimeout(_ message: String) -> CallerError {
         CallerError(code: "upstream_timeout", httpStatus: 504, grpcStatus: .deadlineExceeded, message: message)
     }

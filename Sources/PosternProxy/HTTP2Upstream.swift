@@ -184,7 +184,7 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
             streams[streamID]?.receivedEnd(trailers: nil)
         case .streamClosed(let streamID, let errorCode):
             if let stream = streams.removeValue(forKey: streamID), !stream.responseComplete {
-                stream.fail(.upstreamUnavailable("upstream '\(upstream.name)' reset the stream (HTTP/2 error \(errorCode))"))
+                stream.fail(.upstreamReset(upstream.name, code: errorCode))
             }
             if goingAway, streams.isEmpty { close() }
         case .goAway:

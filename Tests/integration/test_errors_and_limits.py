@@ -1,6 +1,7 @@
 """Errors Postern generates, limits, and bad input: a clear answer, and Postern keeps serving."""
 import json
 import socket
+import subprocess
 import time
 
 import grpc
@@ -217,3 +218,32 @@ def test_slow_upload_is_not_cut_by_response_timeout(start_postern, model_server)
         while chunk := s.recv(65536):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"abcdef")
+
+
+@pytest.mark.parametrize("protocol", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_upstream_dying_mid_body_cuts_the_caller_off(postern, protocol):
+    """The caller must not mistake a truncated answer for a complete one."""
+    out = subprocess.run(["curl", "-sS", *protocol, "-o", "/dev/null", "-w", "%{size_download}",
+                          f"{postern.url}/truncated"], capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0  # curl: partial transfer (18) or HTTP/2 stream reset (92)
+    assert int(out.stdout) <= 1000
+    assert curl(*protocol, f"{postern.url}/v1/models")[0] == 200
+
+
+@pytest.mark.parametrize("code,expected", [(8, grpc.StatusCode.CANCELLED), (7, grpc.StatusCode.UNAVAILABLE),
+                                           (11, grpc.StatusCode.RESOURCE_EXHAUSTED), (2, grpc.StatusCode.INTERNAL)])
+def test_upstream_reset_mid_grpc_stream_maps_to_grpc_status(start_postern, code, expected):
+    import h2_reset_server
+    port, listener = h2_reset_server.start()
+    try:
+        p = start_postern(upstreams={"raw": f"h2c://127.0.0.1:{port}"})
+        with grpc.insecure_channel(p.target) as channel:
+            stream = channel.unary_stream(f"/rst/{code}")(b"", timeout=10)
+            assert next(stream) == b"first"
+            with pytest.raises(grpc.RpcError) as error:
+                next(stream)
+        assert error.value.code() == expected
+        assert "reset the stream" in error.value.details()
+        assert [e["outcome"] for e in p.request_log()] == ["upstream_reset"]
+    finally:
+        listener.close()

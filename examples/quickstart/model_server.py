@@ -14,6 +14,7 @@ Routes:
   GET  /sse?events=N&delay=S    N SSE events, S seconds apart, then [DONE]
   GET  /status?code=C           an empty response with that status
   GET  /slow?seconds=S          waits S seconds before answering
+  GET  /truncated               promises 100000 bytes, sends 1000, and drops the connection
 """
 import argparse
 import json
@@ -90,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/sse":
             count, delay = int(query.get("events", "3")), float(query.get("delay", "0.2"))
             self.send_sse([json.dumps({"index": i}) for i in range(count)] + ["[DONE]"], delay)
+        elif url.path == "/truncated":
+            self.send_response(200)
+            self.send_header("content-length", "100000")
+            self.end_headers()
+            self.wfile.write(b"t" * 1000)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
         elif url.path == "/slow":
             time.sleep(float(query.get("seconds", "1")))
             self.send_json(200, {"slept": float(query.get("seconds", "1"))})
