@@ -247,3 +247,34 @@ def test_upstream_reset_mid_grpc_stream_maps_to_grpc_status(start_postern, code,
         assert [e["outcome"] for e in p.request_log()] == ["upstream_reset"]
     finally:
         listener.close()
+
+
+def test_streams_beyond_max_concurrent_streams_end_only_that_connection(start_postern, model_server):
+    """nghttp2 treats exceeding an acknowledged SETTINGS_MAX_CONCURRENT_STREAMS as a protocol
+    violation (RFC 9113 §5.1.2 allows PROTOCOL_ERROR): that connection gets GOAWAY, others go on."""
+    p = start_postern(upstreams={"model": model_server}, limits={"max_concurrent_streams": 2})
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.settimeout(10)
+        s.sendall(conn.data_to_send())
+        while conn.remote_settings.max_concurrent_streams != 2:  # Postern advertises the limit
+            for _ in conn.receive_data(s.recv(65536)):
+                pass
+            s.sendall(conn.data_to_send())
+        # Bypass python-h2's own enforcement to see Postern's.
+        conn.remote_settings = h2.settings.Settings(client=False, initial_values={
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100})
+        for stream_id in (1, 3, 5):
+            conn.send_headers(stream_id, [(":method", "GET"), (":path", "/slow?seconds=0.5"), (":scheme", "http"),
+                                          (":authority", "a")], end_stream=True)
+        s.sendall(conn.data_to_send())
+        terminated = None
+        while terminated is None:
+            data = s.recv(65536)
+            assert data, "closed without GOAWAY"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ConnectionTerminated):
+                    terminated = event
+    assert terminated.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    assert curl("--http2-prior-knowledge", f"{p.url}/v1/models")[0] == 200
