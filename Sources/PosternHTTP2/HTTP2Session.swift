@@ -19,13 +19,27 @@ public final class HTTP2Session {
     /// Events recorded since the owner last took them.
     public internal(set) var events: [HTTP2Event] = []
 
-    /// Hands the recorded events to the owner in exchange for an empty array, so neither
-    /// side reallocates (the owner passes the same scratch array back each time).
-    public func takeEvents(into scratch: inout [HTTP2Event]) {
-        swap(&events, &scratch)
+    /// Delivers every recorded event to `handle`, in order, including events recorded while
+    /// handling (say `dataSent` during a flush). A nested call returns at once and leaves
+    /// its events to the outer loop, so no event is delivered twice or out of order.
+    public func dispatchEvents(_ handle: (HTTP2Event) -> Void) {
+        guard !dispatching else { return }
+        dispatching = true
+        defer { dispatching = false }
+        while !events.isEmpty {
+            swap(&events, &dispatchScratch)
+            var index = 0
+            while index < dispatchScratch.count {
+                handle(dispatchScratch[index])
+                index += 1
+            }
+            dispatchScratch.removeAll(keepingCapacity: true)
+        }
     }
 
     var session: OpaquePointer!
+    private var dispatching = false
+    private var dispatchScratch: [HTTP2Event] = []
     /// The buffer being fed to `nghttp2_session_mem_recv`, so DATA can be sliced out of it.
     var input: ByteBuffer?
     var inputBase: UnsafeRawPointer?

@@ -31,19 +31,10 @@ final class HTTP1UpstreamPool: UpstreamClient {
         let connection = HTTP1UpstreamConnection(pool: self)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
         let name = upstream.name
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(.nanoseconds(upstream.connectTimeout.nanoseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                do {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(host: upstream.address.host, port: upstream.address.port)
+        UpstreamConnector.connect(to: upstream, on: eventLoop) { pipeline in
+            try pipeline.addHTTPClientHandlers()
+            try pipeline.addHandler(bound.value)
+        }
             .assumeIsolated()
             .whenComplete { result in
                 switch result {

@@ -14,12 +14,10 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     private let services: LoopServices
     private let session: HTTP2Session
     private var streams: [Int32: HTTP2CallerStream] = [:]
-    private var events: [HTTP2Event] = []
     private var context: ChannelHandlerContext?
     private let flush = FlushScheduler()
     private let timers: ConnectionTimers
     private var draining = false
-    private var processing = false
 
     init(services: LoopServices) throws {
         self.services = services
@@ -31,7 +29,6 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         settings.maxHeaderListSize = UInt32(limits.maxHeaderListSize)
         self.session = try HTTP2Session(role: .server, settings: settings)
         self.timers = ConnectionTimers(eventLoop: services.eventLoop, limits: limits)
-        events.reserveCapacity(64)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -93,21 +90,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
 
     // MARK: Events
 
-    /// Acts on recorded events. Acting may record more (e.g. `dataSent` while flushing);
-    /// a nested call leaves them to the outer loop, which runs until none are left.
     private func processEvents() {
-        guard !processing else { return }
-        processing = true
-        defer { processing = false }
-        while !session.events.isEmpty {
-            session.takeEvents(into: &events)
-            var index = 0
-            while index < events.count {
-                handle(events[index])
-                index += 1
-            }
-            events.removeAll(keepingCapacity: true)
-        }
+        session.dispatchEvents(handle)
     }
 
     private func handle(_ event: HTTP2Event) {
@@ -189,18 +173,14 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    /// Serialises what nghttp2 wants to send, if the socket can take it.
+    /// Queues nghttp2's output, then acts on what sending recorded (bytes first: acting may
+    /// close the connection).
     private func writeOutput() {
-        guard let context, context.channel.isWritable else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
-        do {
-            try session.send(into: &buffer)
-        } catch {
+        guard let context else { return }
+        guard session.writePending(to: context) else {
             context.close(promise: nil)
             return
         }
-        // Queue the bytes before acting on events: acting may close the connection.
-        if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
         processEvents()
         if !session.wantsRead && !session.wantsWrite {
             // nghttp2 is done (GOAWAY sent after a connection error): send it, then close.

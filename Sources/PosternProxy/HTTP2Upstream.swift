@@ -36,18 +36,9 @@ final class HTTP2UpstreamClient: UpstreamClient {
         let connection = HTTP2UpstreamConnection(upstream: upstream, limits: limits, eventLoop: eventLoop)
         self.connection = connection
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(.nanoseconds(upstream.connectTimeout.nanoseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                do {
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(host: upstream.address.host, port: upstream.address.port)
+        UpstreamConnector.connect(to: upstream, on: eventLoop) { pipeline in
+            try pipeline.addHandler(bound.value)
+        }
             .assumeIsolated()
             .whenFailure { [weak self] error in
                 connection.connectFailed(error)
@@ -66,12 +57,10 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
     private let eventLoop: EventLoop
     private let session: HTTP2Session?
     private var streams: [Int32: HTTP2UpstreamStream] = [:]
-    private var events: [HTTP2Event] = []
     private var context: ChannelHandlerContext?
     private let flush = FlushScheduler()
     private var closed = false
     private var goingAway = false
-    private var processing = false
 
     init(upstream: Upstream, limits: Limits, eventLoop: EventLoop) {
         self.upstream = upstream
@@ -81,7 +70,6 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
         settings.connectionWindow = UInt32(limits.connectionWindow)
         settings.maxHeaderListSize = UInt32(limits.maxHeaderListSize)
         self.session = try? HTTP2Session(role: .client, settings: settings)
-        events.reserveCapacity(64)
     }
 
     var acceptsStreams: Bool { !closed && !goingAway && session != nil }
@@ -156,18 +144,7 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
     // MARK: Events
 
     private func processEvents() {
-        guard !processing, let session else { return }
-        processing = true
-        defer { processing = false }
-        while !session.events.isEmpty {
-            session.takeEvents(into: &events)
-            var index = 0
-            while index < events.count {
-                handle(events[index])
-                index += 1
-            }
-            events.removeAll(keepingCapacity: true)
-        }
+        session?.dispatchEvents(handle)
     }
 
     private func handle(_ event: HTTP2Event) {
@@ -196,16 +173,11 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
     }
 
     private func writeOutput() {
-        guard let context, let session, context.channel.isWritable else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 16 << 10)
-        do {
-            try session.send(into: &buffer)
-        } catch {
+        guard let context, let session else { return }
+        guard session.writePending(to: context) else {
             context.close(promise: nil)
             return
         }
-        // Queue the bytes before acting on events: acting may close the connection.
-        if buffer.readableBytes > 0 { context.write(wrapOutboundOut(buffer), promise: nil) }
         processEvents()
     }
 

@@ -34,7 +34,7 @@ final class SessionPair {
 
     private func take(_ session: HTTP2Session) -> [HTTP2Event] {
         var events: [HTTP2Event] = []
-        session.takeEvents(into: &events)
+        session.dispatchEvents { events.append($0) }
         return events
     }
 
