@@ -69,7 +69,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             } else if quiescing {
                 exchange.fail(.shuttingDown(), outcome: "shutting_down")
             } else {
-                exchange.start(endStream: false)
+                exchange.start(endStream: !Self.declaresBody(head.headers))
             }
         case .body(let body):
             guard let exchange else { return }
@@ -120,6 +120,14 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         case .idle:
             context?.close(promise: nil)
         }
+    }
+
+    /// An HTTP/1.1 request has a body only if it says so (RFC 9112 §6.3): a transfer coding,
+    /// or a non-zero content length. Forwarding a body-less request as if it had one would
+    /// put a stray chunk terminator on the upstream connection.
+    static func declaresBody(_ headers: HTTPHeaders) -> Bool {
+        if headers.contains(name: "transfer-encoding") { return true }
+        return headers["content-length"].contains { $0 != "0" }
     }
 
     /// Counted as HTTP/2 counts SETTINGS_MAX_HEADER_LIST_SIZE, so one limit means the same

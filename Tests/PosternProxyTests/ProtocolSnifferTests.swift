@@ -51,3 +51,14 @@ import Testing
         #expect(HeadTranslation.http1Request(sized, hasBody: true).headers["transfer-encoding"].isEmpty)
     }
 }
+
+@Suite struct HTTP1BodyFramingTests {
+    func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
+
+    @Test func onlyDeclaredBodiesAreBodies() {
+        #expect(!HTTP1ServerHandler.declaresBody(headers([])))
+        #expect(!HTTP1ServerHandler.declaresBody(headers([("content-length", "0")])))
+        #expect(HTTP1ServerHandler.declaresBody(headers([("content-length", "12")])))
+        #expect(HTTP1ServerHandler.declaresBody(headers([("Transfer-Encoding", "chunked")])))
+    }
+}

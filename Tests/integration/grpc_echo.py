@@ -6,6 +6,7 @@ Methods of /postern.test.Echo/:
   Bidi           echoes each message as it arrives
   Slow           sleeps for the float in the request, then answers
   Fail           aborts with the status code given in the request
+  Peer           returns the caller's address as the server saw it
 """
 import time
 
@@ -40,6 +41,10 @@ def fail(request, context):
     context.abort(_code(int(request.decode())), "failed on purpose")
 
 
+def peer(request, context):
+    return context.peer().encode()
+
+
 def _code(number):
     for code in grpc.StatusCode:
         if code.value[0] == number:
@@ -54,6 +59,7 @@ def handler():
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        "Peer": grpc.unary_unary_rpc_method_handler(peer),
     })
 
 
@@ -66,4 +72,5 @@ def stub(channel):
         "Bidi": channel.stream_stream(prefix + "Bidi"),
         "Slow": channel.unary_unary(prefix + "Slow"),
         "Fail": channel.unary_unary(prefix + "Fail"),
+        "Peer": channel.unary_unary(prefix + "Peer"),
     }

@@ -116,3 +116,24 @@ def test_hop_by_hop_headers_not_forwarded(postern):
             data += chunk
     assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nok")
     assert b"connection: close" in data.lower()
+
+
+def test_upstream_http1_connections_are_reused(postern):
+    """Sequential requests from separate callers share one pooled upstream connection."""
+    peers = {json.loads(curl(f"{postern.url}/peer")[2])["peer"] for _ in range(10)}
+    assert len(peers) == 1
+
+
+def test_upstream_h2c_streams_are_multiplexed(postern):
+    """Concurrent gRPC calls from several callers ride one upstream HTTP/2 connection."""
+    import grpc
+    import grpc_echo
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(_):
+        with grpc.insecure_channel(postern.target) as channel:
+            return grpc_echo.stub(channel)["Peer"](b"", timeout=10)
+
+    with ThreadPoolExecutor(8) as pool:
+        peers = set(pool.map(call, range(16)))
+    assert len(peers) == 1, peers

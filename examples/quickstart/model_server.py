@@ -15,6 +15,7 @@ Routes:
   GET  /status?code=C           an empty response with that status
   GET  /slow?seconds=S          waits S seconds before answering
   GET  /truncated               promises 100000 bytes, sends 1000, and drops the connection
+  GET  /peer                    the client's address and port (shows connection reuse)
 """
 import argparse
 import json
@@ -91,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/sse":
             count, delay = int(query.get("events", "3")), float(query.get("delay", "0.2"))
             self.send_sse([json.dumps({"index": i}) for i in range(count)] + ["[DONE]"], delay)
+        elif url.path == "/peer":
+            self.send_json(200, {"peer": f"{self.client_address[0]}:{self.client_address[1]}"})
         elif url.path == "/truncated":
             self.send_response(200)
             self.send_header("content-length", "100000")
