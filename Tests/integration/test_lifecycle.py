@@ -163,10 +163,12 @@ def test_sigterm_sends_goaway_to_http2_callers(start_postern, model_server):
     assert p.proc.wait(timeout=15) == 0
 
 
+@pytest.mark.parametrize("upstream", ["http1", "h2c"])
 @pytest.mark.parametrize("caller", ["http1", "h2c"])
-def test_slow_reader_keeps_memory_bounded(start_postern, model_server, caller):
-    """A caller that stops reading a 1 GiB response must not make Postern buffer it."""
-    p = start_postern(upstreams={"model": model_server})
+def test_slow_reader_keeps_memory_bounded(start_postern, model_server, nghttpx_h2c, caller, upstream):
+    """A caller that stops reading a 1 GiB response must not make Postern buffer it,
+    whether the upstream is paused by not reading (HTTP/1.1) or by its window (h2c)."""
+    p = start_postern(upstreams={"model": model_server if upstream == "http1" else nghttpx_h2c})
     assert curl(f"{p.url}/v1/models")[0] == 200
     baseline = p.rss_kib()
     with socket.create_connection(("127.0.0.1", p.port)) as s:
@@ -184,7 +186,7 @@ def test_slow_reader_keeps_memory_bounded(start_postern, model_server, caller):
         s.recv(1024)
         time.sleep(3)  # not reading
         grown_mib = (p.rss_kib() - baseline) / 1024
-    assert grown_mib < 48, f"postern grew by {grown_mib:.1f} MiB while the caller did not read"
+    assert grown_mib < 16, f"postern grew by {grown_mib:.1f} MiB while the caller did not read"
     assert curl(f"{p.url}/v1/models")[0] == 200
 
 
@@ -225,3 +227,37 @@ def test_chart_default_config_is_valid(tmp_path):
     config.write_text(yaml.safe_dump(values["config"]))
     out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("caller", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
+def test_fast_upload_to_slow_upstream_keeps_memory_bounded(start_postern, model_server, caller):
+    """64 MiB sent as fast as the caller can to a model server reading 64 KiB every 20 ms:
+    Postern must hold back the caller, not buffer the body."""
+    p = start_postern(upstreams={"model": model_server})
+    assert curl(f"{p.url}/v1/models")[0] == 200
+    baseline = p.rss_kib()
+    peak = [baseline]
+    size = 64 << 20
+    upload = subprocess.Popen(["curl", "-sS", *caller, "--data-binary", "@-", "-H", "content-type: application/octet-stream",
+                               f"{p.url}/slowread?delay=0.02"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def feed():
+        chunk = b"u" * (1 << 20)
+        try:
+            for _ in range(size >> 20):
+                upload.stdin.write(chunk)
+            upload.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    deadline = time.time() + 4
+    while time.time() < deadline:
+        peak.append(p.rss_kib())
+        time.sleep(0.1)
+    upload.kill()
+    feeder.join(10)
+    grown_mib = (max(peak) - baseline) / 1024
+    assert grown_mib < 16, f"postern grew by {grown_mib:.1f} MiB while the upstream read slowly"
+    assert curl(f"{p.url}/v1/models")[0] == 200

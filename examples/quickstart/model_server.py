@@ -16,6 +16,7 @@ Routes:
   GET  /slow?seconds=S          waits S seconds before answering
   GET  /truncated               promises 100000 bytes, sends 1000, and drops the connection
   GET  /peer                    the client's address and port (shows connection reuse)
+  POST /slowread?delay=S         reads the body 64 KiB at a time, S seconds apart; answers its size
 """
 import argparse
 import json
@@ -112,9 +113,38 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_json(404, {"error": "not found", "path": url.path})
 
+    def slow_body_length(self, delay):
+        total = 0
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return total
+                while size > 0:
+                    n = len(self.rfile.read(min(size, 65536)))
+                    size -= n
+                    total += n
+                    time.sleep(delay)
+                self.rfile.readline()
+        remaining = int(self.headers.get("content-length", 0))
+        while remaining > 0:
+            n = len(self.rfile.read(min(remaining, 65536)))
+            remaining -= n
+            total += n
+            time.sleep(delay)
+        return total
+
     def do_POST(self):
         url = urlparse(self.path)
-        body = self.read_body()
+        if url.path == "/slowread":
+            body = b""
+        else:
+            body = self.read_body()
+        if url.path == "/slowread":
+            self.send_json(200, {"received": self.slow_body_length(float(
+                parse_qs(url.query).get("delay", ["0.05"])[0]))})
+            return
         if url.path == "/echo":
             self.send_response(200)
             self.send_header("content-type", self.headers.get("content-type", "application/octet-stream"))
