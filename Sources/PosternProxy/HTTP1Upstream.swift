@@ -17,11 +17,14 @@ final class HTTP1UpstreamPool: UpstreamClient {
 
     func open(_ head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) -> UpstreamStream {
         let request = HTTP1UpstreamRequest(head: head, endStream: endStream, delegate: delegate)
+        let now = NIODeadline.now()
+        let maxIdle = TimeAmount.nanoseconds(upstream.idleTimeout.nanoseconds)
         while let connection = idle.popLast() {
-            if connection.isUsable {
+            if connection.isUsable, now - connection.idleSince < maxIdle {
                 connection.assign(request)
                 return request
             }
+            connection.close()
         }
         connect(request)
         return request
@@ -49,6 +52,7 @@ final class HTTP1UpstreamPool: UpstreamClient {
     /// Takes a connection back after a complete exchange.
     func release(_ connection: HTTP1UpstreamConnection) {
         if idle.count < upstream.maxIdleConnections, connection.isUsable {
+            connection.idleSince = .now()
             idle.append(connection)
         } else {
             connection.close()
@@ -132,6 +136,8 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     private var undeliveredResponseBytes = 0
     private var readPending = false
     private var writeCredit = WriteCredit()
+    /// When the pool took this connection back.
+    var idleSince = NIODeadline.now()
 
     init(pool: HTTP1UpstreamPool) { self.pool = pool }
 

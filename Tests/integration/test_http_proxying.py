@@ -137,3 +137,11 @@ def test_upstream_h2c_streams_are_multiplexed(postern):
     with ThreadPoolExecutor(8) as pool:
         peers = set(pool.map(call, range(16)))
     assert len(peers) == 1, peers
+
+
+def test_pooled_connection_idle_too_long_is_not_reused(start_postern, model_server):
+    p = start_postern(upstreams={"model": {"url": model_server, "idle_timeout": "300ms"}})
+    first = json.loads(curl(f"{p.url}/peer")[2])["peer"]
+    assert json.loads(curl(f"{p.url}/peer")[2])["peer"] == first
+    time.sleep(0.6)
+    assert json.loads(curl(f"{p.url}/peer")[2])["peer"] != first
