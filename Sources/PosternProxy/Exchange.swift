@@ -48,6 +48,12 @@ final class Exchange {
 
     /// Runs the request steps once the caller's head is complete.
     func start(endStream: Bool) {
+        // A declared length over the limit is refused before anything reaches the upstream.
+        let limit = services.config.limits.maxRequestBody
+        if limit > 0, let declared = request.headers["content-length"].flatMap({ Int($0) }), declared > limit {
+            fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
+            return
+        }
         // classify: which upstream serves this path
         guard let name = services.config.upstreamName(forPath: request.pathWithoutQuery),
               let client = services.upstreams[name] else {

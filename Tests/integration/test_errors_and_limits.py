@@ -132,8 +132,17 @@ def test_request_body_over_limit_is_413(start_postern, model_server, protocol, t
     p = start_postern(upstreams={"model": model_server}, limits={"max_request_body": "1MiB"})
     blob = tmp_path / "blob"
     blob.write_bytes(b"b" * (3 << 20))
+    # Undeclared length (chunked / bare DATA frames): cut off once the limit is passed.
+    with open(blob, "rb") as body:
+        out = subprocess.run(["curl", "-sS", *protocol, "-X", "POST", "-T", "-", f"{p.url}/echo"],
+                             stdin=body, capture_output=True, timeout=20)
+    assert json.loads(out.stdout[out.stdout.index(b"{"):])["error"]["code"] == "request_body_too_large"
+    # Declared too large: refused before the upstream is contacted.
     status, _, body = curl(*protocol, "--data-binary", f"@{blob}", f"{p.url}/echo")
     assert status == 413 and json.loads(body)["error"]["code"] == "request_body_too_large"
+    streamed, declared = [e for e in p.request_log() if e["status"] == 413]
+    assert streamed["upstream"] == "model" and streamed["bytes_in"] > 1 << 20
+    assert "upstream" not in declared and declared["bytes_in"] == 0
     assert curl(*protocol, f"{p.url}/v1/models")[0] == 200
 
 
