@@ -8,9 +8,14 @@ Methods of /postern.test.Echo/:
   Fail           aborts with the status code given in the request
   Peer           returns the caller's address as the server saw it
 """
+import threading
 import time
 
 import grpc
+
+# Streams whose handler saw the call cancelled (the client, or Postern, reset it).
+cancelled = set()
+cancelled_changed = threading.Condition()
 
 
 def unary(request, context):
@@ -20,11 +25,21 @@ def unary(request, context):
 
 def server_stream(request, context):
     count, size, delay = request.decode().split()
+    tag = dict(context.invocation_metadata()).get("x-test-tag")
+    if tag:
+        context.add_callback(lambda: _mark_cancelled(tag, context))
     for i in range(int(count)):
         if not context.is_active():
             return
         yield (b"%08d" % i) + b"y" * max(0, int(size) - 8)
         time.sleep(float(delay))
+
+
+def _mark_cancelled(tag, context):
+    if context.code() is None or context.code() == grpc.StatusCode.CANCELLED:
+        with cancelled_changed:
+            cancelled.add(tag)
+            cancelled_changed.notify_all()
 
 
 def bidi(request_iterator, context):

@@ -287,3 +287,23 @@ def test_streams_beyond_max_concurrent_streams_end_only_that_connection(start_po
                     terminated = event
     assert terminated.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
     assert curl("--http2-prior-knowledge", f"{p.url}/v1/models")[0] == 200
+
+
+def test_random_garbage_never_takes_postern_down(postern):
+    """Seeded random bytes after the HTTP/2 preface and as HTTP/1.1: every connection is
+    answered or closed, and Postern keeps serving (the fixture fails the test if it died)."""
+    import random
+    rng = random.Random(20261122)
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    for i in range(150):
+        junk = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 400)))
+        if i % 3 == 0:
+            # A valid frame header with random type, flags, stream and payload.
+            payload = junk[:rng.randint(0, len(junk))]
+            junk = len(payload).to_bytes(3, "big") + bytes([rng.randint(0, 12), rng.getrandbits(8)]) \
+                + rng.getrandbits(31).to_bytes(4, "big") + payload
+        data = preface + settings + junk if i % 2 == 0 else b"POST /v1/x HTTP/1.1\r\n" + junk
+        raw_exchange(postern.port, data, timeout=2)
+    assert curl(f"{postern.url}/v1/models")[0] == 200
+    assert curl("--http2-prior-knowledge", f"{postern.url}/v1/models")[0] == 200

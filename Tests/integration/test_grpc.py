@@ -83,10 +83,12 @@ def test_deadline_exceeded_and_postern_keeps_serving(echo, postern):
 
 
 def test_cancelled_stream_resets_upstream(echo, postern):
-    stream = echo["ServerStream"](b"1000 1000 0.05", timeout=30)
+    stream = echo["ServerStream"](b"1000 1000 0.05", timeout=30, metadata=[("x-test-tag", "cancel-me")])
     next(stream)
     stream.cancel()
-    time.sleep(0.5)
+    # The upstream handler itself must see the cancellation, not just Postern.
+    with grpc_echo.cancelled_changed:
+        assert grpc_echo.cancelled_changed.wait_for(lambda: "cancel-me" in grpc_echo.cancelled, timeout=5)
     # The cancellation reached Postern (logged as a caller reset) and it keeps serving.
     outcomes = [e["outcome"] for e in postern.request_log() if e["path"].endswith("ServerStream")]
     assert outcomes == ["caller_reset"]
