@@ -29,6 +29,9 @@ public enum HopByHop {
         case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer",
              "http2-settings":
             return true
+        case "expect":
+            // Postern answers `100-continue` itself, so the upstream must not wait for it.
+            return true
         default:
             return !named.isEmpty && named.contains(field.name)
         }

@@ -70,6 +70,12 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
                 exchange.fail(.shuttingDown(), outcome: "shutting_down")
             } else {
                 exchange.start(endStream: !Self.declaresBody(head.headers))
+                // Postern accepted the request: tell a waiting client to send its body now
+                // rather than after its own timeout (curl waits a second).
+                if !exchange.isFinished, head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                    let interim = HTTPResponseHead(version: head.version, status: .continue)
+                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                }
             }
         case .body(let body):
             guard let exchange else { return }

@@ -145,3 +145,22 @@ def test_pooled_connection_idle_too_long_is_not_reused(start_postern, model_serv
     assert json.loads(curl(f"{p.url}/peer")[2])["peer"] == first
     time.sleep(0.6)
     assert json.loads(curl(f"{p.url}/peer")[2])["peer"] != first
+
+
+def test_expect_100_continue_is_answered_by_postern(postern, tmp_path):
+    """curl sends `Expect: 100-continue` for large bodies and otherwise waits a second."""
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"e" * (3 << 20))
+    start = time.monotonic()
+    status, _, body = curl("--data-binary", f"@{blob}", f"{postern.url}/echo")
+    assert status == 200 and body == blob.read_bytes()
+    assert time.monotonic() - start < 0.5
+
+
+def test_expect_100_continue_not_sent_for_a_refused_request(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server}, limits={"max_request_body": "1KiB"})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
+        s.settimeout(5)
+        reply = s.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 413"), reply
