@@ -79,6 +79,21 @@ def test_malformed_http1_gets_json_400_and_postern_keeps_serving(postern):
     assert curl(f"{postern.url}/v1/models")[0] == 200
 
 
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",         # CL and TE together
+    b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",                 # chunked not last
+    b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",                          # unknown coding
+    b"Content-Length: 5, 6\r\n\r\nhello",                                      # list-valued length
+    b"Content-Length: -1\r\n\r\n",                                             # negative length
+], ids=["cl-te", "te-not-last", "te-unknown", "cl-list", "cl-negative"])
+def test_ambiguous_http1_framing_is_refused(postern, framing):
+    """Request smuggling needs two parsers to disagree on where a body ends; Postern
+    refuses every ambiguous framing instead of picking one."""
+    reply = raw_exchange(postern.port, b"POST /echo HTTP/1.1\r\nHost: a\r\n" + framing)
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert b"HTTP/1.1 200" not in reply
+
+
 def test_http1_without_host_is_400(postern):
     reply = raw_exchange(postern.port, b"GET /v1/models HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400")
