@@ -29,8 +29,13 @@ public final class ProxyServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard registry.admit(channel) else {
-                    // Over the limit: refuse before reading a byte; everyone else keeps going.
-                    return channel.close()
+                    // Over the limit: a short refusal in the caller's protocol, nothing more.
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(OverLimitResponder())
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    } catch {
+                        return channel.close()
+                    }
                 }
                 do {
                     let loopServices = services.services(for: channel.eventLoop)

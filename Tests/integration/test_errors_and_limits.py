@@ -188,18 +188,24 @@ def test_connection_limit_refuses_extra_connections_only(start_postern, model_se
     p = start_postern(upstreams={"model": model_server}, limits={"max_connections": 2})
     held = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2)]
     time.sleep(0.2)
-    with socket.create_connection(("127.0.0.1", p.port)) as extra:
-        extra.settimeout(5)
-        extra.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
-        try:
-            assert extra.recv(100) == b""
-        except ConnectionResetError:
-            pass
+    # An extra HTTP/1.1 caller is told why, in JSON.
+    reply = raw_exchange(p.port, b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n", timeout=5)
+    assert reply.startswith(b"HTTP/1.1 503") and json_error(reply)["code"] == "too_many_connections"
+    # An extra HTTP/2 caller gets GOAWAY (ENHANCE_YOUR_CALM) with the reason.
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    terminated = None
+    for event in conn.receive_data(raw_exchange(p.port, conn.data_to_send(), timeout=5)):
+        if isinstance(event, h2.events.ConnectionTerminated):
+            terminated = event
+    assert terminated.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    assert b"connection limit" in terminated.additional_data
+    # The admitted connections are served as usual.
     held[0].sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     held[0].settimeout(5)
     assert held[0].recv(100).startswith(b"HTTP/1.1 200")
-    for s in held:
-        s.close()
+    for s_ in held:
+        s_.close()
 
 
 def test_stalled_upload_is_408(start_postern, model_server):
