@@ -65,7 +65,8 @@ extension PosternConfig {
 
     private static func decodeUpstream(_ name: String, _ node: Node, _ d: ConfigDecoder) -> Upstream? {
         let key = "upstreams.\(name)"
-        let allowed: Set = ["url", "connect_timeout", "response_timeout", "max_idle_connections", "idle_timeout"]
+        let allowed: Set = ["url", "connect_timeout", "response_timeout", "max_connections", "max_idle_connections",
+                            "idle_timeout"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         guard let urlNode = entries.first(where: { $0.0 == "url" })?.1 else {
             d.report(key, node, "an upstream needs a url (http://HOST:PORT or h2c://HOST:PORT)")
@@ -82,6 +83,8 @@ extension PosternConfig {
                 if let v = d.parse(value, path, ConfigValues.duration) { upstream.responseTimeout = v }
             case "idle_timeout":
                 if let v = d.parse(value, path, ConfigValues.duration) { upstream.idleTimeout = v }
+            case "max_connections":
+                if let v = d.integer(value, path, range: 1...100_000) { upstream.maxConnections = v }
             case "max_idle_connections":
                 if let v = d.integer(value, path, range: 0...100_000) { upstream.maxIdleConnections = v }
             default:

@@ -6,7 +6,8 @@ import PosternCore
 /// - `listen.address`: `HOST:PORT` the data path listens on (default `0.0.0.0:8443`).
 /// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`).
 /// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
-///   response_timeout, max_idle_connections, idle_timeout}`. At least one upstream is required.
+///   response_timeout, max_connections, max_idle_connections, idle_timeout}`. At least one
+///   upstream is required.
 /// - `routes`: list of `{prefix, upstream}`, first match wins; without routes, everything
 ///   goes to the only upstream (or to the one called `default`).
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
@@ -40,6 +41,8 @@ public struct Upstream: Sendable, Equatable {
     public var responseTimeout: Duration = .seconds(60)
     /// HTTP/1.1 connections kept open for reuse, per event loop.
     public var maxIdleConnections: Int = 64
+    /// HTTP/1.1 connections open at once, per event loop; more requests wait for one.
+    public var maxConnections: Int = 1024
     /// A pooled HTTP/1.1 connection idle this long is closed rather than reused. Below the
     /// keep-alive timeouts model servers use (uvicorn: 5 s), so Postern never sends a
     /// request on a connection the server is closing at that moment.

@@ -5,10 +5,16 @@ import PosternConfig
 import PosternCore
 
 /// HTTP/1.1 connections to one upstream from one event loop, reused between requests.
+///
+/// At most `max_connections` are open at once (connecting, busy or idle); further requests
+/// wait in arrival order for one to come free, so a burst of callers never becomes a burst
+/// of connections to the model server. A waiting request is bounded by `response_timeout`.
 final class HTTP1UpstreamPool: UpstreamClient {
     let upstream: Upstream
     private let eventLoop: EventLoop
     private var idle: [HTTP1UpstreamConnection] = []
+    private var openConnections = 0
+    private var waiting = CircularBuffer<HTTP1UpstreamRequest>()
 
     init(upstream: Upstream, eventLoop: EventLoop) {
         self.upstream = upstream
@@ -17,20 +23,29 @@ final class HTTP1UpstreamPool: UpstreamClient {
 
     func open(_ head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) -> UpstreamStream {
         let request = HTTP1UpstreamRequest(head: head, endStream: endStream, delegate: delegate)
-        let now = NIODeadline.now()
-        let maxIdle = TimeAmount.nanoseconds(upstream.idleTimeout.nanoseconds)
-        while let connection = idle.popLast() {
-            if connection.isUsable, now - connection.idleSince < maxIdle {
-                connection.assign(request)
-                return request
-            }
-            connection.close()
+        if let connection = takeIdle() {
+            connection.assign(request)
+        } else if openConnections < upstream.maxConnections {
+            connect(request)
+        } else {
+            waiting.append(request)
         }
-        connect(request)
         return request
     }
 
+    /// An idle connection that is still fresh; stale ones are closed on the way.
+    private func takeIdle() -> HTTP1UpstreamConnection? {
+        let now = NIODeadline.now()
+        let maxIdle = TimeAmount.nanoseconds(upstream.idleTimeout.nanoseconds)
+        while let connection = idle.popLast() {
+            if connection.isUsable, now - connection.idleSince < maxIdle { return connection }
+            connection.close()
+        }
+        return nil
+    }
+
     private func connect(_ request: HTTP1UpstreamRequest) {
+        openConnections += 1
         let connection = HTTP1UpstreamConnection(pool: self)
         let bound = NIOLoopBound(connection, eventLoop: eventLoop)
         let name = upstream.name
@@ -39,24 +54,52 @@ final class HTTP1UpstreamPool: UpstreamClient {
             try pipeline.addHandler(bound.value)
         }
             .assumeIsolated()
-            .whenComplete { result in
+            .whenComplete { [self] result in
                 switch result {
                 case .success:
                     connection.assign(request)
                 case .failure(let error):
+                    openConnections -= 1
                     request.fail(.upstreamUnavailable("cannot connect to upstream '\(name)': \(error)"))
+                    serveWaiting()
                 }
             }
     }
 
-    /// Takes a connection back after a complete exchange.
+    /// Takes a connection back after a complete exchange: the oldest waiter gets it, or it
+    /// goes idle.
     func release(_ connection: HTTP1UpstreamConnection) {
-        if idle.count < upstream.maxIdleConnections, connection.isUsable {
+        guard connection.isUsable else {
+            connection.close()
+            return
+        }
+        if let next = nextWaiter() {
+            connection.assign(next)
+        } else if idle.count < upstream.maxIdleConnections {
             connection.idleSince = .now()
             idle.append(connection)
         } else {
             connection.close()
         }
+    }
+
+    /// A connection closed, by either side: its slot is free for a waiter.
+    func connectionClosed(_ connection: HTTP1UpstreamConnection) {
+        openConnections -= 1
+        idle.removeAll { $0 === connection }
+        serveWaiting()
+    }
+
+    private func serveWaiting() {
+        while openConnections < upstream.maxConnections, let next = nextWaiter() { connect(next) }
+    }
+
+    /// The oldest waiting request whose exchange still wants it.
+    private func nextWaiter() -> HTTP1UpstreamRequest? {
+        while let request = waiting.popFirst() {
+            if request.delegate != nil { return request }
+        }
+        return nil
     }
 
     func closeIdle() {
@@ -209,6 +252,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         keepAlive = false
+        defer { pool.connectionClosed(self) }
         if let request, !responseComplete {
             self.request = nil
             request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))

@@ -40,7 +40,7 @@ import Testing
         listen: { address: 0.0.0.0:8443 }
         admin: { address: 127.0.0.1:9901 }
         upstreams:
-          http: { url: http://127.0.0.1:8000, response_timeout: 2m, max_idle_connections: 8, idle_timeout: 3s }
+          http: { url: http://127.0.0.1:8000, response_timeout: 2m, max_idle_connections: 8, idle_timeout: 3s, max_connections: 16 }
           grpc: { url: h2c://127.0.0.1:8001 }
         routes:
           - { prefix: /inference.GRPCInferenceService/, upstream: grpc }
@@ -53,6 +53,7 @@ import Testing
         #expect(config.upstream(named: "http")?.responseTimeout == .seconds(120))
         #expect(config.upstream(named: "http")?.maxIdleConnections == 8)
         #expect(config.upstream(named: "http")?.idleTimeout == .seconds(3))
+        #expect(config.upstream(named: "http")?.maxConnections == 16)
         #expect(config.eventLoopThreads == 2)
         #expect(config.limits.maxRequestBody == 1 << 20)
         #expect(config.limits.headerReadTimeout == .seconds(3))

@@ -164,3 +164,37 @@ def test_expect_100_continue_not_sent_for_a_refused_request(start_postern, model
         s.settimeout(5)
         reply = s.recv(65536)
     assert reply.startswith(b"HTTP/1.1 413"), reply
+
+
+def test_upstream_connection_cap_queues_requests(start_postern, model_server):
+    """Eight concurrent callers, at most two connections to the model server: all are
+    answered, in rounds, over no more than two upstream connections."""
+    from concurrent.futures import ThreadPoolExecutor
+    p = start_postern(upstreams={"model": {"url": model_server, "max_connections": 2}})
+
+    def call(_):
+        status, _, body = curl(f"{p.url}/slow?seconds=0.4")
+        return status, json.loads(body)["peer"]
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(call, range(8)))
+    elapsed = time.monotonic() - start
+    assert all(status == 200 for status, _ in results)
+    assert len({peer for _, peer in results}) <= 2
+    assert elapsed >= 1.5  # four rounds of 0.4 s: the cap really held
+
+
+def test_request_waiting_for_a_capped_pool_times_out_cleanly(start_postern, model_server):
+    import threading
+    p = start_postern(upstreams={"model": {"url": model_server, "max_connections": 1,
+                                           "response_timeout": "700ms"}})
+    first = {}
+    holder = threading.Thread(target=lambda: first.update(r=curl(f"{p.url}/slow?seconds=0.5")))
+    holder.start()
+    time.sleep(0.1)
+    status, _, body = curl(f"{p.url}/slow?seconds=0.5")  # waits ~0.4 s, then needs 0.5 s more
+    holder.join()
+    assert first["r"][0] == 200
+    assert status == 504 and json.loads(body)["error"]["code"] == "upstream_timeout"
+    assert curl(f"{p.url}/v1/models")[0] == 200  # the abandoned waiter did not wedge the pool

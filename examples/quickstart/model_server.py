@@ -105,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
         elif url.path == "/slow":
             time.sleep(float(query.get("seconds", "1")))
-            self.send_json(200, {"slept": float(query.get("seconds", "1"))})
+            self.send_json(200, {"slept": float(query.get("seconds", "1")),
+                                 "peer": f"{self.client_address[0]}:{self.client_address[1]}"})
         elif url.path == "/status":
             self.send_response(int(query.get("code", "200")))
             self.send_header("content-length", "0")
