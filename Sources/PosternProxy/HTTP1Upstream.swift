@@ -23,6 +23,17 @@ final class HTTP1UpstreamPool: UpstreamClient {
 
     func open(_ head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) -> UpstreamStream {
         let request = HTTP1UpstreamRequest(head: head, endStream: endStream, delegate: delegate)
+        dispatch(request)
+        return request
+    }
+
+    /// Sends a request that a reused connection dropped unanswered once more, on a fresh
+    /// connection (never an idle one, which may be just as stale).
+    func retry(_ request: HTTP1UpstreamRequest) {
+        if openConnections < upstream.maxConnections { connect(request) } else { waiting.append(request) }
+    }
+
+    private func dispatch(_ request: HTTP1UpstreamRequest) {
         if let connection = takeIdle() {
             connection.assign(request)
         } else if openConnections < upstream.maxConnections {
@@ -30,7 +41,6 @@ final class HTTP1UpstreamPool: UpstreamClient {
         } else {
             waiting.append(request)
         }
-        return request
     }
 
     /// An idle connection that is still fresh; stale ones are closed on the way.
@@ -118,6 +128,7 @@ final class HTTP1UpstreamRequest: UpstreamStream {
     private var connection: HTTP1UpstreamConnection?
     private var pending: [HTTPClientRequestPart] = []
     private(set) var requestComplete = false
+    private(set) var retried = false
 
     init(head: RequestHead, endStream: Bool, delegate: UpstreamDelegate) {
         self.head = head
@@ -163,6 +174,17 @@ final class HTTP1UpstreamRequest: UpstreamStream {
         delegate = nil
         connection = nil
     }
+
+    /// Only an idempotent request without a body may be sent twice (RFC 9110 §9.2.2), and
+    /// only once more.
+    var mayRetry: Bool {
+        !retried && endStream && delegate != nil && ["GET", "HEAD", "OPTIONS", "TRACE", "DELETE"].contains(head.method)
+    }
+
+    func detachForRetry() {
+        retried = true
+        connection = nil
+    }
 }
 
 /// The pipeline end of one pooled HTTP/1.1 upstream connection.
@@ -176,6 +198,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     private var request: HTTP1UpstreamRequest?
     private var keepAlive = true
     private var responseComplete = false
+    private var responseStarted = false
+    /// This connection has completed an exchange before: a close before the current
+    /// response started may be the server retiring it, not a verdict on the request.
+    private var reused = false
     private var undeliveredResponseBytes = 0
     private var readPending = false
     private var writeCredit = WriteCredit()
@@ -199,6 +225,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         }
         self.request = request
         responseComplete = false
+        responseStarted = false
         undeliveredResponseBytes = 0
         writeCredit.reset()
         let head = HeadTranslation.http1Request(request.head, hasBody: !request.endStream)
@@ -229,6 +256,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             if head.status.code < 200 { return }  // 100-continue and other interim answers
+            responseStarted = true
             keepAlive = head.isKeepAlive
             request.delegate?.upstreamResponseHead(HeadTranslation.responseHead(head), endStream: false)
         case .body(let body):
@@ -247,6 +275,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         let reusable = keepAlive && responseComplete && request.requestComplete
         request.finished()
         self.request = nil
+        reused = true
         if reusable { pool.release(self) } else { close() }
     }
 
@@ -255,7 +284,12 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         defer { pool.connectionClosed(self) }
         if let request, !responseComplete {
             self.request = nil
-            request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))
+            if reused, !responseStarted, request.mayRetry {
+                request.detachForRetry()
+                pool.retry(request)
+            } else {
+                request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))
+            }
         }
         context.fireChannelInactive()
     }

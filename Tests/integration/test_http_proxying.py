@@ -198,3 +198,17 @@ def test_request_waiting_for_a_capped_pool_times_out_cleanly(start_postern, mode
     assert first["r"][0] == 200
     assert status == 504 and json.loads(body)["error"]["code"] == "upstream_timeout"
     assert curl(f"{p.url}/v1/models")[0] == 200  # the abandoned waiter did not wedge the pool
+
+
+def test_idempotent_request_dropped_by_a_retiring_connection_is_retried(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server})
+    assert curl(f"{p.url}/drop-next")[0] == 200           # the pooled connection will drop the next one
+    status, _, body = curl(f"{p.url}/v1/models")            # sent on it, dropped, retried on a new one
+    assert status == 200 and json.loads(body)["data"][0]["id"] == "quickstart-llm"
+
+
+def test_non_idempotent_request_is_never_retried(start_postern, model_server):
+    p = start_postern(upstreams={"model": model_server})
+    assert curl(f"{p.url}/drop-next")[0] == 200
+    status, _, body = curl("-d", "{}", f"{p.url}/v1/chat/completions")
+    assert status == 502 and json.loads(body)["error"]["code"] == "upstream_unavailable"

@@ -17,6 +17,8 @@ Routes:
   GET  /truncated               promises 100000 bytes, sends 1000, and drops the connection
   GET  /peer                    the client's address and port (shows connection reuse)
   POST /slowread?delay=S         reads the body 64 KiB at a time, S seconds apart; answers its size
+  GET  /drop-next               answers, then drops the next request on this connection unanswered
+                                (a server retiring a kept-alive connection at that very moment)
 """
 import argparse
 import json
@@ -74,6 +76,10 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- routes ------------------------------------------------------------
     def do_GET(self):
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         url = urlparse(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == "/v2/health/ready":
@@ -93,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/sse":
             count, delay = int(query.get("events", "3")), float(query.get("delay", "0.2"))
             self.send_sse([json.dumps({"index": i}) for i in range(count)] + ["[DONE]"], delay)
+        elif url.path == "/drop-next":
+            self.drop_next = True
+            self.send_json(200, {"armed": True})
         elif url.path == "/peer":
             self.send_json(200, {"peer": f"{self.client_address[0]}:{self.client_address[1]}"})
         elif url.path == "/truncated":
@@ -137,6 +146,10 @@ class Handler(BaseHTTPRequestHandler):
         return total
 
     def do_POST(self):
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         url = urlparse(self.path)
         if url.path == "/slowread":
             body = b""
