@@ -95,30 +95,30 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     }
 
     private func handle(_ event: HTTP2Event) {
-            switch event {
-            case .headers(let streamID, let fields, let endStream, let oversized):
-                if let stream = streams[streamID] {
-                    // A second header block from the caller is the request's trailers.
-                    stream.exchange?.requestEnd(trailers: HeaderList(fields))
-                } else {
-                    openStream(streamID, fields, endStream: endStream, oversized: oversized)
-                }
-            case .data(let streamID, let data):
-                if let exchange = streams[streamID]?.exchange {
-                    exchange.requestBody(data)
-                } else {
-                    session.consume(streamID: streamID, bytes: data.readableBytes)
-                }
-            case .endStream(let streamID):
-                streams[streamID]?.exchange?.requestEnd(trailers: nil)
-            case .streamClosed(let streamID, _):
-                if let stream = streams.removeValue(forKey: streamID) { stream.closed() }
-                if streams.isEmpty { streamsDrained() }
-            case .dataSent(let streamID, let bytes):
-                streams[streamID]?.exchange?.responseBodyDelivered(bytes)
-            case .goAway:
-                break
+        switch event {
+        case .headers(let streamID, let fields, let endStream, let oversized):
+            if let stream = streams[streamID] {
+                // A second header block from the caller is the request's trailers.
+                stream.exchange?.requestEnd(trailers: HeaderList(fields))
+            } else {
+                openStream(streamID, fields, endStream: endStream, oversized: oversized)
             }
+        case .data(let streamID, let data):
+            if let exchange = streams[streamID]?.exchange {
+                exchange.requestBody(data)
+            } else {
+                session.consume(streamID: streamID, bytes: data.readableBytes)
+            }
+        case .endStream(let streamID):
+            streams[streamID]?.exchange?.requestEnd(trailers: nil)
+        case .streamClosed(let streamID, _):
+            if let stream = streams.removeValue(forKey: streamID) { stream.closed() }
+            if streams.isEmpty { streamsDrained() }
+        case .dataSent(let streamID, let bytes):
+            streams[streamID]?.exchange?.responseBodyDelivered(bytes)
+        case .goAway:
+            break
+        }
     }
 
     private func openStream(_ streamID: Int32, _ fields: [HeaderField], endStream: Bool, oversized: Bool) {
