@@ -16,7 +16,7 @@ import PosternCore
 final class LoopServices {
     let eventLoop: EventLoop
     let config: PosternConfig
-    let log: RequestLog
+    let log: RequestLogBuffer
     let sweeper: DeadlineSweeper
     let requestIDs = RequestIDGenerator()
     private(set) var upstreams: [String: UpstreamClient] = [:]
@@ -24,7 +24,7 @@ final class LoopServices {
     init(eventLoop: EventLoop, config: PosternConfig, log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
-        self.log = log
+        self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
         for upstream in config.upstreams {
             switch upstream.wireProtocol {
@@ -55,10 +55,11 @@ final class ServicesByLoop: @unchecked Sendable {
         return byLoop[ObjectIdentifier(loop)]!
     }
 
-    func forEach(_ body: @escaping @Sendable (LoopServices) -> Void) {
+    /// Runs `body` on every loop with that loop's services, and waits for all of them.
+    func onEveryLoop(_ body: @escaping @Sendable (LoopServices) -> Void) async {
         for services in byLoop.values {
             let loop = services.eventLoop
-            loop.execute { body(self.services(for: loop)) }
+            try? await loop.submit { body(self.services(for: loop)) }.get()
         }
     }
 }

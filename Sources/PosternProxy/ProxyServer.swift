@@ -64,7 +64,10 @@ public final class ProxyServer: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         for channel in registry.channels { try? await channel.close() }
-        services.forEach { $0.closeIdleUpstreams() }
+        await services.onEveryLoop { services in
+            services.closeIdleUpstreams()
+            services.log.flush()
+        }
     }
 
     public var openConnections: Int { registry.count }

@@ -4,10 +4,14 @@ import Glibc
 import Musl
 #endif
 import NIOConcurrencyHelpers
+import NIOCore
 import PosternCore
 
 /// One JSON line per finished exchange, on standard output, for collectors to ship.
 /// The audit trail (hash-chained, tamper-evident) is a separate, later module.
+///
+/// Shared by all event loops; each loop batches its lines in a `RequestLogBuffer` and
+/// hands them over in one `write(2)` per loop tick.
 final class RequestLog: Sendable {
     struct Entry {
         var requestID: String
@@ -28,9 +32,31 @@ final class RequestLog: Sendable {
 
     init(enabled: Bool) { self.enabled = enabled }
 
+    /// Writes one entry at once (outside the data path: standalone errors).
     func write(_ entry: Entry) {
         guard enabled else { return }
-        var line = "{\"ts\":\(Self.now()),\"request_id\":\(JSONText.quote(entry.requestID))"
+        var bytes: [UInt8] = []
+        Self.encode(entry, into: &bytes)
+        write(bytes)
+    }
+
+    /// Writes whole lines, under a lock, so lines from several loops never interleave.
+    func write(_ bytes: [UInt8]) {
+        lock.withLock {
+            bytes.withUnsafeBufferPointer { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0, errno == EINTR { continue }
+                    if n <= 0 { break }
+                    offset += n
+                }
+            }
+        }
+    }
+
+    static func encode(_ entry: Entry, into bytes: inout [UInt8]) {
+        var line = "{\"ts\":\(now()),\"request_id\":\(JSONText.quote(entry.requestID))"
         line += ",\"method\":\(JSONText.quote(entry.method)),\"path\":\(JSONText.quote(String(entry.path)))"
         if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
         line += ",\"status\":\(entry.status)"
@@ -40,18 +66,7 @@ final class RequestLog: Sendable {
         line += ",\"outcome\":\(JSONText.quote(entry.outcome))"
         if let detail = entry.detail { line += ",\"detail\":\(JSONText.quote(detail))" }
         line += "}\n"
-        // One write(2) per line, under a lock, so lines from several loops never interleave.
-        lock.withLock {
-            var line = line
-            line.withUTF8 { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                    if n <= 0 { break }
-                    offset += n
-                }
-            }
-        }
+        bytes.append(contentsOf: line.utf8)
     }
 
     /// Wall-clock seconds with millisecond precision.
@@ -61,5 +76,33 @@ final class RequestLog: Sendable {
         let millis = Int(ts.tv_nsec) / 1_000_000
         let fraction = String(millis)
         return "\(ts.tv_sec)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+}
+
+/// One event loop's pending request-log lines, written out once per loop tick.
+final class RequestLogBuffer {
+    private let log: RequestLog
+    private let eventLoop: EventLoop
+    private var pending: [UInt8] = []
+    private var scheduled = false
+
+    init(log: RequestLog, eventLoop: EventLoop) {
+        self.log = log
+        self.eventLoop = eventLoop
+    }
+
+    func write(_ entry: RequestLog.Entry) {
+        guard log.enabled else { return }
+        RequestLog.encode(entry, into: &pending)
+        guard !scheduled else { return }
+        scheduled = true
+        eventLoop.assumeIsolated().execute { [self] in flush() }
+    }
+
+    func flush() {
+        scheduled = false
+        guard !pending.isEmpty else { return }
+        log.write(pending)
+        pending.removeAll(keepingCapacity: true)
     }
 }
