@@ -38,29 +38,51 @@ public enum ConfigValues {
         }
     }
 
-    /// `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+    /// The longest duration any setting accepts; longer values are typos, and would overflow
+    /// nanosecond arithmetic further on.
+    public static let maxDuration = Duration.seconds(7 * 24 * 3600)
+    /// The largest size any setting accepts.
+    public static let maxByteSize = 1 << 40
+
+    /// `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds; at most 7 days.
     public static func duration(_ text: String) -> Result<Duration, ConfigValueError> {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, millis) in units where text.hasSuffix(suffix) {
-            let number = text.dropLast(suffix.count)
+        var millis: Int64?
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
             // "5ms" also ends in "s": only accept a plain integer before the unit.
-            guard let value = Int64(number), value >= 0 else { continue }
-            return .success(.milliseconds(value * millis))
+            guard let value = Int64(text.dropLast(suffix.count)), value >= 0 else { continue }
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            millis = overflow ? Int64.max : product
+            break
         }
-        if let seconds = Int64(text), seconds >= 0 { return .success(.seconds(seconds)) }
-        return .failure("expected a duration like 250ms, 10s, 5m or 1h, got '\(text)'")
+        if millis == nil, let seconds = Int64(text), seconds >= 0 {
+            let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+            millis = overflow ? Int64.max : product
+        }
+        guard let millis else {
+            return .failure("expected a duration like 250ms, 10s, 5m or 1h, got '\(text)'")
+        }
+        guard millis <= maxDuration.components.seconds * 1000 else {
+            return .failure("'\(text)' is longer than 7 days")
+        }
+        return .success(.milliseconds(millis))
     }
 
-    /// `512`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB, read as powers of 1024).
+    /// `512`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB, read as powers of 1024); at most 1 TiB.
     public static func byteSize(_ text: String) -> Result<Int, ConfigValueError> {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
                                       ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+        var size: Int?
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             guard let value = Int(text.dropLast(suffix.count).trimmingCharacters(" ")), value >= 0 else { break }
-            return .success(value * factor)
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            size = overflow ? Int.max : product
+            break
         }
-        if let value = Int(text), value >= 0 { return .success(value) }
-        return .failure("expected a size like 65536, 64KiB or 16MiB, got '\(text)'")
+        if size == nil, let value = Int(text), value >= 0 { size = value }
+        guard let size else { return .failure("expected a size like 65536, 64KiB or 16MiB, got '\(text)'") }
+        guard size <= maxByteSize else { return .failure("'\(text)' is larger than 1TiB") }
+        return .success(size)
     }
 }
 

@@ -32,6 +32,21 @@ import Testing
         #expect(try ConfigValues.byteSize("512").get() == 512)
         #expect(throws: ConfigValueError.self) { try ConfigValues.byteSize("lots").get() }
     }
+
+    @Test(arguments: ["99999999999999GiB", "9223372036854775807KiB", "2TiB", "1099511627777"])
+    func oversizedSizesAreProblemsNotTraps(_ text: String) {
+        #expect(throws: ConfigValueError.self) { try ConfigValues.byteSize(text).get() }
+    }
+
+    @Test(arguments: ["9999999999999999h", "9223372036854775807s", "8d", "169h", "604801"])
+    func overlongDurationsAreProblemsNotTraps(_ text: String) {
+        #expect(throws: ConfigValueError.self) { try ConfigValues.duration(text).get() }
+    }
+
+    @Test func theLargestAcceptedValuesStillConvert() throws {
+        #expect(try ConfigValues.duration("168h").get() == .seconds(604_800))
+        #expect(try ConfigValues.byteSize("1024GiB").get() == 1 << 40)
+    }
 }
 
 @Suite struct ConfigFileTests {
@@ -122,5 +137,51 @@ import Testing
         #expect(config.upstreamName(forPath: "/anything") == "default")
         config.routes = [Route(prefix: "/v1/", upstream: "m")]
         #expect(config.upstreamName(forPath: "/v2/x") == nil)
+    }
+}
+
+@Suite struct ConfigRandomInputTests {
+    /// Mutations of a valid file: each parses or reports problems, never traps.
+    @Test func mutatedFilesAreParsedOrRefused() {
+        let valid = Array("""
+        listen: { address: 127.0.0.1:8080 }
+        upstreams:
+          m: { url: http://127.0.0.1:8000, response_timeout: 30s }
+        routes:
+          - { prefix: /v1/, upstream: m }
+        limits: { max_request_body: 1MiB, idle_timeout: 5m }
+        """.utf8)
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(":{}[]-,#&*!|>'\"%@`\n\t 0123456789abcKMiBs/.".utf8)
+        for _ in 0..<3000 {
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0...2, using: &rng) {
+                case 0: bytes[at] = alphabet.randomElement(using: &rng)!
+                case 1: bytes.insert(alphabet.randomElement(using: &rng)!, at: at)
+                default: if bytes.count > 1 { bytes.remove(at: at) }
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            switch PosternConfig.parse(yaml: text, file: "f") {
+            case .success(let config): _ = config.validated(file: "f")
+            case .failure(let problems): #expect(!problems.problems.isEmpty)
+            }
+        }
+    }
+
+    @Test func valueParsersNeverTrapOnArbitraryText() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("[]:/.-0123456789hmsKMGiBx2c".utf8)
+        for _ in 0..<5000 {
+            let text = String(decoding: (0..<Int.random(in: 0...24, using: &rng)).map { _ in
+                alphabet.randomElement(using: &rng)!
+            }, as: UTF8.self)
+            _ = ConfigValues.hostPort(text)
+            _ = ConfigValues.upstreamURL(text)
+            _ = ConfigValues.duration(text)
+            _ = ConfigValues.byteSize(text)
+        }
     }
 }

@@ -38,7 +38,7 @@ def test_check_lists_every_problem(tmp_path):
     bad.write_text("listen: { address: 127.0.0.1:99999 }\n"
                    "upstreams:\n  model: { url: ftp://x:1 }\n  other: { url: 'http://127.0.0.1:8000', retries: 3 }\n"
                    "routes:\n  - { prefix: /v1, upstream: missing }\n"
-                   "limits: { idle_timeout: soon }\n"
+                   "limits: { idle_timeout: soon, max_request_body: 99999999999999GiB }\n"
                    "colour: blue\n")
     out = subprocess.run([str(POSTERN), "check", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1
@@ -47,6 +47,7 @@ def test_check_lists_every_problem(tmp_path):
                      "bad.yaml:3: upstreams.model.url: upstream URL must start with http:// or h2c://",
                      "bad.yaml:4: upstreams.other.retries: unknown key",
                      "bad.yaml:7: limits.idle_timeout: expected a duration",
+                     "bad.yaml:7: limits.max_request_body: '99999999999999GiB' is larger than 1TiB",
                      "bad.yaml:8: colour: unknown key"]:
         assert any(expected in p for p in problems), (expected, problems)
     good = subprocess.run([str(POSTERN), "check", "examples/quickstart/postern.yaml"],
