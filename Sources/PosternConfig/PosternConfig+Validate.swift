@@ -25,8 +25,8 @@ extension PosternConfig {
         if limits.connectionWindow < limits.streamWindow || limits.connectionWindow > Int(Int32.max) {
             report("limits.connection_window", "must be at least stream_window and below 2GiB")
         }
-        if limits.maxHeaderListSize < 1024 {
-            report("limits.max_header_list_size", "must be at least 1KiB")
+        if limits.maxHeaderListSize < 1024 || limits.maxHeaderListSize > 16 << 20 {
+            report("limits.max_header_list_size", "must be between 1KiB and 16MiB")
         }
         return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
     }

@@ -116,6 +116,19 @@ import Testing
         #expect(problems.problems.map(\.key) == ["upstreams", "routes[0].upstream"])
     }
 
+    @Test func limitsThatFeedHTTP2SettingsAreBounded() {
+        var config = PosternConfig()
+        config.upstreams = [Upstream(name: "m", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
+        config.limits.maxHeaderListSize = 8 << 30  // would not fit SETTINGS_MAX_HEADER_LIST_SIZE
+        config.limits.streamWindow = 1 << 31
+        guard case .failure(let problems) = config.validated(file: "c") else {
+            Issue.record("expected problems")
+            return
+        }
+        #expect(Set(problems.problems.map(\.key)) == ["limits.max_header_list_size", "limits.stream_window",
+                                                      "limits.connection_window"])
+    }
+
     @Test func commandLineUpstreamsReplaceOrAdd() throws {
         var config = PosternConfig()
         config.upstreams = [Upstream(name: "default", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
