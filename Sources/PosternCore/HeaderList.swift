@@ -37,12 +37,6 @@ public struct HeaderList: Sendable, Equatable, Sequence {
         fields.append(HeaderField(name, value))
     }
 
-    /// Replaces every field called `name` with one field.
-    public mutating func replace(_ name: String, _ value: String) {
-        remove(name)
-        add(name, value)
-    }
-
     public mutating func remove(_ name: String) {
         fields.removeAll { $0.name == name }
     }

@@ -1,7 +1,7 @@
 /// Connection-specific header fields, which never cross a proxy (RFC 9110 §7.6.1).
 ///
 /// `te` is connection-specific too, except that `te: trailers` must reach an HTTP/2
-/// upstream for gRPC; callers of `strip` decide that with `keepTETrailers`.
+/// upstream for gRPC; callers of `forwarded` decide that with `keepTETrailers`.
 public enum HopByHop {
     /// The fields of `headers` that may cross the proxy, with `x-request-id` set to
     /// `requestID`: one pass, one allocation.
@@ -15,11 +15,6 @@ public enum HopByHop {
         }
         out.append(HeaderField("x-request-id", requestID))
         return HeaderList(out)
-    }
-
-    public static func strip(_ headers: inout HeaderList, keepTETrailers: Bool = false) {
-        let named = connectionNamed(headers)
-        headers.removeAll { isHopByHop($0, named: named, keepTETrailers: keepTETrailers) }
     }
 
     private static func isHopByHop(_ field: HeaderField, named: Set<String>, keepTETrailers: Bool) -> Bool {

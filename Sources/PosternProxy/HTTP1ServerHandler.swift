@@ -5,14 +5,12 @@ import PosternCore
 /// Serves HTTP/1.1 callers on one connection, one exchange at a time (NIO's pipelining
 /// handler in front of it holds later requests until the current response has ended).
 ///
-/// Backpressure: request body bytes not yet delivered upstream are counted, and the
-/// handler stops asking the socket for more (`read`) above `pauseAbove`.
+/// Backpressure: a `ReadGate` holds the socket's reads while too much of the request body
+/// is undelivered upstream.
 final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
-
-    static let pauseAbove = 256 << 10
 
     private let services: LoopServices
     private let connection: ConnectionTimers
@@ -20,9 +18,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private var exchange: Exchange?
     /// The request head asked for keep-alive, and nothing forced a close since.
     private var keepAlive = true
-    /// Undelivered request body bytes; reading stops above `pauseAbove`.
-    private var undeliveredRequestBytes = 0
-    private var readPending = false
+    private var readGate = ReadGate()
     /// The caller has sent the whole current request (its `.end` arrived).
     private var requestEnded = true
     private var responseOpen = false
@@ -79,7 +75,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             }
         case .body(let body):
             guard let exchange else { return }
-            undeliveredRequestBytes += body.readableBytes
+            readGate.received(body.readableBytes)
             exchange.requestBody(body)
         case .end(let trailers):
             requestEnded = true
@@ -145,19 +141,11 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     // MARK: Read gating (backpressure)
 
     func read(context: ChannelHandlerContext) {
-        if undeliveredRequestBytes > Self.pauseAbove {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if readGate.mayRead() { context.read() }
     }
 
     func creditRequestBody(_ bytes: Int) {
-        undeliveredRequestBytes -= bytes
-        if readPending, undeliveredRequestBytes <= Self.pauseAbove / 2, let context {
-            readPending = false
-            context.read()
-        }
+        if readGate.delivered(bytes) { context?.read() }
     }
 
     // MARK: CallerStream
@@ -189,7 +177,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         // Finish the bookkeeping first: writing `.end` makes NIO's pipelining handler hand
         // us the next queued request at once, inside this call.
         exchange = nil
-        undeliveredRequestBytes = 0
+        let releaseRead = readGate.reset()
         writeCredit.reset()
         // A response that ended before its request did leaves the connection mid-message.
         let close = !keepAlive || !requestEnded
@@ -198,8 +186,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         flush.flushNow()
         if close {
             context.close(promise: nil)
-        } else if readPending {
-            readPending = false
+        } else if releaseRead {
             context.read()
         }
     }

@@ -202,8 +202,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     /// This connection has completed an exchange before: a close before the current
     /// response started may be the server retiring it, not a verdict on the request.
     private var reused = false
-    private var undeliveredResponseBytes = 0
-    private var readPending = false
+    private var readGate = ReadGate()
     private var writeCredit = WriteCredit()
     /// When the pool took this connection back.
     var idleSince = NIODeadline.now()
@@ -226,7 +225,8 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         self.request = request
         responseComplete = false
         responseStarted = false
-        undeliveredResponseBytes = 0
+        // A read held while the previous response ended must not stall this one.
+        if readGate.reset() { context.read() }
         writeCredit.reset()
         let head = HeadTranslation.http1Request(request.head, hasBody: !request.endStream)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -260,7 +260,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
             keepAlive = head.isKeepAlive
             request.delegate?.upstreamResponseHead(HeadTranslation.responseHead(head), endStream: false)
         case .body(let body):
-            undeliveredResponseBytes += body.readableBytes
+            readGate.received(body.readableBytes)
             request.delegate?.upstreamResponseBody(body)
         case .end(let trailers):
             responseComplete = true
@@ -315,18 +315,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     // MARK: Read gating (backpressure on the response body)
 
     func read(context: ChannelHandlerContext) {
-        if undeliveredResponseBytes > HTTP1ServerHandler.pauseAbove {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if readGate.mayRead() { context.read() }
     }
 
     func creditResponse(_ bytes: Int) {
-        undeliveredResponseBytes -= bytes
-        if readPending, undeliveredResponseBytes <= HTTP1ServerHandler.pauseAbove / 2, let context {
-            readPending = false
-            context.read()
-        }
+        if readGate.delivered(bytes) { context?.read() }
     }
 }

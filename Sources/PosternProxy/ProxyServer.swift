@@ -69,8 +69,6 @@ public final class ProxyServer: Sendable {
             services.log.flush()
         }
     }
-
-    public var openConnections: Int { registry.count }
 }
 
 extension LoopServices {

@@ -23,21 +23,26 @@ import Testing
 }
 
 @Suite struct HopByHopTests {
-    @Test func stripsConnectionSpecificFieldsAndThoseNamedByConnection() {
-        var headers = HeaderList([("Connection", "keep-alive, X-Hop"), ("x-hop", "1"), ("keep-alive", "5"),
+    @Test func dropsConnectionSpecificFieldsAndThoseNamedByConnection() {
+        let headers = HeaderList([("Connection", "keep-alive, X-Hop"), ("x-hop", "1"), ("keep-alive", "5"),
                                   ("transfer-encoding", "chunked"), ("upgrade", "h2c"), ("te", "trailers"),
-                                  ("content-type", "application/json")])
-        HopByHop.strip(&headers)
-        #expect(headers.fields.map(\.name) == ["content-type"])
+                                  ("expect", "100-continue"), ("content-type", "application/json")])
+        let forwarded = HopByHop.forwarded(headers, requestID: "r1")
+        #expect(forwarded.fields == [HeaderField("content-type", "application/json"), HeaderField("x-request-id", "r1")])
+    }
+
+    @Test func replacesTheCallersRequestID() {
+        let headers = HeaderList([("x-request-id", "theirs"), ("accept", "*/*")])
+        #expect(HopByHop.forwarded(headers, requestID: "ours").fields
+            == [HeaderField("accept", "*/*"), HeaderField("x-request-id", "ours")])
     }
 
     @Test func keepsTETrailersForHTTP2Upstreams() {
-        var headers = HeaderList([("te", "trailers"), ("content-type", "application/grpc")])
-        HopByHop.strip(&headers, keepTETrailers: true)
-        #expect(headers["te"] == "trailers")
-        var gzip = HeaderList([("te", "gzip")])
-        HopByHop.strip(&gzip, keepTETrailers: true)
-        #expect(gzip.isEmpty)
+        let headers = HeaderList([("te", "trailers"), ("content-type", "application/grpc")])
+        #expect(HopByHop.forwarded(headers, requestID: "r", keepTETrailers: true)["te"] == "trailers")
+        #expect(HopByHop.forwarded(headers, requestID: "r")["te"] == nil)
+        let gzip = HeaderList([("te", "gzip")])
+        #expect(HopByHop.forwarded(gzip, requestID: "r", keepTETrailers: true)["te"] == nil)
     }
 }
 

@@ -108,10 +108,18 @@ class Postern:
                 return int(line.split()[1])
         return 0
 
-    def request_log(self):
+    def request_log(self, entries):
+        """The request log, once it holds at least `entries` lines. Postern writes lines in
+        batches at the end of an event-loop tick, which may be just after the caller has
+        its answer."""
         import json
-        self.stdout.flush()
-        return [json.loads(line) for line in Path(self.stdout.name).read_text().splitlines() if line.strip()]
+        deadline = time.time() + 5
+        while True:
+            self.stdout.flush()
+            lines = [json.loads(line) for line in Path(self.stdout.name).read_text().splitlines() if line.strip()]
+            if len(lines) >= entries or time.time() > deadline:
+                return lines
+            time.sleep(0.02)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         self.stopped = True
