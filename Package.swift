@@ -27,6 +27,8 @@ let package = Package(
             "PosternCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Workload identity: SPIFFE IDs (later X.509-SVIDs, JWT-SVIDs, OIDC tokens). Pure logic.
+        .target(name: "PosternIdentity"),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -60,6 +62,7 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity"]),
         .testTarget(name: "PosternProxyTests", dependencies: [
             "PosternProxy",
             .product(name: "NIOCore", package: "swift-nio"),
