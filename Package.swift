@@ -27,8 +27,10 @@ let package = Package(
             "PosternCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        // Workload identity: SPIFFE IDs (later X.509-SVIDs, JWT-SVIDs, OIDC tokens). Pure logic.
-        .target(name: "PosternIdentity"),
+        // The Swift side of OpenSSL: public keys and signature verification (later TLS).
+        .target(name: "PosternCrypto", dependencies: ["COpenSSL"]),
+        // Workload identity: SPIFFE IDs, JWT checks (later X.509-SVIDs, the Principal).
+        .target(name: "PosternIdentity", dependencies: ["PosternCrypto"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -62,7 +64,8 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
-        .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity"]),
+        .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto"],
+                    exclude: ["make_jwt_fixtures.py"]),
         .testTarget(name: "PosternProxyTests", dependencies: [
             "PosternProxy",
             .product(name: "NIOCore", package: "swift-nio"),
