@@ -12,6 +12,11 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
     case expired(secondsAgo: Int64)
     case notYetValid(inSeconds: Int64)
     case issuedInTheFuture(inSeconds: Int64)
+    case badSubject(String)
+    case untrustedTrustDomain(String)
+    case unknownKey(String)
+    case badSignature
+    case wrongAudience(expected: String)
 
     public var description: String {
         switch self {
@@ -28,6 +33,11 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case .expired(let ago): "token expired \(ago) s ago"
         case .notYetValid(let seconds): "token is not valid for another \(seconds) s"
         case .issuedInTheFuture(let seconds): "token is issued \(seconds) s in the future"
+        case .badSubject(let why): "token subject is not a workload SPIFFE ID: \(why)"
+        case .untrustedTrustDomain(let domain): "trust domain '\(domain)' is not trusted"
+        case .unknownKey(let kid): "no key '\(kid)' in the trust domain's bundle"
+        case .badSignature: "token signature does not verify"
+        case .wrongAudience(let expected): "token is not for audience '\(expected)'"
         }
     }
 }
