@@ -4,13 +4,6 @@ import PosternCrypto
 /// subject's own trust domain (bundles are never pooled), carrying `kid`, a workload
 /// SPIFFE ID as `sub`, Postern's audience, and a short lifetime.
 public struct JWTSVIDValidator: Sendable {
-    /// The result of a successful validation.
-    public struct Identity: Sendable, Equatable {
-        public var spiffeID: SPIFFEID
-        public var expiry: Int64
-        public var tokenID: String?
-    }
-
     public var bundles: [TrustDomain: KeySet]
     public var audience: String
     public var leeway: Int64
@@ -25,7 +18,7 @@ public struct JWTSVIDValidator: Sendable {
 
     /// Checks run in an order that trusts nothing unverified: structure and algorithm, key
     /// id, subject syntax, the subject's bundle, the signature; only then audience and times.
-    public func validate<S: StringProtocol>(_ token: S, now: Int64) throws(TokenError) -> Identity {
+    public func validate<S: StringProtocol>(_ token: S, now: Int64) throws(TokenError) -> Principal {
         let jws = try CompactJWS(token, allowed: JWSAlgorithm.jwtSVID)
         guard let keyID = jws.keyID else { throw .malformed("header (a JWT-SVID needs kid)") }
         guard let subject = jws.claims["sub"]?.string else { throw .malformed("claims (no sub)") }
@@ -47,6 +40,8 @@ public struct JWTSVIDValidator: Sendable {
         }
         let times = try TokenTimes(claims: jws.claims)
         try times.check(now: now, leeway: leeway, maxLifetime: maxLifetime)
-        return Identity(spiffeID: spiffeID, expiry: times.expiry, tokenID: jws.claims["jti"]?.string)
+        return Principal(id: spiffeID.description, source: .jwtSVID, spiffeID: spiffeID,
+                         trustDomain: spiffeID.trustDomain, expiry: times.expiry,
+                         credentialID: jws.claims["jti"]?.string)
     }
 }

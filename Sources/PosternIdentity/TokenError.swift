@@ -17,6 +17,7 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownKey(String)
     case badSignature
     case wrongAudience(expected: String)
+    case wrongIssuer(expected: String)
 
     public var description: String {
         switch self {
@@ -38,6 +39,7 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownKey(let kid): "no key '\(kid)' in the trust domain's bundle"
         case .badSignature: "token signature does not verify"
         case .wrongAudience(let expected): "token is not for audience '\(expected)'"
+        case .wrongIssuer(let expected): "token is not from issuer '\(expected)'"
         }
     }
 }

@@ -24,7 +24,8 @@ import Testing
     func aValidJWTSVIDYieldsItsSPIFFEID(_ alg: String) throws {
         let (token, key) = JWTFixtures.tokens[alg]!
         let identity = try Self.validator(["example.org": Self.bundle([key])]).validate(token, now: Self.now)
-        #expect(identity.spiffeID.description == "spiffe://example.org/ns/app/sa/web")
+        #expect(identity.id == "spiffe://example.org/ns/app/sa/web")
+        #expect(identity.source == .jwtSVID && identity.trustDomain?.name == "example.org")
         #expect(identity.expiry == 1_800_000_300)
     }
 
