@@ -4,16 +4,21 @@ import PosternConfig
 /// The timers of a caller connection while no request is in flight: a new connection must
 /// deliver a request head within `header_read_timeout` (slowloris), a kept-alive one is
 /// closed after `idle_timeout` without a new request.
-final class ConnectionTimers {
+///
+/// Checked by the loop's `DeadlineSweeper` like exchange deadlines, so arming and
+/// cancelling on every keep-alive request costs an array append and a swap-remove, not a
+/// scheduled task.
+final class ConnectionTimers: Sweepable {
     enum Kind { case headerRead, idle }
 
     var onExpire: ((Kind) -> Void)?
-    private let eventLoop: EventLoop
+    var sweepSlot = -1
+    private let sweeper: DeadlineSweeper
     private let limits: Limits
-    private var scheduled: Scheduled<Void>?
+    private var armed: (kind: Kind, deadline: NIODeadline)?
 
-    init(eventLoop: EventLoop, limits: Limits) {
-        self.eventLoop = eventLoop
+    init(sweeper: DeadlineSweeper, limits: Limits) {
+        self.sweeper = sweeper
         self.limits = limits
     }
 
@@ -23,17 +28,20 @@ final class ConnectionTimers {
     }
 
     func start(_ kind: Kind, after duration: Duration) {
-        scheduled?.cancel()
-        scheduled = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(duration.nanoseconds)) { [weak self] in
-            self?.scheduled = nil
-            self?.onExpire?(kind)
-        }
+        armed = (kind, .now() + .nanoseconds(duration.nanoseconds))
+        sweeper.track(self)
     }
 
     func requestStarted() { cancel() }
 
     func cancel() {
-        scheduled?.cancel()
-        scheduled = nil
+        armed = nil
+        sweeper.untrack(self)
+    }
+
+    func sweep(now: NIODeadline) {
+        guard let (kind, deadline) = armed, now >= deadline else { return }
+        cancel()
+        onExpire?(kind)
     }
 }

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Something with a deadline that the sweeper checks.
+/// Something with a deadline that the sweeper checks (exchanges, idle caller connections).
 protocol Sweepable: AnyObject {
     /// The slot the sweeper keeps it in; -1 when not tracked.
     var sweepSlot: Int { get set }
@@ -8,8 +8,8 @@ protocol Sweepable: AnyObject {
     func sweep(now: NIODeadline)
 }
 
-/// Checks the deadlines of every active exchange on one event loop from a single repeating
-/// task, instead of scheduling (allocating, heap-inserting, cancelling) timers per request.
+/// Checks every tracked deadline on one event loop (exchanges, caller connections) from one
+/// repeating task, instead of scheduling (allocating, heap-inserting, cancelling) timers per request.
 /// Resolution is one tick, which is plenty for timeouts measured in seconds.
 final class DeadlineSweeper {
     static let tick = TimeAmount.milliseconds(100)

@@ -28,7 +28,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
 
     init(services: LoopServices) {
         self.services = services
-        self.connection = ConnectionTimers(eventLoop: services.eventLoop, limits: services.config.limits)
+        self.connection = ConnectionTimers(sweeper: services.sweeper, limits: services.config.limits)
         self.flush = FlushScheduler()
     }
 

@@ -28,7 +28,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         settings.connectionWindow = UInt32(limits.connectionWindow)
         settings.maxHeaderListSize = UInt32(limits.maxHeaderListSize)
         self.session = try HTTP2Session(role: .server, settings: settings)
-        self.timers = ConnectionTimers(eventLoop: services.eventLoop, limits: limits)
+        self.timers = ConnectionTimers(sweeper: services.sweeper, limits: limits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

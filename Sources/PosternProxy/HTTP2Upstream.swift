@@ -1,5 +1,4 @@
 import NIOCore
-import NIOPosix
 import PosternConfig
 import PosternCore
 import PosternHTTP2

@@ -11,13 +11,13 @@ import Testing
         try CompactJWS(token, allowed: Set(JWSAlgorithm.allCases))
     }
 
-    @Test(arguments: JSONFixtureAlgorithms.all)
+    @Test(arguments: FixtureAlgorithms.all)
     func everyAlgorithmVerifiesWithItsKey(_ alg: String) throws {
         let (token, keyName) = JWTFixtures.tokens[alg]!
         #expect(try jws(token).isSigned(by: key(keyName)))
     }
 
-    @Test(arguments: JSONFixtureAlgorithms.all)
+    @Test(arguments: FixtureAlgorithms.all)
     func aChangedPayloadOrSignatureFails(_ alg: String) throws {
         let (token, keyName) = JWTFixtures.tokens[alg]!
         let parts = token.split(separator: ".").map(String.init)
@@ -76,6 +76,6 @@ import Testing
     }
 }
 
-enum JSONFixtureAlgorithms {
+enum FixtureAlgorithms {
     static let all = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 }

@@ -328,3 +328,29 @@ def test_random_garbage_never_takes_postern_down(postern):
         raw_exchange(postern.port, data, timeout=2)
     assert curl(f"{postern.url}/v1/models")[0] == 200
     assert curl("--http2-prior-knowledge", f"{postern.url}/v1/models")[0] == 200
+
+
+@pytest.mark.parametrize("protocol", ["http1", "h2c"])
+def test_idle_kept_alive_connection_is_closed_after_idle_timeout(start_postern, model_server, protocol):
+    p = start_postern(upstreams={"model": model_server}, limits={"idle_timeout": "600ms"})
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.settimeout(5)
+        if protocol == "http1":
+            s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        else:
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            conn.send_headers(1, [(":method", "GET"), (":path", "/v1/models"), (":scheme", "http"),
+                                  (":authority", "a")], end_stream=True)
+            s.sendall(conn.data_to_send())
+            ended = False
+            while not ended:
+                for event in conn.receive_data(s.recv(65536)):
+                    ended = ended or isinstance(event, h2.events.StreamEnded)
+                s.sendall(conn.data_to_send())
+        idle_since = time.monotonic()
+        # Kept alive, then closed once idle (HTTP/2 gets GOAWAY first).
+        while s.recv(65536):
+            pass
+        assert 0.4 < time.monotonic() - idle_since < 3
