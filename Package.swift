@@ -27,7 +27,7 @@ let package = Package(
             "PosternCore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        // The Swift side of OpenSSL: public keys and signature verification (later TLS).
+        // The Swift side of OpenSSL: public keys, signatures, certificates and trust anchors.
         .target(name: "PosternCrypto", dependencies: ["COpenSSL"]),
         // Workload identity: SPIFFE IDs, JWT checks (later X.509-SVIDs, the Principal).
         .target(name: "PosternIdentity", dependencies: ["PosternCrypto"]),
@@ -65,7 +65,7 @@ let package = Package(
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto"],
-                    exclude: ["make_jwt_fixtures.py"]),
+                    exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
         .testTarget(name: "PosternProxyTests", dependencies: [
             "PosternProxy",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -128,18 +128,3 @@ final class ParameterStorage {
         bignums.forEach { BN_free($0) }
     }
 }
-
-/// Why a key could not be built.
-public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
-    case invalidKey(String)
-    case weakKey(String)
-    case openSSL(String)
-
-    public var description: String {
-        switch self {
-        case .invalidKey(let what): "invalid key: \(what)"
-        case .weakKey(let what): "key too weak: \(what)"
-        case .openSSL(let call): "OpenSSL failed in \(call)"
-        }
-    }
-}
