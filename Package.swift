@@ -31,6 +31,11 @@ let package = Package(
         .target(name: "PosternCrypto", dependencies: ["COpenSSL"]),
         // Workload identity: SPIFFE IDs, JWT checks (later X.509-SVIDs, the Principal).
         .target(name: "PosternIdentity", dependencies: ["PosternCrypto"]),
+        // TLS on OpenSSL inside the NIO pipeline: handshakes, ALPN, X.509-SVID client certificates.
+        .target(name: "PosternTLS", dependencies: [
+            "COpenSSL", "PosternCrypto", "PosternIdentity", "PosternConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -38,7 +43,7 @@ let package = Package(
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.
         .target(name: "PosternProxy", dependencies: [
-            "PosternCore", "PosternHTTP2", "PosternConfig",
+            "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -53,7 +58,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin",
+            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin", "PosternTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

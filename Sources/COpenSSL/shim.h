@@ -46,6 +46,11 @@ static inline unsigned int postern_exflag_ca(void) { return EXFLAG_CA; }
 /* TLS server context helpers (ctrl macros). */
 static inline long postern_ssl_ctx_add1_chain_cert(SSL_CTX *ctx, X509 *cert) { return SSL_CTX_add1_chain_cert(ctx, cert); }
 static inline long postern_ssl_ctx_disable_session_cache(SSL_CTX *ctx) { return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); }
+/// No renegotiation, no resumption (every connection proves its identity afresh), and
+/// the server's cipher order.
+static inline void postern_ssl_ctx_set_server_options(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
 static inline int postern_ssl_set_app_data(SSL *ssl, void *data) { return SSL_set_app_data(ssl, data); }
 static inline void *postern_ssl_get_app_data(const SSL *ssl) { return SSL_get_app_data(ssl); }
 /// The TLS connection a certificate verification runs for.

@@ -14,7 +14,8 @@ extension PosternConfig {
                 ConfigProblem(file: file, key: "", message: "not valid YAML: \(error)"),
             ]))
         }
-        if let root { config.decode(root, decoder) }
+        let base = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
+        if let root { config.decode(root, decoder, base: base) }
         if decoder.problems.isEmpty { return .success(config) }
         return .failure(ConfigProblems(problems: decoder.problems))
     }
@@ -29,13 +30,15 @@ extension PosternConfig {
         return parse(yaml: text, file: file)
     }
 
-    private mutating func decode(_ root: Node, _ d: ConfigDecoder) {
-        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits"]
+    private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
+        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
-                for (name, value) in d.mapping(node, key, allowed: ["address"]) ?? [] {
-                    if let address = d.parse(value, "\(key).\(name)", ConfigValues.hostPort) {
+                for (name, value) in d.mapping(node, key, allowed: key == "listen" ? ["address", "tls"] : ["address"]) ?? [] {
+                    if name == "tls" {
+                        tls = TLSSettings.decode(value, "listen.tls", d, base: base)
+                    } else if let address = d.parse(value, "\(key).\(name)", ConfigValues.hostPort) {
                         if key == "listen" { listen = address } else { admin = address }
                     }
                 }
@@ -57,6 +60,8 @@ extension PosternConfig {
                 }
             case "limits":
                 limits.decode(node, d)
+            case "identity":
+                identity.decode(node, d, base: base)
             default:
                 break
             }
@@ -95,7 +100,7 @@ extension PosternConfig {
     }
 
     private static func decodeRoute(_ node: Node, _ key: String, _ d: ConfigDecoder) -> Route? {
-        guard let entries = d.mapping(node, key, allowed: ["prefix", "upstream"]) else { return nil }
+        guard let entries = d.mapping(node, key, allowed: ["prefix", "upstream", "public"]) else { return nil }
         let values = Dictionary(entries, uniquingKeysWith: { first, _ in first })
         guard let prefixNode = values["prefix"], let upstreamNode = values["upstream"] else {
             d.report(key, node, "a route needs both prefix and upstream")
@@ -107,7 +112,8 @@ extension PosternConfig {
             d.report("\(key).prefix", prefixNode, "a prefix starts with /")
             return nil
         }
-        return Route(prefix: prefix, upstream: upstream)
+        let isPublic = values["public"].flatMap { d.boolean($0, "\(key).public") } ?? false
+        return Route(prefix: prefix, upstream: upstream, isPublic: isPublic)
     }
 }
 

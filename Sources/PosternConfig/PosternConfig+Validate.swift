@@ -28,14 +28,38 @@ extension PosternConfig {
         if limits.maxHeaderListSize < 1024 || limits.maxHeaderListSize > 16 << 20 {
             report("limits.max_header_list_size", "must be between 1KiB and 16MiB")
         }
+        validateIdentity(report)
         return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
     }
 
-    /// The upstream a request path goes to: the first matching route, or the default.
-    public func upstreamName(forPath path: Substring) -> String? {
-        if routes.isEmpty {
-            return upstreams.count == 1 ? upstreams[0].name : upstream(named: "default")?.name
+    private func validateIdentity(_ report: (String, String) -> Void) {
+        if tls == nil, !identity.x509Bundles.isEmpty {
+            report("identity.x509_bundles", "client certificates need TLS (listen.tls)")
         }
-        return routes.first { path.hasPrefix($0.prefix) }?.upstream
+        if tls?.clientCertificates == .required, identity.x509Bundles.isEmpty {
+            report("listen.tls.client_certificates", "required client certificates need identity.x509_bundles")
+        }
+        if identity.leeway > .seconds(300) {
+            report("identity.leeway", "at most 5m; a larger skew would stretch every token's lifetime")
+        }
+        if identity.maxTokenLifetime > .seconds(86_400) || identity.maxTokenLifetime < .seconds(1) {
+            report("identity.max_token_lifetime", "between 1s and 24h: a longer-lived token is a standing credential")
+        }
+        if identity.maxCertificateLifetime < .seconds(60) {
+            report("identity.max_certificate_lifetime", "at least 1m")
+        }
+        if identity.reloadInterval < .milliseconds(100) {
+            report("identity.reload_interval", "at least 100ms")
+        }
+    }
+
+    /// The route a request path takes: the first matching one; without routes, a
+    /// non-public route to the only upstream (or the default).
+    public func route(forPath path: Substring) -> Route? {
+        if routes.isEmpty {
+            let name = upstreams.count == 1 ? upstreams[0].name : upstream(named: "default")?.name
+            return name.map { Route(prefix: "/", upstream: $0) }
+        }
+        return routes.first { path.hasPrefix($0.prefix) }
     }
 }

@@ -4,17 +4,22 @@ import PosternCore
 ///
 /// Keys of the YAML file (every one optional unless said otherwise):
 /// - `listen.address`: `HOST:PORT` the data path listens on (default `0.0.0.0:8443`).
+/// - `listen.tls`: see `TLSSettings`; without it the listener speaks cleartext.
+/// - `identity`: see `IdentitySettings`.
 /// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`).
 /// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
 ///   response_timeout, max_connections, max_idle_connections, idle_timeout}`. At least one
 ///   upstream is required.
-/// - `routes`: list of `{prefix, upstream}`, first match wins; without routes, everything
-///   goes to the only upstream (or to the one called `default`).
+/// - `routes`: list of `{prefix, upstream, public}`, first match wins; without routes,
+///   everything goes to the only upstream (or to the one called `default`). Only a route
+///   marked `public: true` serves callers without a verified identity.
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
 /// - `runtime.request_log`: one JSON line per request on standard output (default true).
 /// - `limits`: see `Limits`.
 public struct PosternConfig: Sendable, Equatable {
     public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
+    public var tls: TLSSettings?
+    public var identity = IdentitySettings()
     public var admin: HostPort = HostPort(host: "127.0.0.1", port: 9901)
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
@@ -59,10 +64,13 @@ public struct Upstream: Sendable, Equatable {
 public struct Route: Sendable, Equatable {
     public var prefix: String
     public var upstream: String
+    /// Served without a verified identity (e.g. health probes); off unless said so.
+    public var isPublic: Bool
 
-    public init(prefix: String, upstream: String) {
+    public init(prefix: String, upstream: String, isPublic: Bool = false) {
         self.prefix = prefix
         self.upstream = upstream
+        self.isPublic = isPublic
     }
 }
 

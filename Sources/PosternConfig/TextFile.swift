@@ -6,9 +6,14 @@ import Musl
 import Darwin
 #endif
 
-/// Reads small text files (configurations) without Foundation.
-enum TextFile {
-    static func read(_ path: String) -> String? {
+/// Reads small files (configurations, certificates, bundles) without Foundation.
+public enum TextFile {
+    public static func read(_ path: String) -> String? {
+        bytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The whole file, or nil if it cannot be read or is over 16 MiB.
+    public static func bytes(_ path: String) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -20,6 +25,14 @@ enum TextFile {
             if bytes.count > 16 << 20 { return nil }
         }
         if ferror(file) != 0 { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
+    }
+
+    /// What identifies one version of a file: a rewrite in place changes the modification
+    /// time or size, an atomic rename changes the inode. Nil when the file is missing.
+    public static func stamp(_ path: String) -> [Int64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [Int64(info.st_ino), Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)]
     }
 }

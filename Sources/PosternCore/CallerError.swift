@@ -22,6 +22,10 @@ extension CallerError {
     public static func badRequest(_ message: String) -> CallerError {
         CallerError(code: "bad_request", httpStatus: 400, grpcStatus: .invalidArgument, message: message)
     }
+    /// No verified short-lived identity (or a refused one): 401 / UNAUTHENTICATED.
+    public static func unauthenticated(_ message: String) -> CallerError {
+        CallerError(code: "unauthenticated", httpStatus: 401, grpcStatus: .unauthenticated, message: message)
+    }
     public static func noRoute(_ path: Substring) -> CallerError {
         CallerError(code: "no_route", httpStatus: 404, grpcStatus: .unimplemented,
                     message: "no route for \(path)")

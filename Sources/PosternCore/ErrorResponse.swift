@@ -5,11 +5,13 @@ public enum ErrorResponse {
         let body = "{\"error\":{\"code\":\(JSONText.quote(error.code)),"
             + "\"message\":\(JSONText.quote(error.message)),"
             + "\"request_id\":\(JSONText.quote(requestID))}}\n"
-        let head = ResponseHead(status: error.httpStatus, headers: HeaderList([
+        var head = ResponseHead(status: error.httpStatus, headers: HeaderList([
             HeaderField("content-type", "application/json"),
             HeaderField("content-length", String(body.utf8.count)),
             HeaderField("x-request-id", requestID),
         ]))
+        // RFC 9110 §15.5.2: a 401 says how to authenticate.
+        if error.httpStatus == 401 { head.headers.add("www-authenticate", "Bearer") }
         return (head, body)
     }
 

@@ -4,13 +4,16 @@
 /// upstream for gRPC; callers of `forwarded` decide that with `keepTETrailers`.
 public enum HopByHop {
     /// The fields of `headers` that may cross the proxy, with `x-request-id` set to
-    /// `requestID`: one pass, one allocation.
-    public static func forwarded(_ headers: HeaderList, requestID: String, keepTETrailers: Bool = false) -> HeaderList {
+    /// `requestID`: one pass, one allocation. For requests, `dropCallerCredentials` also
+    /// removes what the caller proved or claimed its identity with (`CallerCredentials`).
+    public static func forwarded(_ headers: HeaderList, requestID: String, keepTETrailers: Bool = false,
+                                 dropCallerCredentials: Bool = false) -> HeaderList {
         let named = connectionNamed(headers)
         var out: [HeaderField] = []
         out.reserveCapacity(headers.count + 1)
         for field in headers.fields where field.name != "x-request-id" {
             if isHopByHop(field, named: named, keepTETrailers: keepTETrailers) { continue }
+            if dropCallerCredentials, CallerCredentials.isCredential(field.name) { continue }
             out.append(field)
         }
         out.append(HeaderField("x-request-id", requestID))
@@ -44,7 +47,8 @@ public enum HopByHop {
 }
 
 extension Substring {
-    func trimmingSpaces() -> Substring {
+    /// Without leading and trailing spaces and tabs (optional whitespace, RFC 9110 §5.6.3).
+    public func trimmingSpaces() -> Substring {
         var s = self
         while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
         while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }

@@ -3,10 +3,11 @@ import COpenSSL
 /// An X.509 certificate held by OpenSSL (a reference to an X509, never mutated), with the
 /// few facts SVID verification reads from it.
 public final class Certificate: @unchecked Sendable {
-    let x509: OpaquePointer
+    /// The X509, for the TLS layer to hand to OpenSSL.
+    public let x509: OpaquePointer
 
-    /// Takes a new reference to `x509`; the caller keeps its own.
-    init(retaining x509: OpaquePointer) {
+    /// Takes a new reference to an X509 (from a TLS handshake); the caller keeps its own.
+    public init(retaining x509: OpaquePointer) {
         X509_up_ref(x509)
         self.x509 = x509
     }

@@ -33,3 +33,28 @@ public enum Base64URL {
         }
     }
 }
+
+extension Base64URL {
+    /// Standard base64 with padding (RFC 4648 §4), as spiffe-helper writes bundles: mapped
+    /// onto the url alphabet, then decoded just as strictly.
+    public static func decodeStandard<S: StringProtocol>(_ text: S) -> [UInt8]? {
+        var bytes = Array(text.utf8)
+        guard bytes.count % 4 == 0 else { return nil }
+        var padding = 0
+        while padding < 2, bytes.last == UInt8(ascii: "=") {
+            bytes.removeLast()
+            padding += 1
+        }
+        var mapped: [UInt8] = []
+        mapped.reserveCapacity(bytes.count)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "+"): mapped.append(UInt8(ascii: "-"))
+            case UInt8(ascii: "/"): mapped.append(UInt8(ascii: "_"))
+            case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "="): return nil
+            default: mapped.append(byte)
+            }
+        }
+        return decode(String(decoding: mapped, as: UTF8.self))
+    }
+}

@@ -30,7 +30,9 @@ public struct CompactJWS: Sendable {
         let bytes = Array(token.utf8)
         guard bytes.count <= Self.maxLength else { throw .tooLarge(bytes.count) }
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
+        // An empty signature is checked after alg, so an unsigned (`none`) token is
+        // refused for what it is.
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
             throw .notCompactJWS
         }
         guard let headerBytes = Base64URL.decode(String(decoding: parts[0], as: UTF8.self)),
@@ -48,6 +50,7 @@ public struct CompactJWS: Sendable {
                 throw .wrongType(typ.string ?? "non-string")
             }
         }
+        guard !parts[2].isEmpty else { throw .malformed("signature (empty)") }
         if header["crit"] != nil { throw .malformed("header (crit extensions are not supported)") }
         let keyID = header["kid"]
         if let keyID, keyID.string == nil { throw .malformed("header (kid is not a string)") }

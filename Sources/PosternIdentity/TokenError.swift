@@ -18,6 +18,7 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
     case badSignature
     case wrongAudience(expected: String)
     case wrongIssuer(expected: String)
+    case noTrustedIssuer
 
     public var description: String {
         switch self {
@@ -40,6 +41,7 @@ public enum TokenError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badSignature: "token signature does not verify"
         case .wrongAudience(let expected): "token is not for audience '\(expected)'"
         case .wrongIssuer(let expected): "token is not from issuer '\(expected)'"
+        case .noTrustedIssuer: "bearer tokens are not accepted here: no token issuer is configured"
         }
     }
 }

@@ -1,12 +1,14 @@
 import NIOCore
 import PosternConfig
 import PosternCore
+import PosternIdentity
 
 /// One request and its response, from the caller through Postern to the model server.
 ///
-/// The steps of DESIGN.md run here in order: the request id is fixed, the route is
-/// classified, and the request is forwarded; the response comes back through the same
-/// object. Identity, policy, masking and audit plug in here as they are built. Both sides
+/// The steps of DESIGN.md run here in order: the request id is fixed, the caller is
+/// authenticated, the route is classified, and the request is forwarded; the response
+/// comes back through the same object. Policy, masking and audit plug in here as they
+/// are built. Both sides
 /// report to the exchange, never to each other, and it runs on the caller's event loop.
 final class Exchange {
     let requestID: String
@@ -14,6 +16,10 @@ final class Exchange {
     let isGRPC: Bool
 
     private let services: LoopServices
+    /// The connection's verified client certificate, if any.
+    private let peer: Principal?
+    /// Who is calling, once authenticated; nil on a public route without credentials.
+    private(set) var principal: Principal?
     private var caller: CallerStream?
     private var upstream: UpstreamStream?
     private var upstreamName: String?
@@ -32,12 +38,13 @@ final class Exchange {
     private var bytesIn = 0
     private var bytesOut = 0
 
-    init(request: RequestHead, caller: CallerStream, services: LoopServices) {
+    init(request: RequestHead, caller: CallerStream, peer: Principal?, services: LoopServices) {
         let incoming = request.headers["x-request-id"]
         self.requestID = incoming.flatMap { RequestID.isAcceptable($0) ? $0 : nil } ?? services.requestIDs.next()
         self.request = request
         self.isGRPC = request.isGRPC
         self.caller = caller
+        self.peer = peer
         self.services = services
         self.lastActivity = startedAt
     }
@@ -54,9 +61,23 @@ final class Exchange {
             fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
             return
         }
+        // authenticate, before the route is revealed: only a public route takes anyone
+        let route = services.config.route(forPath: request.pathWithoutQuery)
+        switch services.authenticate(request.headers, peer: peer) {
+        case .verified(let principal):
+            self.principal = principal
+        case .refused(let reason):
+            fail(.unauthenticated(reason), outcome: "unauthenticated")
+            return
+        case .anonymous:
+            guard route?.isPublic == true else {
+                fail(.unauthenticated("no credential: send a short-lived token (authorization: Bearer) or a client X.509-SVID"),
+                     outcome: "unauthenticated")
+                return
+            }
+        }
         // classify: which upstream serves this path
-        guard let name = services.config.upstreamName(forPath: request.pathWithoutQuery),
-              let client = services.upstreams[name] else {
+        guard let name = route?.upstream, let client = services.upstreams[name] else {
             fail(.noRoute(request.pathWithoutQuery), outcome: "no_route")
             return
         }
@@ -69,7 +90,8 @@ final class Exchange {
         // forward: only end-to-end fields, and our request id
         var head = request
         head.headers = HopByHop.forwarded(request.headers, requestID: requestID,
-                                          keepTETrailers: client.upstream.wireProtocol == .h2c)
+                                          keepTETrailers: client.upstream.wireProtocol == .h2c,
+                                          dropCallerCredentials: true)
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
         if endStream { requestFinished() }
@@ -152,7 +174,7 @@ final class Exchange {
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
-            outcome: outcome, detail: detail))
+            outcome: outcome, detail: detail, principal: principal))
         let caller = self.caller
         self.caller = nil
         self.upstream = nil

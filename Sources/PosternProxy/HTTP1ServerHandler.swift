@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import PosternCore
+import PosternIdentity
 
 /// Serves HTTP/1.1 callers on one connection, one exchange at a time (NIO's pipelining
 /// handler in front of it holds later requests until the current response has ended).
@@ -13,6 +14,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let services: LoopServices
+    /// The caller's verified X.509-SVID, for every request on this connection.
+    private let peer: Principal?
     private let connection: ConnectionTimers
     private var context: ChannelHandlerContext!
     private var exchange: Exchange?
@@ -26,8 +29,9 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private let flush: FlushScheduler
     private var writeCredit = WriteCredit()
 
-    init(services: LoopServices) {
+    init(services: LoopServices, peer: Principal?) {
         self.services = services
+        self.peer = peer
         self.connection = ConnectionTimers(sweeper: services.sweeper, limits: services.config.limits)
         self.flush = FlushScheduler()
     }
@@ -55,7 +59,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             keepAlive = head.isKeepAlive && !quiescing
             requestEnded = false
             let request = HeadTranslation.requestHead(head)
-            let exchange = Exchange(request: request, caller: self, services: services)
+            let exchange = Exchange(request: request, caller: self, peer: peer, services: services)
             self.exchange = exchange
             let limit = services.config.limits.maxHeaderListSize
             if Self.headerListSize(head.headers) > limit {

@@ -1,5 +1,6 @@
 import NIOCore
 import PosternCore
+import PosternIdentity
 import PosternHTTP2
 
 /// Serves HTTP/2 callers (h2c with prior knowledge; later h2 over TLS) on one connection.
@@ -12,6 +13,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let services: LoopServices
+    /// The caller's verified X.509-SVID, for every request on this connection.
+    private let peer: Principal?
     private let session: HTTP2Session
     private var streams: [Int32: HTTP2CallerStream] = [:]
     private var context: ChannelHandlerContext?
@@ -19,8 +22,9 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     private let timers: ConnectionTimers
     private var draining = false
 
-    init(services: LoopServices) throws {
+    init(services: LoopServices, peer: Principal?) throws {
         self.services = services
+        self.peer = peer
         let limits = services.config.limits
         var settings = HTTP2Settings()
         settings.maxConcurrentStreams = UInt32(limits.maxConcurrentStreams)
@@ -126,7 +130,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         let stream = HTTP2CallerStream(streamID: streamID, handler: self)
         streams[streamID] = stream
         let head = Self.requestHead(fields)
-        let exchange = Exchange(request: head, caller: stream, services: services)
+        let exchange = Exchange(request: head, caller: stream, peer: peer, services: services)
         stream.exchange = exchange
         if oversized {
             exchange.fail(.headersTooLarge(limit: services.config.limits.maxHeaderListSize),

@@ -10,6 +10,8 @@ protocol UpstreamClient: AnyObject {
 }
 
 import PosternCore
+import PosternIdentity
+import PosternTLS
 
 /// Everything an exchange needs, for one event loop: the configuration, that loop's
 /// upstream connections, and the request log. Confined to its event loop (no locks).
@@ -20,10 +22,14 @@ final class LoopServices {
     let sweeper: DeadlineSweeper
     let requestIDs = RequestIDGenerator()
     private(set) var upstreams: [String: UpstreamClient] = [:]
+    /// The newest credential set; replaced on this loop when files are reloaded.
+    var credentials: Credentials
+    var verifiedTokens = VerifiedTokenCache()
 
-    init(eventLoop: EventLoop, config: PosternConfig, log: RequestLog) {
+    init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
+        self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
         for upstream in config.upstreams {
@@ -42,10 +48,10 @@ final class ServicesByLoop: @unchecked Sendable {
     // `LoopServices` is then only touched from its own loop.
     private let byLoop: [ObjectIdentifier: LoopServices]
 
-    init(group: EventLoopGroup, config: PosternConfig, log: RequestLog) {
+    init(group: EventLoopGroup, config: PosternConfig, credentials: Credentials, log: RequestLog) {
         var byLoop: [ObjectIdentifier: LoopServices] = [:]
         for loop in group.makeIterator() {
-            byLoop[ObjectIdentifier(loop)] = LoopServices(eventLoop: loop, config: config, log: log)
+            byLoop[ObjectIdentifier(loop)] = LoopServices(eventLoop: loop, config: config, credentials: credentials, log: log)
         }
         self.byLoop = byLoop
     }

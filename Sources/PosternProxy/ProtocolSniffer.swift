@@ -1,19 +1,41 @@
 import NIOCore
 import NIOHTTP1
+import PosternTLS
 
-/// Tells HTTP/2 with prior knowledge (h2c) from HTTP/1.1 by the first bytes a caller
-/// sends, installs the matching codec behind itself, and steps aside.
+/// Tells HTTP/2 (h2 or h2c prior knowledge) from HTTP/1.1 by the first bytes a caller
+/// sends, installs the matching codec behind itself, and steps aside. On a port that
+/// serves TLS and cleartext, it first tells a TLS ClientHello from cleartext.
 final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    /// The first byte of every TLS record carrying a handshake (the ClientHello).
+    static let tlsHandshakeRecord: UInt8 = 0x16
 
     private let services: LoopServices
+    /// The TLS layer below this sniffer, once a handshake is under way or done.
+    private let tls: TLSServerHandler?
+    /// TLS to start when the first byte says so (a port serving both).
+    private let offering: TLSServerContext?
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
 
-    init(services: LoopServices) { self.services = services }
+    init(services: LoopServices, tls: TLSServerHandler? = nil, offering: TLSServerContext? = nil) {
+        self.services = services
+        self.tls = tls
+        self.offering = offering
+    }
+
+    /// A TLS layer whose refused handshakes go to the request log.
+    static func tlsHandler(_ context: TLSServerContext, channel: Channel, services: LoopServices) -> TLSServerHandler {
+        let peer = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+        let log = services.log
+        return TLSServerHandler(context: context,
+                                handshakeTimeout: .nanoseconds(services.config.limits.headerReadTimeout.nanoseconds)) { reason in
+            log.connectionRefused(peer: peer, reason: reason)
+        }
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         // A caller that sends nothing at all is held no longer than a slow request head.
@@ -35,6 +57,12 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
             buffered!.writeBuffer(&incoming)
         }
         guard let buffered else { return }
+        if let offering, buffered.readableBytes > 0 {
+            if buffered.readableBytesView.first == Self.tlsHandshakeRecord {
+                installTLS(context, offering)
+                return
+            }
+        }
         switch Self.classify(buffered.readableBytesView) {
         case .undecided: return
         case .http2: install(context, http2: true)
@@ -52,18 +80,34 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         return bytes.count >= preface.count ? .http2 : .undecided
     }
 
+    private func installTLS(_ context: ChannelHandlerContext, _ tlsContext: TLSServerContext) {
+        let handler = Self.tlsHandler(tlsContext, channel: context.channel, services: services)
+        install(context) { pipeline in
+            try pipeline.addHandler(handler)
+            try pipeline.addHandler(ProtocolSniffer(services: services, tls: handler))
+        }
+    }
+
     private func install(_ context: ChannelHandlerContext, http2: Bool) {
-        timer?.cancel()
-        do {
-            let pipeline = context.pipeline.syncOperations
+        let peer = tls?.peer
+        install(context) { [services] pipeline in
             if http2 {
-                try pipeline.addHandler(try HTTP2ServerHandler(services: services))
+                try pipeline.addHandler(try HTTP2ServerHandler(services: services, peer: peer))
             } else {
                 try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                 try pipeline.addHandler(HTTPResponseEncoder())
                 try pipeline.addHandler(HTTPServerPipelineHandler())
-                try pipeline.addHandler(HTTP1ServerHandler(services: services))
+                try pipeline.addHandler(HTTP1ServerHandler(services: services, peer: peer))
             }
+        }
+    }
+
+    /// Adds the next handlers behind this one, hands them what was read, and steps aside.
+    private func install(_ context: ChannelHandlerContext,
+                         _ add: (ChannelPipeline.SynchronousOperations) throws -> Void) {
+        timer?.cancel()
+        do {
+            try add(context.pipeline.syncOperations)
         } catch {
             context.close(promise: nil)
             return

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PosternConfig
+import PosternTLS
 
 /// The data-path listener: accepts callers, sniffs their protocol, and runs exchanges on
 /// the event loop that accepted them, against that loop's upstream connections.
@@ -12,10 +13,11 @@ public final class ProxyServer: Sendable {
     private let registry: ConnectionRegistry
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
 
-    public init(config: PosternConfig, group: EventLoopGroup, requestLog: Bool = true) {
+    public init(config: PosternConfig, credentials: Credentials, group: EventLoopGroup, requestLog: Bool = true) {
         self.config = config
         self.group = group
-        self.services = ServicesByLoop(group: group, config: config, log: RequestLog(enabled: requestLog))
+        self.services = ServicesByLoop(group: group, config: config, credentials: credentials,
+                                       log: RequestLog(enabled: requestLog))
         self.registry = ConnectionRegistry(limit: config.limits.maxConnections)
     }
 
@@ -39,7 +41,15 @@ public final class ProxyServer: Sendable {
                 }
                 do {
                     let loopServices = services.services(for: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(services: loopServices))
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls = loopServices.credentials.tls, !loopServices.config.tls!.cleartext {
+                        let handler = ProtocolSniffer.tlsHandler(tls, channel: channel, services: loopServices)
+                        try pipeline.addHandler(handler)
+                        try pipeline.addHandler(ProtocolSniffer(services: loopServices, tls: handler))
+                    } else {
+                        // Cleartext, or TLS and cleartext told apart by the first byte.
+                        try pipeline.addHandler(ProtocolSniffer(services: loopServices, offering: loopServices.credentials.tls))
+                    }
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -49,6 +59,12 @@ public final class ProxyServer: Sendable {
             .get()
         serverChannel.withLockedValue { $0 = channel }
         return channel.localAddress!
+    }
+
+    /// Puts a reloaded credential set in place: new connections use its TLS context,
+    /// every request from now on its token validators. Open connections keep going.
+    public func update(credentials: Credentials) async {
+        await services.onEveryLoop { $0.credentials = credentials }
     }
 
     /// Graceful shutdown: stop accepting, ask every connection to finish (GOAWAY for

@@ -6,6 +6,7 @@ import Musl
 import NIOConcurrencyHelpers
 import NIOCore
 import PosternCore
+import PosternIdentity
 
 /// One JSON line per finished exchange, on standard output, for collectors to ship.
 /// The audit trail (hash-chained, tamper-evident) is a separate, later module.
@@ -25,6 +26,7 @@ final class RequestLog: Sendable {
         var durationNanos: Int64
         var outcome: String
         var detail: String?
+        var principal: Principal?
     }
 
     let enabled: Bool
@@ -38,6 +40,14 @@ final class RequestLog: Sendable {
         var bytes: [UInt8] = []
         Self.encode(entry, into: &bytes)
         write(bytes)
+    }
+
+    /// A connection refused before any request (a failed TLS handshake), written at once.
+    func connectionRefused(peer: String, reason: String) {
+        guard enabled else { return }
+        let line = "{\"ts\":\(Self.now()),\"event\":\"connection_refused\",\"peer\":\(JSONText.quote(peer)),"
+            + "\"outcome\":\"tls_refused\",\"detail\":\(JSONText.quote(reason))}\n"
+        write(Array(line.utf8))
     }
 
     /// Writes whole lines, under a lock, so lines from several loops never interleave.
@@ -58,6 +68,13 @@ final class RequestLog: Sendable {
     static func encode(_ entry: Entry, into bytes: inout [UInt8]) {
         var line = "{\"ts\":\(now()),\"request_id\":\(JSONText.quote(entry.requestID))"
         line += ",\"method\":\(JSONText.quote(entry.method)),\"path\":\(JSONText.quote(String(entry.path)))"
+        if let principal = entry.principal {
+            line += ",\"principal\":\(JSONText.quote(principal.id)),\"auth\":\"\(principal.source.rawValue)\""
+            if let domain = principal.trustDomain { line += ",\"trust_domain\":\(JSONText.quote(domain.name))" }
+            if let issuer = principal.issuer { line += ",\"issuer\":\(JSONText.quote(issuer))" }
+            if let credential = principal.credentialID { line += ",\"credential_id\":\(JSONText.quote(credential))" }
+            line += ",\"credential_expiry\":\(principal.expiry)"
+        }
         if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
         line += ",\"status\":\(entry.status)"
         if let grpc = entry.grpcStatus { line += ",\"grpc_status\":\(JSONText.quote(grpc))" }
@@ -97,6 +114,11 @@ final class RequestLogBuffer {
         guard !scheduled else { return }
         scheduled = true
         eventLoop.assumeIsolated().execute { [self] in flush() }
+    }
+
+    func connectionRefused(peer: String, reason: String) {
+        flush()  // keep the order of lines
+        log.connectionRefused(peer: peer, reason: reason)
     }
 
     func flush() {

@@ -5,6 +5,7 @@ import NIOPosix
 import PosternAdmin
 import PosternConfig
 import PosternProxy
+import PosternTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,10 @@ import Glibc
 
 /// `postern run`: starts the data path and the admin listener, drains on SIGTERM/SIGINT.
 enum RunCommand {
-    static func run(config: PosternConfig) async throws {
+    static func run(config: PosternConfig, credentials: Credentials) async throws {
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let proxy = ProxyServer(config: config, group: group, requestLog: config.requestLog)
+        let proxy = ProxyServer(config: config, credentials: credentials, group: group, requestLog: config.requestLog)
         let draining = NIOLockedValueBox(false)
         let admin = AdminServer(group: group) {
             if draining.withLockedValue({ $0 }) { return "draining" }
@@ -25,8 +26,13 @@ enum RunCommand {
         let listenAddress = try await proxy.start()
         let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
         Stderr.line("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
-            + "\(threads) event loop(s), upstreams: "
+            + "\(threads) event loop(s), \(config.tls == nil ? "cleartext" : "TLS"), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
+        let watcher = Task {
+            var watcher = CredentialWatcher(config: config, current: credentials)
+            await watcher.run(apply: { await proxy.update(credentials: $0) }, log: Stderr.line)
+        }
+        defer { watcher.cancel() }
 
         let signal = await waitForTerminationSignal()
         Stderr.line("postern: \(signal), draining (grace \(config.limits.drainGracePeriod))")

@@ -1,4 +1,5 @@
 import PosternConfig
+import PosternTLS
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,17 @@ func loadConfig(_ file: String?, _ overrides: ConfigOverrides) -> PosternConfig?
     }
 }
 
+/// Reads every credential file the configuration names, or prints every problem.
+func loadCredentials(_ config: PosternConfig) -> Credentials? {
+    switch Credentials.load(config) {
+    case .success(let credentials):
+        return credentials
+    case .failure(let problems):
+        for problem in problems.problems { Stderr.line(problem) }
+        return nil
+    }
+}
+
 let command: Command
 do {
     command = try Arguments.parse(Array(CommandLine.arguments.dropFirst()))
@@ -33,12 +45,12 @@ case .help:
 case .version:
     print("postern \(Version.current)")
 case .check(let file):
-    guard loadConfig(file, ConfigOverrides()) != nil else { exit(1) }
+    guard let config = loadConfig(file, ConfigOverrides()), loadCredentials(config) != nil else { exit(1) }
     print("\(file): ok")
 case .run(let file, let overrides):
-    guard let config = loadConfig(file, overrides) else { exit(1) }
+    guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config) else { exit(1) }
     do {
-        try await RunCommand.run(config: config)
+        try await RunCommand.run(config: config, credentials: credentials)
     } catch {
         Stderr.line("postern: \(error)")
         exit(1)

@@ -73,8 +73,8 @@ import Testing
         #expect(config.limits.maxRequestBody == 1 << 20)
         #expect(config.limits.headerReadTimeout == .seconds(3))
         #expect(config.limits.maxConcurrentStreams == 10)
-        #expect(config.upstreamName(forPath: "/inference.GRPCInferenceService/ModelInfer") == "grpc")
-        #expect(config.upstreamName(forPath: "/v2/models/m/infer") == "http")
+        #expect(config.route(forPath: "/inference.GRPCInferenceService/ModelInfer")?.upstream == "grpc")
+        #expect(config.route(forPath: "/v2/models/m/infer")?.upstream == "http")
     }
 
     @Test func reportsEveryProblemWithKeyAndLine() {
@@ -145,11 +145,11 @@ import Testing
     @Test func withoutRoutesTheOnlyOrDefaultUpstreamServesAll() {
         var config = PosternConfig()
         config.upstreams = [Upstream(name: "m", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
-        #expect(config.upstreamName(forPath: "/anything") == "m")
+        #expect(config.route(forPath: "/anything")?.upstream == "m")
         config.upstreams.append(Upstream(name: "default", wireProtocol: .h2c, address: HostPort(host: "a", port: 2)))
-        #expect(config.upstreamName(forPath: "/anything") == "default")
+        #expect(config.route(forPath: "/anything")?.upstream == "default")
         config.routes = [Route(prefix: "/v1/", upstream: "m")]
-        #expect(config.upstreamName(forPath: "/v2/x") == nil)
+        #expect(config.route(forPath: "/v2/x")?.upstream == nil)
     }
 }
 

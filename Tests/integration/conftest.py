@@ -62,17 +62,25 @@ def grpc_server():
 class Postern:
     """A running `postern run`, its addresses and its output."""
 
-    def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=()):
+    def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=(), public=True,
+                 tls=None, identity=None):
+        """Routes are public (no identity needed) unless `public=False`: the data-path tests
+        are about proxying; the identity tests pass `tls` and `identity` (YAML flow text)."""
         self.config = tmp_path / "postern.yaml"
-        lines = ["listen: { address: 127.0.0.1:0 }", "admin: { address: 127.0.0.1:0 }",
-                 "runtime: { event_loop_threads: 1 }", "upstreams:"]
+        listen = "listen: { address: 127.0.0.1:0" + (f", tls: {tls}" if tls else "") + " }"
+        lines = [listen, "admin: { address: 127.0.0.1:0 }", "runtime: { event_loop_threads: 1 }", "upstreams:"]
         for name, spec in upstreams.items():
             if isinstance(spec, str):
                 spec = {"url": spec}
             lines.append(f"  {name}: {{ " + ", ".join(f"{k}: {v}" for k, v in spec.items()) + " }")
+        if routes is None and len(upstreams) == 1:
+            routes = [("/", next(iter(upstreams)))]
         if routes:
             lines.append("routes:")
-            lines += [f"  - {{ prefix: '{prefix}', upstream: {name} }}" for prefix, name in routes]
+            lines += [f"  - {{ prefix: '{route[0]}', upstream: {route[1]}, "
+                      f"public: {str(route[2] if len(route) > 2 else public).lower()} }}" for route in routes]
+        if identity:
+            lines.append(f"identity: {identity}")
         if limits:
             lines.append("limits:")
             lines += [f"  {k}: {v}" for k, v in limits.items()]
@@ -95,7 +103,7 @@ class Postern:
         else:
             raise RuntimeError("postern did not start: " + self.stderr_path.read_text())
         self.stopped = False
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         self.target = f"127.0.0.1:{self.port}"
 
@@ -138,7 +146,9 @@ def start_postern(tmp_path):
     started = []
 
     def start(**kwargs):
-        instance = Postern(tmp_path / f"p{len(started)}" if started else tmp_path, **kwargs)
+        directory = tmp_path / f"p{len(started)}" if started else tmp_path
+        directory.mkdir(exist_ok=True)
+        instance = Postern(directory, **kwargs)
         started.append(instance)
         return instance
 

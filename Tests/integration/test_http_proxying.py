@@ -98,14 +98,6 @@ def test_sse_over_h2c(postern):
     assert first < 0.3
 
 
-def test_no_route_is_a_json_404(start_postern, model_server):
-    p = start_postern(upstreams={"model": model_server}, routes=[("/v1/", "model")])
-    status, headers, body = curl(f"{p.url}/admin/secret")
-    assert status == 404
-    error = json.loads(body)["error"]
-    assert error["code"] == "no_route" and error["request_id"] == headers["x-request-id"]
-
-
 def test_hop_by_hop_headers_not_forwarded(postern):
     with socket.create_connection(("127.0.0.1", postern.port)) as s:
         s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close, x-secret-hop\r\n"

@@ -65,7 +65,8 @@ def test_semantic_problems_reported_after_parsing(tmp_path):
 
 def test_command_line_overrides_the_file(tmp_path, model_server):
     config = tmp_path / "c.yaml"
-    config.write_text("upstreams: { model: { url: 'http://127.0.0.1:1' } }\n")
+    config.write_text("upstreams: { model: { url: 'http://127.0.0.1:1' } }\n"
+                      "routes: [{ prefix: /, upstream: model, public: true }]\n")
     port, admin = free_port(), free_port()
     proc = subprocess.Popen([str(POSTERN), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}",
                              "--admin", f"127.0.0.1:{admin}", "--upstream", f"model={model_server}"],

@@ -102,6 +102,9 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/drop-next":
             self.drop_next = True
             self.send_json(200, {"armed": True})
+        elif url.path == "/headers":
+            # What reached the model server, so tests can check what Postern forwards.
+            self.send_json(200, {name.lower(): value for name, value in self.headers.items()})
         elif url.path == "/peer":
             self.send_json(200, {"peer": f"{self.client_address[0]}:{self.client_address[1]}"})
         elif url.path == "/truncated":
