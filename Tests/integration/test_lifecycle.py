@@ -224,13 +224,28 @@ def test_callers_reach_an_h2c_upstream(start_postern, nghttpx_h2c, protocol, tmp
 
 
 def test_chart_default_config_is_valid(tmp_path):
-    """The configuration the Helm chart mounts passes `postern check`."""
+    """The configuration the Helm chart mounts passes `postern check`, with test files in
+    place of the ones spiffe-helper writes to /run/spiffe (in its formats)."""
     import yaml
-    values = yaml.safe_load((POSTERN.parents[2] / "charts" / "postern" / "values.yaml").read_text())
+    from identity_material import Keys, make_svids, write_spiffe_helper_bundles, jwk
+    keys = Keys(make_svids(tmp_path / "spiffe"))
+    (keys.dir / "svid.pem").write_bytes((keys.dir / "server.pem").read_bytes())
+    (keys.dir / "svid_key.pem").write_bytes((keys.dir / "server-pkcs8.key").read_bytes())
+    (keys.dir / "svid_bundle.pem").write_bytes((keys.dir / "ca-example.org.pem").read_bytes())
+    write_spiffe_helper_bundles(keys.dir / "jwt_bundle.json", {"example.org": [jwk(keys.svid_key, "k1")]})
+    text = (POSTERN.parents[2] / "charts" / "postern" / "values.yaml").read_text()
+    values = yaml.safe_load(text.replace("/run/spiffe/", f"{keys.dir}/"))
     config = tmp_path / "chart.yaml"
     config.write_text(yaml.safe_dump(values["config"]))
     out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+    # Credential files are read by `check` too: a missing or mismatched one is reported.
+    (keys.dir / "svid_key.pem").write_bytes((keys.dir / "good.key").read_bytes())
+    (keys.dir / "jwt_bundle.json").unlink()
+    out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "private key does not match the certificate" in out.stderr
+    assert "identity.jwt_issuers[0]: " + str(keys.dir / "jwt_bundle.json") + ": cannot read the file" in out.stderr
 
 
 @pytest.mark.parametrize("caller", [[], ["--http2-prior-knowledge"]], ids=["http1", "h2c"])
