@@ -1,0 +1,69 @@
+import Testing
+@testable import PosternConfig
+
+@Suite struct IdentityConfigTests {
+    static let upstream = "upstreams: { m: { url: http://127.0.0.1:1 } }\n"
+
+    func parse(_ yaml: String, file: String = "/etc/postern/postern.yaml") -> Result<PosternConfig, ConfigProblems> {
+        PosternConfig.parse(yaml: Self.upstream + yaml, file: file).flatMap { $0.validated(file: file) }
+    }
+
+    func problems(_ yaml: String) -> String {
+        if case .failure(let problems) = parse(yaml) { return problems.description }
+        return ""
+    }
+
+    @Test func parsesTLSIdentityAndPublicRoutes() throws {
+        let config = try parse("""
+        listen:
+          address: 0.0.0.0:8443
+          tls: { certificate: svid.pem, private_key: /run/spiffe/key.pem, min_version: "1.3", client_certificates: required }
+        identity:
+          trust_domain: example.org
+          x509_bundles: { example.org: bundle.pem, partner.org: /etc/partner.pem }
+          max_token_lifetime: 5m
+          leeway: 10s
+          jwt_issuers:
+            - { kind: jwt-svid, bundle: jwt_bundle.json, audience: "spiffe://example.org/postern" }
+            - { kind: oidc, issuer: "https://idp.example.com", jwks: idp.jwks, audience: postern, identity_claim: email }
+        routes:
+          - { prefix: /healthz, upstream: m, public: true }
+          - { prefix: /, upstream: m }
+        """).get()
+        let tls = try #require(config.tls)
+        // Relative paths are taken from the configuration file's directory.
+        #expect(tls.certificate == "/etc/postern/svid.pem" && tls.privateKey == "/run/spiffe/key.pem")
+        #expect(tls.minimumVersion == "1.3" && tls.clientCertificates == .required && !tls.cleartext)
+        #expect(config.identity.x509Bundles == ["example.org": "/etc/postern/bundle.pem", "partner.org": "/etc/partner.pem"])
+        #expect(config.identity.maxTokenLifetime == .seconds(300) && config.identity.leeway == .seconds(10))
+        #expect(config.identity.jwtIssuers.map(\.kind) == [.jwtSVID, .oidc])
+        #expect(config.identity.jwtIssuers[1].identityClaim == "email")
+        #expect(config.route(forPath: "/healthz")?.isPublic == true)
+        #expect(config.route(forPath: "/v1/models")?.isPublic == false)
+    }
+
+    @Test func routesArePrivateByDefault() throws {
+        let config = try parse("").get()
+        #expect(config.route(forPath: "/anything")?.isPublic == false)
+    }
+
+    @Test(arguments: [
+        ("listen: { tls: { certificate: a.pem } }", "listen.tls: TLS needs certificate and private_key"),
+        ("listen: { tls: { certificate: a, private_key: b, min_version: '1.1' } }", "expected 1.2 or 1.3"),
+        ("listen: { tls: { certificate: a, private_key: b, client_certificates: maybe } }", "expected none, optional or required"),
+        ("listen: { tls: { certificate: a, private_key: b, client_certificates: required } }", "need identity.x509_bundles"),
+        ("identity: { x509_bundles: { example.org: b.pem } }", "client certificates need TLS"),
+        ("identity: { max_token_lifetime: 48h }", "a longer-lived token is a standing credential"),
+        ("identity: { leeway: 10m }", "identity.leeway: at most 5m"),
+        ("identity: { jwt_issuers: [{ kind: jwt-svid, bundle: b.json }] }", "needs bundle and audience"),
+        ("identity: { jwt_issuers: [{ kind: oidc, jwks: j, audience: a }] }", "needs issuer"),
+        ("identity: { jwt_issuers: [{ kind: saml, bundle: b, audience: a }] }", "expected jwt-svid or oidc"),
+        ("identity: { jwt_issuers: [{ kind: jwt-svid, bundle: b, audience: a, identity_claim: email }] }", "are for oidc"),
+        ("identity: { trusted: yes }", "identity.trusted: unknown key"),
+        ("routes: [{ prefix: /, upstream: m, public: maybe }]", "expected true or false"),
+    ])
+    func everyProblemNamesItsKey(_ yaml: String, _ expected: String) {
+        let text = problems(yaml)
+        #expect(text.contains(expected), "\(text)")
+    }
+}
