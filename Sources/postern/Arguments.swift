@@ -4,6 +4,7 @@ import PosternConfig
 enum Command {
     case run(configFile: String?, overrides: ConfigOverrides)
     case check(configFile: String)
+    case token(configFile: String, repeat: Int)
     case help
     case version
 }
@@ -20,6 +21,7 @@ enum Arguments {
       postern run [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT]
                   [--upstream [NAME=]URL]...
       postern check FILE
+      postern token --config FILE [--repeat N] < TOKEN
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -28,7 +30,11 @@ enum Arguments {
                --upstream  a model server port: http://HOST:PORT (HTTP/1.1) or
                            h2c://HOST:PORT (cleartext HTTP/2, needed for gRPC);
                            repeatable, NAME defaults to 'default'
-    check    Validates a configuration file and prints every problem; exit 1 if any.
+    check    Validates a configuration file and the credential files it names, and
+             prints every problem; exit 1 if any.
+    token    Checks a bearer token (read from standard input) as the data path would:
+             prints the principal as JSON, or the reason it is refused (exit 1).
+             --repeat N verifies it N times and reports the time per verification.
 
     SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
     HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
@@ -51,6 +57,22 @@ enum Arguments {
                 throw UsageError(description: "check takes exactly one FILE")
             }
             return .check(configFile: file)
+        case "token":
+            var file: String?
+            var count = 1
+            while let flag = rest.popFirst() {
+                switch flag {
+                case "--config", "-c": file = try value(flag)
+                case "--repeat":
+                    guard let n = Int(try value(flag)), n > 0, n <= 10_000_000 else {
+                        throw UsageError(description: "--repeat takes a count from 1 to 10000000")
+                    }
+                    count = n
+                default: throw UsageError(description: "unknown option \(flag)")
+                }
+            }
+            guard let file else { throw UsageError(description: "token needs --config FILE") }
+            return .token(configFile: file, repeat: count)
         case "run":
             var file: String?
             var overrides = ConfigOverrides()

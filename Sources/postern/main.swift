@@ -47,6 +47,9 @@ case .version:
 case .check(let file):
     guard let config = loadConfig(file, ConfigOverrides()), loadCredentials(config) != nil else { exit(1) }
     print("\(file): ok")
+case .token(let file, let count):
+    guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
+    exit(TokenCommand.run(credentials: credentials, repeat: count))
 case .run(let file, let overrides):
     guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config) else { exit(1) }
     do {

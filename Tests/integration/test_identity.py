@@ -323,3 +323,16 @@ def test_certificate_reload_keeps_open_connections(start_postern, model_server, 
         assert client.get(f"{p.url}/v2/health/ready").status_code == 200  # the open connection
     code, text = s_client(p, keys, "-CAfile", str(keys.dir / "ca-other.org.pem"))
     assert "CN = other-good" in text
+
+
+def test_token_command_explains_a_token(keys, tmp_path):
+    from conftest import POSTERN
+    config = tmp_path / "p.yaml"
+    config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\n"
+                      f"listen: {{ tls: {keys.tls_yaml()} }}\nidentity: {keys.identity_yaml()}\n")
+    ok = subprocess.run([str(POSTERN), "token", "--config", str(config)], input=mint(keys.svid_key) + "\n",
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["principal"] == "spiffe://example.org/ns/app/sa/web"
+    refused = subprocess.run([str(POSTERN), "token", "--config", str(config)],
+                             input=mint(keys.svid_key, lifetime=86400), capture_output=True, text=True)
+    assert refused.returncode == 1 and "standing credential" in refused.stderr
