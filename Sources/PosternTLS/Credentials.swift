@@ -95,6 +95,10 @@ private struct Loader {
               let key = read(settings.privateKey, "listen.tls.private_key") else { return nil }
         // Without trust bundles there is nothing to verify a client certificate against.
         let mode = verifier == nil ? .none : settings.clientCertificates
+        if let verifier, let problem = Self.unanchored(chain, verifier) {
+            problems.append("listen.tls.certificate: \(settings.certificate): \(problem)")
+            return nil
+        }
         do {
             return try TLSServerContext(certificateChainPEM: chain, privateKeyPEM: key,
                                         minimumVersion: settings.minimumVersion == "1.3" ? .tls13 : .tls12,
@@ -103,6 +107,18 @@ private struct Loader {
             problems.append("listen.tls: \(settings.certificate): \(error)")
             return nil
         }
+    }
+
+    /// Why the server's own chain verifies against none of the configured bundles (a torn
+    /// or mismatched chain file, an expired certificate), or nil when one anchors it.
+    static func unanchored(_ pem: [UInt8], _ verifier: X509SVIDVerifier) -> String? {
+        guard let chain = try? Certificate.parsePEM(pem), !verifier.bundles.isEmpty else { return nil }
+        var reasons: [String] = []
+        for (domain, anchors) in verifier.bundles.sorted(by: { $0.key.name < $1.key.name }) {
+            guard let failure = anchors.verify(chain[0], intermediates: Array(chain.dropFirst())) else { return nil }
+            reasons.append("\(domain.name): \(failure.reason)")
+        }
+        return "does not chain to any trust bundle (" + reasons.joined(separator: "; ") + ")"
     }
 
     mutating func bearerAuthenticator() -> BearerAuthenticator {

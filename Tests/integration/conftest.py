@@ -13,7 +13,8 @@ import grpc
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTERN = ROOT / ".build" / "debug" / "postern"
+# POSTERN_BIN runs the suite against another build (e.g. one with --sanitize=address).
+POSTERN = Path(os.environ.get("POSTERN_BIN", ROOT / ".build" / "debug" / "postern"))
 MODEL_SERVER = ROOT / "examples" / "quickstart" / "model_server.py"
 sys.path.insert(0, str(Path(__file__).parent))
 import grpc_echo  # noqa: E402

@@ -316,6 +316,11 @@ def test_certificate_reload_keeps_open_connections(start_postern, model_server, 
         shutil.copy(keys.dir / "good.key", tmp_path / "server-pkcs8.key")
         assert wait_for(lambda: "does not match the certificate" in p.stderr_path.read_text())
         assert client.get(f"{p.url}/v2/health/ready").status_code == 200
+        # An expired certificate (with its own key) does not chain: refused, the old pair stays.
+        shutil.copy(keys.dir / "expired.pem", tmp_path / "server.pem")
+        shutil.copy(keys.dir / "expired.key", tmp_path / "server-pkcs8.key")
+        assert wait_for(lambda: "certificate has expired" in p.stderr_path.read_text())
+        assert client.get(f"{p.url}/v2/health/ready").status_code == 200
         # A whole new pair (the 'other-good' SVID's) is taken by new connections.
         shutil.copy(keys.dir / "other-good.pem", tmp_path / "server.pem")
         shutil.copy(keys.dir / "other-good.key", tmp_path / "server-pkcs8.key")
@@ -336,3 +341,28 @@ def test_token_command_explains_a_token(keys, tmp_path):
     refused = subprocess.run([str(POSTERN), "token", "--config", str(config)],
                              input=mint(keys.svid_key, lifetime=86400), capture_output=True, text=True)
     assert refused.returncode == 1 and "standing credential" in refused.stderr
+
+
+def test_garbage_and_truncated_handshakes_do_not_hurt(guarded, keys):
+    import random
+    rng = random.Random(7)
+    hello = subprocess.run(["openssl", "s_client", "-connect", guarded.target, "-msg"], input=b"",
+                           capture_output=True, timeout=20)
+    assert hello.returncode == 0
+    for attempt in range(30):
+        with socket.create_connection(("127.0.0.1", guarded.port), timeout=5) as s:
+            if attempt % 3 == 0:
+                payload = bytes([0x16, 0x03, 0x01]) + rng.randbytes(rng.randint(0, 600))
+            elif attempt % 3 == 1:
+                payload = rng.randbytes(rng.randint(1, 2000))
+            else:  # a plausible record header announcing more than arrives, then a close
+                payload = bytes([0x16, 0x03, 0x03, 0x40, 0x00]) + rng.randbytes(100)
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            try:
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+    assert guarded.alive()
+    assert tls_curl(guarded, keys, "/v1/models", cert="good")[0] == 200
