@@ -245,6 +245,17 @@ def table(results, protocol):
     return "\n".join(lines)
 
 
+def cpu_model():
+    return next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                 if l.startswith("model name")), platform.processor())
+
+
+def append_report(file, report):
+    path = Path(file)
+    existing = path.read_text() if path.exists() else "# Benchmarks\n"
+    path.write_text(existing.rstrip() + "\n\n" + report + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
@@ -282,8 +293,7 @@ def main():
             process.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     versions = subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout.strip()
     report = "\n\n".join([
         f"## Data path, {time.strftime('%Y-%m-%d')}",
@@ -296,9 +306,7 @@ def main():
         table(results, "h2c"), table(results, "http1")])
     print("\n" + report)
     if args.write:
-        path = Path(args.write)
-        existing = path.read_text() if path.exists() else "# Benchmarks\n"
-        path.write_text(existing.rstrip() + "\n\n" + report + "\n")
+        append_report(args.write, report)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Usage: bench/run tls [--requests N] [--handshakes N] [--write BENCHMARKS.md]
 """
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import POSTERN, ROOT, Process, cpu_seconds, free_port, start_origin  # noqa: E402
+from bench import (POSTERN, ROOT, Process, append_report, cpu_model, cpu_seconds, free_port,  # noqa: E402
+                   start_origin)
 
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
 from identity_material import AUDIENCE, Keys, make_svids, mint  # noqa: E402
@@ -140,8 +140,7 @@ def main():
             cells += ["-"] * 4
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     token_cost = (rows["postern + JWT-SVID"]["rps"][1] - rows["postern"]["rps"][1]) / 10_000 * 1e6
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     report = "\n\n".join([
         f"## TLS and identity, {time.strftime('%Y-%m-%d')}",
         f"Machine: {os.cpu_count()} cores ({cpu}). Postern and nghttpx terminate TLS 1.3 with the same ECDSA P-256 "
@@ -155,9 +154,7 @@ def main():
         f"parse to principal (`postern token --repeat 20000`): ES256 {es256:.1f} µs, RS256 {rs256:.1f} µs."])
     print("\n" + report)
     if args.write:
-        path = Path(args.write)
-        existing = path.read_text() if path.exists() else "# Benchmarks\n"
-        path.write_text(existing.rstrip() + "\n\n" + report + "\n")
+        append_report(args.write, report)
 
 
 if __name__ == "__main__":
