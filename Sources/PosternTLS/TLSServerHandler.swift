@@ -115,13 +115,19 @@ public final class TLSServerHandler: ChannelDuplexHandler, RemovableChannelHandl
         refuse(context, reason: reason)
     }
 
-    /// Sends whatever alert OpenSSL queued, reports why, and closes.
+    /// Sends whatever alert OpenSSL queued, reports why, and closes: first the sending side
+    /// only, so that a client that already sent its request still reads the alert (closing
+    /// with unread input would reset the connection and could discard it), then, shortly
+    /// after, the rest. Input meanwhile is dropped.
     private func refuse(_ context: ChannelHandlerContext, reason: String) {
         state = .closed
         timer?.cancel()
         onRefused(reason)
         flushCiphertext(context)
-        context.close(promise: nil)
+        let halfClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: halfClosed)
+        halfClosed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
     }
 
     private func readPlaintext(_ context: ChannelHandlerContext) {
