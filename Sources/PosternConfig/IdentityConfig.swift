@@ -55,7 +55,7 @@ public struct JWTIssuer: Sendable, Equatable {
     public var audience: String
     /// jwt-svid with a plain JWKS: the trust domain it belongs to.
     public var trustDomain: String?
-    /// oidc: the exact `iss`.
+    /// oidc: the exact `iss` (required). jwt-svid: if set, the exact `iss` (optional there).
     public var issuer: String?
     /// oidc: the claim naming the caller (`sub`, `email`, …).
     public var identityClaim = "sub"
@@ -153,8 +153,8 @@ extension JWTIssuer {
             d.report(key, node, "an oidc issuer needs issuer (the exact iss of its tokens)")
             return nil
         }
-        if kind == .jwtSVID, values["issuer"] != nil || values["identity_claim"] != nil {
-            d.report(key, node, "issuer and identity_claim are for oidc; a JWT-SVID's identity is its sub")
+        if kind == .jwtSVID, values["identity_claim"] != nil {
+            d.report(key, node, "identity_claim is for oidc; a JWT-SVID's identity is its sub")
             return nil
         }
         return issuer

@@ -6,12 +6,16 @@ import PosternCrypto
 public struct JWTSVIDValidator: Sendable {
     public var bundles: [TrustDomain: KeySet]
     public var audience: String
+    /// When set, `iss` must be exactly this (the JWT-SVID standard leaves `iss` optional).
+    public var issuer: String?
     public var leeway: Int64
     public var maxLifetime: Int64
 
-    public init(bundles: [TrustDomain: KeySet], audience: String, leeway: Int64 = 60, maxLifetime: Int64 = 900) {
+    public init(bundles: [TrustDomain: KeySet], audience: String, issuer: String? = nil, leeway: Int64 = 60,
+                maxLifetime: Int64 = 900) {
         self.bundles = bundles
         self.audience = audience
+        self.issuer = issuer
         self.leeway = leeway
         self.maxLifetime = maxLifetime
     }
@@ -38,6 +42,7 @@ public struct JWTSVIDValidator: Sendable {
         guard let audiences = jws.claims.audiences, audiences.contains(audience) else {
             throw .wrongAudience(expected: audience)
         }
+        if let issuer, jws.claims["iss"]?.string != issuer { throw .wrongIssuer(expected: issuer) }
         let times = try TokenTimes(claims: jws.claims)
         try times.check(now: now, leeway: leeway, maxLifetime: maxLifetime)
         return Principal(id: spiffeID.description, source: .jwtSVID, spiffeID: spiffeID,

@@ -132,7 +132,8 @@ private struct Loader {
             switch issuer.kind {
             case .jwtSVID:
                 guard let bundles = jwtBundles(bytes, issuer, key) else { continue }
-                svid.append(JWTSVIDValidator(bundles: bundles, audience: issuer.audience, leeway: leeway, maxLifetime: maxLifetime))
+                svid.append(JWTSVIDValidator(bundles: bundles, audience: issuer.audience, issuer: issuer.issuer,
+                                             leeway: leeway, maxLifetime: maxLifetime))
             case .oidc:
                 do {
                     oidc.append(OIDCValidator(issuer: issuer.issuer ?? "", audience: issuer.audience, keys: try KeySet(jwks: bytes),

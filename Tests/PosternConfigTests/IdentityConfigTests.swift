@@ -58,7 +58,7 @@ import Testing
         ("identity: { jwt_issuers: [{ kind: jwt-svid, bundle: b.json }] }", "needs bundle and audience"),
         ("identity: { jwt_issuers: [{ kind: oidc, jwks: j, audience: a }] }", "needs issuer"),
         ("identity: { jwt_issuers: [{ kind: saml, bundle: b, audience: a }] }", "expected jwt-svid or oidc"),
-        ("identity: { jwt_issuers: [{ kind: jwt-svid, bundle: b, audience: a, identity_claim: email }] }", "are for oidc"),
+        ("identity: { jwt_issuers: [{ kind: jwt-svid, bundle: b, audience: a, identity_claim: email }] }", "identity_claim is for oidc"),
         ("identity: { trusted: yes }", "identity.trusted: unknown key"),
         ("routes: [{ prefix: /, upstream: m, public: maybe }]", "expected true or false"),
     ])

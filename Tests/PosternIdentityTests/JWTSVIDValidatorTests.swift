@@ -85,4 +85,13 @@ import Testing
         #expect(mixed.keys.isEmpty)
         #expect(try Self.bundle(["p256", "rsa2048"]).keys.count == 2)
     }
+
+    @Test func aConfiguredIssuerMustMatchExactly() throws {
+        let (token, key) = JWTFixtures.tokens["ES256"]!
+        var validator = try Self.validator(["example.org": Self.bundle([key])])
+        validator.issuer = "https://spire.example.org"
+        #expect(throws: TokenError.wrongIssuer(expected: "https://spire.example.org")) {
+            try validator.validate(token, now: Self.now)
+        }
+    }
 }
