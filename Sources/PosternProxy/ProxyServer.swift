@@ -42,7 +42,7 @@ public final class ProxyServer: Sendable {
                 do {
                     let loopServices = services.services(for: channel.eventLoop)
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls = loopServices.credentials.tls, !loopServices.config.tls!.cleartext {
+                    if let tls = loopServices.credentials.tls, loopServices.config.tls?.cleartext != true {
                         let handler = ProtocolSniffer.tlsHandler(tls, channel: channel, services: loopServices)
                         try pipeline.addHandler(handler)
                         try pipeline.addHandler(ProtocolSniffer(services: loopServices, tls: handler))
