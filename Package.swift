@@ -36,6 +36,8 @@ let package = Package(
             "COpenSSL", "PosternCrypto", "PosternIdentity", "PosternConfig",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Masking: validated detectors and streaming maskers (pure Swift, no sockets).
+        .target(name: "PosternMasking", dependencies: ["PosternCrypto"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -69,6 +71,7 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "PosternMaskingTests", dependencies: ["PosternMasking"]),
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
         .testTarget(name: "PosternProxyTests", dependencies: [

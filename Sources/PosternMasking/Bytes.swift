@@ -1,0 +1,26 @@
+/// ASCII byte classes for the detectors, which work on UTF-8 bytes, never on Characters.
+enum Byte {
+    static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+    static func isUpper(_ b: UInt8) -> Bool { b &- 0x41 < 26 }
+    static func isLower(_ b: UInt8) -> Bool { b &- 0x61 < 26 }
+    static func isLetter(_ b: UInt8) -> Bool { isUpper(b) || isLower(b) }
+    static func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || isLetter(b) }
+    static func isHex(_ b: UInt8) -> Bool { isDigit(b) || (b | 0x20) &- 0x61 < 6 }
+    /// Letters, digits and `_`: what continues a word, so a match must not touch one.
+    static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: "_") }
+    static func digit(_ b: UInt8) -> Int { Int(b &- 0x30) }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// The byte at `i`, or 0 outside the buffer (0 is in no class, so bounds read as a boundary).
+    @inline(__always) func at(_ i: Int) -> UInt8 { i >= 0 && i < count ? self[i] : 0 }
+
+    func hasPrefix(_ prefix: StaticString, at i: Int) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard i >= 0, i + n <= count else { return false }
+        return prefix.withUTF8Buffer { p in
+            for k in 0..<n where self[i + k] != p[k] { return false }
+            return true
+        }
+    }
+}

@@ -1,0 +1,129 @@
+/// Finds sensitive values in UTF-8 text in one pass. Each byte is looked up once; only
+/// bytes that can begin a value (digits, `+`, `(`, `@`, capitals, a few letters, `-`, `:`)
+/// at a word boundary start a detector, so text without values costs one table lookup
+/// per byte.
+public struct EntityScanner: Sendable {
+    public let kinds: Set<EntityKind>
+    private let has: [Bool]
+
+    public init(kinds: Set<EntityKind> = Set(EntityKind.builtIn)) {
+        self.kinds = kinds
+        var has = [Bool](repeating: false, count: EntityKind.allCases.count)
+        for (index, kind) in EntityKind.allCases.enumerated() { has[index] = kinds.contains(kind) }
+        self.has = has
+    }
+
+    @inline(__always) private func on(_ kind: EntityKind) -> Bool {
+        has[EntityKind.allCases.firstIndex(of: kind)!]
+    }
+
+    /// Entities in `b`, in order, not overlapping. `keyHint` is the JSON member name the
+    /// text is the value of, if any (an SSN written as nine digits counts under `ssn`).
+    public func scan(_ b: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> [Entity] {
+        var found: [Entity] = []
+        var i = 0
+        let n = b.count
+        let flags = Self.triggers
+        while i < n {
+            let c = b[i]
+            let trigger = flags[Int(c)]
+            if trigger == 0 {
+                i += 1
+                continue
+            }
+            if let (range, kind) = detect(b, i, c, trigger, keyHint: keyHint) {
+                if let last = found.last, range.lowerBound < last.range.upperBound {
+                    i += 1  // overlaps what was already found (e.g. an email's local part)
+                    continue
+                }
+                found.append(Entity(range, kind))
+                i = max(range.upperBound, i + 1)
+            } else {
+                i += 1
+            }
+        }
+        return found
+    }
+
+    public func scan(_ text: String) -> [Entity] {
+        var copy = text
+        return copy.withUTF8 { scan($0) }
+    }
+
+    private func detect(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: UInt8, _ trigger: UInt8,
+                        keyHint: String?) -> (Range<Int>, EntityKind)? {
+        if c == 0x40 {  // @
+            guard on(.email), let range = TextDetectors.email(b, at: i) else { return nil }
+            return (range, .email)
+        }
+        if c == 0x2D {  // -
+            guard on(.privateKey), let end = SecretDetectors.privateKey(b, i) else { return nil }
+            return (i..<end, .privateKey)
+        }
+        let previous = b.at(i - 1)
+        guard !Byte.isWord(previous) else { return nil }
+        if Byte.isDigit(c) {
+            // Inside a dotted or dashed number (the 2nd part of a version, a date): not a start.
+            if (previous == 0x2E || previous == 0x2D || previous == 0x3A) && Byte.isAlnum(b.at(i - 2)) { return nil }
+            if on(.creditCard), let end = NumberDetectors.card(b, i) { return (i..<end, .creditCard) }
+            if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: ssnContext(b, i, keyHint)) {
+                return (i..<end, .usSSN)
+            }
+            if on(.ipAddress) {
+                if let end = NumberDetectors.ipv4(b, i) { return (i..<end, .ipAddress) }
+                if colonSoon(b, i), let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
+            }
+            if on(.phone), previous != 0x2B, let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
+            return nil
+        }
+        switch c {
+        case 0x2B, 0x28:  // + (
+            if on(.phone), !Byte.isDigit(previous), let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
+        case 0x3A:  // :
+            if on(.ipAddress), previous != 0x3A, let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
+        default:
+            if Byte.isUpper(c) {
+                if on(.awsKey), c == 0x41, let end = SecretDetectors.awsKey(b, i) { return (i..<end, .awsKey) }
+                if on(.iban), let end = TextDetectors.iban(b, i) { return (i..<end, .iban) }
+            }
+            if on(.jwt), c == 0x65, let end = SecretDetectors.jwt(b, i) { return (i..<end, .jwt) }
+            if on(.githubToken), c == 0x67, let end = SecretDetectors.githubToken(b, i) { return (i..<end, .githubToken) }
+            if on(.slackToken), c == 0x78 || c == 0x68, let end = SecretDetectors.slackToken(b, i) {
+                return (i..<end, .slackToken)
+            }
+            if on(.ipAddress), Byte.isHex(c), colonSoon(b, i), let end = TextDetectors.ipv6(b, i) {
+                return (i..<end, .ipAddress)
+            }
+        }
+        return nil
+    }
+
+    /// A `:` within the next five bytes: only then can hex digits start an IPv6 address.
+    private func colonSoon(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        for k in 1...5 where b.at(i + k) == 0x3A { return true }
+        return false
+    }
+
+    /// The value is labelled as an SSN: by its JSON key, or by the words just before it.
+    private func ssnContext(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ keyHint: String?) -> Bool {
+        if let keyHint {
+            let key = keyHint.lowercased()
+            if key.contains("ssn") || key.contains("social") { return true }
+        }
+        let from = max(0, i - 24)
+        var window: [UInt8] = []
+        for k in from..<i { window.append(b[k] | (Byte.isUpper(b[k]) ? 0x20 : 0)) }
+        let text = String(decoding: window, as: UTF8.self)
+        return text.contains("ssn") || text.contains("social security")
+    }
+
+    /// Which bytes can begin a value.
+    static let triggers: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 256)
+        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = 1 }
+        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = 1 }
+        for c in UInt8(ascii: "a")...UInt8(ascii: "f") { t[Int(c)] = 1 }
+        for c in "+(@-:gxh".utf8 { t[Int(c)] = 1 }
+        return t
+    }()
+}

@@ -1,0 +1,225 @@
+/// Detectors for values made of digits: payment cards, US SSNs, phone numbers, IPv4.
+/// Each is called at the start of a digit run (or `+`/`(` for phones) and returns where
+/// the value ends, or nil. Validation is what keeps look-alikes (order ids, timestamps,
+/// dates, versions) intact.
+enum NumberDetectors {
+    typealias Buffer = UnsafeBufferPointer<UInt8>
+
+    /// 13-19 digits, optionally grouped by single spaces or dashes, with a known issuer
+    /// prefix for the length and a valid Luhn check digit. With groups, the longest valid
+    /// prefix ending at a group boundary wins ("4111 1111 1111 1111 2024").
+    static func card(_ b: Buffer, _ start: Int) -> Int? {
+        var digits = [UInt8](repeating: 0, count: 19)
+        var count = 0
+        var i = start
+        var separator: UInt8 = 0
+        var candidates: [(end: Int, count: Int)] = []
+        while i < b.count {
+            let c = b[i]
+            if Byte.isDigit(c) {
+                guard count < 19 else {
+                    if separator == 0 { return nil }  // one run of 20+ digits is not a card
+                    break
+                }
+                digits[count] = c &- 0x30
+                count += 1
+                i += 1
+                continue
+            }
+            if (c == 0x20 || c == 0x2D), Byte.isDigit(b.at(i + 1)), separator == 0 || separator == c {
+                separator = c
+                candidates.append((i, count))
+                i += 1
+                continue
+            }
+            break
+        }
+        if count <= 19, !Byte.isDigit(b.at(i)) { candidates.append((i, count)) }
+        for (end, n) in candidates.reversed() where (13...19).contains(n) {
+            if separator == 0, end != i { continue }
+            guard !isDecimalContinuation(b, end), !Byte.isWord(b.at(end)) else { continue }
+            let number = digits[0..<n]
+            if issuerAccepts(number), luhn(number) { return end }
+        }
+        return nil
+    }
+
+    /// Issuer identification ranges (ISO/IEC 7812) with the lengths each issues.
+    static func issuerAccepts(_ d: ArraySlice<UInt8>) -> Bool {
+        let n = d.count
+        let two = Int(d[0]) * 10 + Int(d[1])
+        let four = two * 100 + Int(d[2]) * 10 + Int(d[3])
+        switch d[0] {
+        case 4: return n == 13 || n == 16 || n == 19                           // Visa
+        case 2: return (2221...2720).contains(four) && n == 16                   // Mastercard 2-series
+        case 5: return (51...55).contains(two) ? n == 16 : n >= 12               // Mastercard, Maestro
+        case 3:
+            if two == 34 || two == 37 { return n == 15 }                         // Amex
+            if (3528...3589).contains(four) { return n >= 16 }                   // JCB
+            if two == 36 || two == 38 || two == 39 || (300...305).contains(four / 10) { return n >= 14 }  // Diners
+            return false
+        case 6: return n >= 16 || (n >= 12 && [60, 63, 67].contains(two))        // Discover, UnionPay, Maestro
+        default: return false
+        }
+    }
+
+    static func luhn(_ d: ArraySlice<UInt8>) -> Bool {
+        var sum = 0
+        for (offset, digit) in d.reversed().enumerated() {
+            var v = Int(digit)
+            if offset & 1 == 1 {
+                v *= 2
+                if v > 9 { v -= 9 }
+            }
+            sum += v
+        }
+        return sum % 10 == 0
+    }
+
+    /// `123-45-6789` or `123 45 6789` with a valid area, group and serial; 9 digits in a
+    /// row only where the context names an SSN (`ssnContext`).
+    static func ssn(_ b: Buffer, _ start: Int, ssnContext: Bool) -> Int? {
+        func digits(_ at: Int, _ n: Int) -> Int? {
+            var v = 0
+            for k in 0..<n {
+                let c = b.at(at + k)
+                guard Byte.isDigit(c) else { return nil }
+                v = v * 10 + Byte.digit(c)
+            }
+            return v
+        }
+        let sep = b.at(start + 3)
+        let grouped = (sep == 0x2D || sep == 0x20) && b.at(start + 6) == sep
+        guard grouped || ssnContext else { return nil }
+        let groupAt = grouped ? start + 4 : start + 3
+        let serialAt = grouped ? start + 7 : start + 5
+        let end = serialAt + 4
+        guard let area = digits(start, 3), let group = digits(groupAt, 2), let serial = digits(serialAt, 4),
+              !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
+              !((b.at(end) == 0x2D || b.at(end) == 0x20) && Byte.isDigit(b.at(end + 1))) else { return nil }
+        guard area != 0, area != 666, area < 900, group != 0, serial != 0 else { return nil }
+        return end
+    }
+
+    /// E.164 (`+` and 8-15 digits, spaces, dashes, dots or one parenthesised group),
+    /// North American `(555) 123-4567` / `555-123-4567` / `1-800-555-0199`, and national
+    /// numbers with a trunk 0 in two or three spaced groups (`020 7946 0958`).
+    static func phone(_ b: Buffer, _ start: Int) -> Int? {
+        let first = b[start]
+        if first == UInt8(ascii: "+") { return international(b, start) }
+        if first == UInt8(ascii: "(") { return northAmerican(b, start) }
+        if first == UInt8(ascii: "0") { return national(b, start) }
+        return northAmerican(b, start)
+    }
+
+    private static func international(_ b: Buffer, _ start: Int) -> Int? {
+        guard Byte.isDigit(b.at(start + 1)), b.at(start + 1) != 0x30 else { return nil }
+        var i = start + 1, digits = 0, end = start
+        var open = false
+        while i < b.count {
+            let c = b[i]
+            if Byte.isDigit(c) {
+                digits += 1
+                i += 1
+                end = i
+            } else if (c == 0x20 || c == 0x2D || c == 0x2E), Byte.isDigit(b.at(i + 1)) || b.at(i + 1) == 0x28 {
+                i += 1
+            } else if c == 0x28, !open, Byte.isDigit(b.at(i + 1)) {
+                open = true
+                i += 1
+            } else if c == 0x29, open, b.at(i + 1) == 0x20 || Byte.isDigit(b.at(i + 1)) {
+                open = false
+                i += 1
+            } else {
+                break
+            }
+            if digits > 15 { return nil }
+        }
+        guard (8...15).contains(digits), !open, !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end) else { return nil }
+        return end
+    }
+
+    private static func northAmerican(_ b: Buffer, _ start: Int) -> Int? {
+        var i = start
+        if b.at(i) == 0x31, [0x2D, 0x20, 0x2E].contains(b.at(i + 1)) { i += 2 }  // leading 1-
+        let areaStart = b.at(i) == 0x28 ? i + 1 : i
+        guard let afterArea = run(b, areaStart, 3), (0x32...0x39).contains(b.at(areaStart)) else { return nil }
+        var sep: UInt8
+        var j: Int
+        if b.at(i) == 0x28 {
+            guard b.at(afterArea) == 0x29 else { return nil }
+            j = afterArea + 1
+            if b.at(j) == 0x20 { j += 1 }
+            sep = 0
+        } else {
+            sep = b.at(afterArea)
+            guard sep == 0x2D || sep == 0x2E || sep == 0x20 else { return nil }
+            j = afterArea + 1
+        }
+        guard let afterExchange = run(b, j, 3) else { return nil }
+        let sep2 = b.at(afterExchange)
+        guard sep2 == 0x2D || sep2 == 0x2E || sep2 == 0x20, sep == 0 || sep2 == sep,
+              let end = run(b, afterExchange + 1, 4) else { return nil }
+        guard !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
+              !((b.at(end) == sep2) && Byte.isDigit(b.at(end + 1))) else { return nil }
+        return end
+    }
+
+    private static func national(_ b: Buffer, _ start: Int) -> Int? {
+        var i = start, digits = 0, groups = 0, groupLength = 0
+        var sep: UInt8 = 0
+        var end = start
+        while i < b.count {
+            let c = b[i]
+            if Byte.isDigit(c) {
+                digits += 1
+                groupLength += 1
+                i += 1
+                end = i
+            } else if (c == 0x20 || c == 0x2D), sep == 0 || sep == c, Byte.isDigit(b.at(i + 1)) {
+                guard groupLength >= 3 else { return nil }
+                sep = c
+                groups += 1
+                groupLength = 0
+                i += 1
+            } else {
+                break
+            }
+        }
+        groups += 1
+        guard groupLength >= 3, (2...3).contains(groups), (10...11).contains(digits), b.at(start + 1) != 0x30,
+              !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end) else { return nil }
+        return end
+    }
+
+    /// Dotted quad, each part 0-255 without leading zeros, not inside a longer dotted run.
+    static func ipv4(_ b: Buffer, _ start: Int) -> Int? {
+        var i = start
+        for part in 0..<4 {
+            var value = 0, length = 0
+            while Byte.isDigit(b.at(i)), length < 4 {
+                value = value * 10 + Byte.digit(b[i])
+                length += 1
+                i += 1
+            }
+            guard (1...3).contains(length), value <= 255, length == 1 || b[i - length] != 0x30 else { return nil }
+            if part < 3 {
+                guard b.at(i) == 0x2E else { return nil }
+                i += 1
+            }
+        }
+        guard !Byte.isWord(b.at(i)), !(b.at(i) == 0x2E && Byte.isAlnum(b.at(i + 1))) else { return nil }
+        return i
+    }
+
+    /// Exactly `n` digits from `at`; the index after them.
+    private static func run(_ b: Buffer, _ at: Int, _ n: Int) -> Int? {
+        for k in 0..<n where !Byte.isDigit(b.at(at + k)) { return nil }
+        return at + n
+    }
+
+    /// `end` is followed by `.5`: the digits were the integer part of a decimal.
+    static func isDecimalContinuation(_ b: Buffer, _ end: Int) -> Bool {
+        b.at(end) == 0x2E && Byte.isDigit(b.at(end + 1))
+    }
+}

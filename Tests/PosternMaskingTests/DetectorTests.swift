@@ -1,0 +1,179 @@
+import Testing
+@testable import PosternMasking
+
+/// What the scanner finds in `text`, as (kind, matched text) pairs.
+func found(_ text: String, keyHint: String? = nil) -> [(EntityKind, String)] {
+    var copy = text
+    return copy.withUTF8 { bytes in
+        EntityScanner().scan(bytes, keyHint: keyHint).map { entity in
+            (entity.kind, String(decoding: UnsafeBufferPointer(rebasing: bytes[entity.range]), as: UTF8.self))
+        }
+    }
+}
+
+func expectFound(_ text: String, _ kind: EntityKind, _ value: String, keyHint: String? = nil,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    let hits = found(text, keyHint: keyHint)
+    #expect(hits.count == 1 && hits.first?.0 == kind && hits.first?.1 == value,
+            "in \(text): \(hits)", sourceLocation: sourceLocation)
+}
+
+func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    let hits = found(text, keyHint: keyHint)
+    #expect(hits.isEmpty, "in \(text): \(hits)", sourceLocation: sourceLocation)
+}
+
+@Suite struct CardNumberTests {
+    @Test(arguments: [
+        "4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444",
+        "5105105105105100", "378282246310005", "3782 822463 10005", "6011111111111117", "6011000990139424",
+        "3530111333300000", "30569309025904", "2223000048400011", "6200000000000005", "4012888888881881",
+        "4222222222222",
+    ])
+    func validCardsAreFound(_ card: String) {
+        expectFound("pay with \(card) today", .creditCard, card)
+        expectFound("{\"card\":\"\(card)\"}", .creditCard, card)
+    }
+
+    @Test(arguments: [
+        "4111111111111112",          // Luhn fails
+        "1234567812345678",          // no issuer starts with 1
+        "1700000000000",             // a millisecond timestamp
+        "1700000000123456",          // a microsecond timestamp
+        "41111111111111111111",      // too long
+        "order 9111111111111111",    // no issuer starts with 9
+        "4111111111111111.5",        // a decimal
+        "ORD-4111111111111111",      // inside an id
+        "411111111111",              // too short
+        "0.4111111111111111",
+    ])
+    func lookAlikesAreNotCards(_ text: String) {
+        expectClean(text)
+    }
+
+    @Test func aCardFollowedByMoreDigitGroupsIsStillFound() {
+        expectFound("4111 1111 1111 1111 2024", .creditCard, "4111 1111 1111 1111")
+    }
+}
+
+@Suite struct SSNTests {
+    @Test(arguments: ["123-45-6789", "078-05-1120", "123 45 6789", "899-99-9999"])
+    func formattedSSNs(_ ssn: String) {
+        expectFound("SSN: \(ssn).", .usSSN, ssn)
+    }
+
+    @Test(arguments: ["000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000",
+                      "123-45-67890", "2023-11-22", "12-345-6789", "123-456-789"])
+    func invalidSSNsAreNotSSNs(_ text: String) {
+        expectClean(text)
+    }
+
+    @Test func nineDigitsOnlyWhereTheContextSaysSSN() {
+        expectFound("123456789", .usSSN, "123456789", keyHint: "ssn")
+        expectFound("social security number 123456789", .usSSN, "123456789")
+        expectClean("order 123456789")
+        expectClean("666456789", keyHint: "ssn")
+    }
+}
+
+@Suite struct EmailTests {
+    @Test(arguments: ["alice@example.com", "first.last+tag@mail.example.co.uk", "x_y-z%1@sub-domain.example.io",
+                      "a@b.cd"])
+    func emails(_ email: String) {
+        expectFound("write to <\(email)>.", .email, email)
+    }
+
+    @Test(arguments: ["user@localhost", "@example.com", "a@.com", "a@b.c", "version 1.2@3", "me@example.c0m",
+                      "name@", "a..@"])
+    func notEmails(_ text: String) {
+        expectClean(text)
+    }
+}
+
+@Suite struct PhoneTests {
+    @Test(arguments: ["+14155552671", "+1 415 555 2671", "+44 20 7946 0958", "+49 30 1234567", "+33 1 23 45 67 89",
+                      "(415) 555-2671", "415-555-2671", "415.555.2671", "1-800-555-0199", "020 7946 0958",
+                      "+1 (415) 555-2671"])
+    func phones(_ phone: String) {
+        expectFound("call \(phone) now", .phone, phone)
+    }
+
+    @Test(arguments: ["2023-11-22", "12:30:45", "v1.2.3", "order 12345678", "+1 23", "415-555-26710",
+                      "1700000000", "555-1234", "3.14159265", "0.123 456 789", "+0 123 456 789"])
+    func notPhones(_ text: String) {
+        expectClean(text)
+    }
+}
+
+@Suite struct IBANTests {
+    @Test(arguments: ["GB82WEST12345698765432", "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000",
+                      "FR1420041010050500013M02606", "NL91ABNA0417164300", "NO9386011117947"])
+    func ibans(_ iban: String) {
+        expectFound("IBAN \(iban) ok", .iban, iban)
+    }
+
+    @Test(arguments: ["GB82WEST12345698765431", "GB82WEST1234569876543", "XX82WEST12345698765432", "DE8937040044053201300"])
+    func notIBANs(_ text: String) {
+        expectClean(text)
+    }
+}
+
+@Suite struct IPAddressTests {
+    @Test(arguments: ["192.168.1.10", "10.0.0.1", "8.8.8.8", "255.255.255.255", "2001:db8::1", "fe80::1ff:fe23:4567:890a",
+                      "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128"])
+    func addresses(_ ip: String) {
+        expectFound("from \(ip) at noon", .ipAddress, ip)
+    }
+
+    @Test(arguments: ["256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "12:30:45", "00:1A:2B:3C:4D:5E", "std::vector",
+                      "v1.2.3.4", "10.0.19041.1", "2023-11-22T10:00:00Z", "1:2:3:4:5:6:7:8:9"])
+    func notAddresses(_ text: String) {
+        expectClean(text)
+    }
+}
+
+@Suite struct SecretTests {
+    @Test(arguments: [
+        ("AKIAIOSFODNN7EXAMPLE", EntityKind.awsKey), ("ASIAY34FZKBOKMUTVV7A", .awsKey),
+        ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", .githubToken),
+        ("github_pat_11ABCDEFG0123456789abc_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW", .githubToken),
+        ("xoxb-2048-4096-abcdefABCDEF123456", .slackToken),
+        ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", .slackToken),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", .jwt),
+    ])
+    func secrets(_ secret: String, _ kind: EntityKind) {
+        expectFound("token=\(secret) end", kind, secret)
+    }
+
+    @Test(arguments: ["AKIA1234", "AKIAIOSFODNN7EXAMPLEX", "ghp_short", "xoxb-1", "eyJhbGciOi", "MYAKIAIOSFODNN7EXAMPLE"])
+    func notSecrets(_ text: String) {
+        expectClean(text)
+    }
+
+    @Test(arguments: ["RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+    func privateKeysInEveryEncoding(_ label: String) {
+        let pem = "-----BEGIN \(label)-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nAAAA\n-----END \(label)-----"
+        expectFound("key:\n\(pem)\nthanks", .privateKey, pem)
+        // As a JSON-escaped string inside a tool call's arguments.
+        let escaped = pem.replacingNewlines()
+        expectFound("{\"key\": \"\(escaped)\"}", .privateKey, escaped)
+    }
+
+    @Test func aTruncatedKeyIsMaskedToTheEnd() {
+        expectFound("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN", .privateKey, "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN")
+        expectClean("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----")
+    }
+}
+
+@Suite struct LookAlikeTests {
+    @Test(arguments: ["550e8400-e29b-41d4-a716-446655440000", "2024-01-15T10:30:00.000Z", "1700000000", "v2.14.3",
+                      "ORD-2024-000123", "order #48213", "build 1.2.3-rc.1", "sha256:9f86d081884c7d659a2feaa0c55ad015",
+                      "price 1234.56", "chatcmpl-8aBcD3eFgH", "id 12345678901234567890", "created 1715000000123"])
+    func ordinaryValuesAreLeftAlone(_ text: String) {
+        expectClean(text)
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") }
+}
