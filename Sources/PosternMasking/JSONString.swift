@@ -1,0 +1,100 @@
+/// JSON string escapes (RFC 8259 §7): decoding what arrives, encoding what Postern writes.
+enum JSONString {
+    /// The content of `raw` (the string without its quotes), unescaped; nil when an
+    /// escape, a control character or the UTF-8 is invalid.
+    static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = 0
+        var ascii = true
+        while i < raw.count {
+            let c = raw[i]
+            if c == 0x5C {
+                let e = raw.at(i + 1)
+                i += 2
+                switch e {
+                case 0x22, 0x5C, 0x2F: out.append(e)
+                case 0x62: out.append(0x08)
+                case 0x66: out.append(0x0C)
+                case 0x6E: out.append(0x0A)
+                case 0x72: out.append(0x0D)
+                case 0x74: out.append(0x09)
+                case 0x75:
+                    guard var scalar = hex4(raw, i) else { return nil }
+                    i += 4
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard raw.at(i) == 0x5C, raw.at(i + 1) == 0x75, let low = hex4(raw, i + 2),
+                              (0xDC00...0xDFFF).contains(low) else { return nil }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        return nil
+                    }
+                    appendUTF8(UInt32(scalar), to: &out)
+                default:
+                    return nil
+                }
+            } else {
+                if c < 0x20 { return nil }
+                if c > 0x7F { ascii = false }
+                out.append(c)
+                i += 1
+            }
+        }
+        if !ascii, !isValidUTF8(out) { return nil }
+        return out
+    }
+
+    /// `text` as a quoted JSON string. Non-ASCII is written as UTF-8; only what must be is escaped.
+    static func encode(_ text: [UInt8], into out: inout [UInt8]) {
+        out.append(0x22)
+        for c in text {
+            switch c {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]]
+            default: out.append(c)
+            }
+        }
+        out.append(0x22)
+    }
+
+    private static func hex4(_ raw: UnsafeBufferPointer<UInt8>, _ at: Int) -> Int? {
+        var value = 0
+        for k in 0..<4 {
+            let c = raw.at(at + k)
+            guard Byte.isHex(c) else { return nil }
+            value = value << 4 | (Byte.isDigit(c) ? Int(c - 0x30) : Int((c | 0x20) - 0x61 + 10))
+        }
+        return value
+    }
+
+    private static func appendUTF8(_ scalar: UInt32, to out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80: out.append(UInt8(scalar))
+        case 0x80..<0x800: out += [UInt8(0xC0 | scalar >> 6), UInt8(0x80 | scalar & 0x3F)]
+        case 0x800..<0x10000:
+            out += [UInt8(0xE0 | scalar >> 12), UInt8(0x80 | scalar >> 6 & 0x3F), UInt8(0x80 | scalar & 0x3F)]
+        default:
+            out += [UInt8(0xF0 | scalar >> 18), UInt8(0x80 | scalar >> 12 & 0x3F), UInt8(0x80 | scalar >> 6 & 0x3F),
+                    UInt8(0x80 | scalar & 0x3F)]
+        }
+    }
+
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Testing
+@testable import PosternMasking
+
+func maskJSON(_ text: String, _ policy: MaskingPolicy = MaskingPolicy()) throws -> String {
+    String(decoding: try JSONMasker.mask(Array(text.utf8), policy: policy), as: UTF8.self)
+}
+
+/// Feeds `text` in chunks split at `cuts` and returns the concatenated output.
+func maskJSON(_ text: String, cuts: [Int], _ policy: MaskingPolicy = MaskingPolicy()) throws -> String {
+    let bytes = Array(text.utf8)
+    let masker = JSONMasker(policy: policy)
+    var out: [UInt8] = []
+    var start = 0
+    for cut in cuts.map({ min($0, bytes.count) }) + [bytes.count] where cut >= start {
+        out += try masker.feed(Array(bytes[start..<cut]))
+        start = cut
+    }
+    out += try masker.finish()
+    return String(decoding: out, as: UTF8.self)
+}
+
+@Suite struct JSONMaskerTests {
+    static let chat = #"""
+    {"id":"chatcmpl-1","object":"chat.completion","created":1715000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Mail alice@example.com or call +1 415 555 2671; card 4111 1111 1111 1111.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"pay","arguments":"{\"card\": \"4111111111111111\", \"note\": \"ssn 123-45-6789\"}"}}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":12}}
+    """#
+
+    @Test func masksAChatCompletionAndKeepsEverythingElse() throws {
+        let masked = try maskJSON(Self.chat)
+        #expect(masked.contains(#""content":"Mail [EMAIL] or call [PHONE]; card [CREDIT_CARD].""#))
+        #expect(masked.contains(#""arguments":"{\"card\": \"[CREDIT_CARD]\", \"note\": \"ssn [US_SSN]\"}""#))
+        #expect(masked.contains(#""created":1715000000"#) && masked.contains(#""id":"chatcmpl-1""#))
+        #expect(masked.contains(#""usage":{"prompt_tokens":9,"completion_tokens":12}"#))
+    }
+
+    @Test func unchangedDocumentsPassByteForByte() throws {
+        let text = #"{ "a" : [1, 2.5e3, -0.5, true, false, null, "x\u00e9\n\"y\"", {"b": {}}, []] }"#
+        #expect(try maskJSON(text) == text)
+    }
+
+    @Test func escapesAreDecodedBeforeDetection() throws {
+        #expect(try maskJSON(#"{"to":"alice\u0040example.com"}"#) == #"{"to":"[EMAIL]"}"#)
+        #expect(try maskJSON(#"["4111\u00201111 1111 1111"]"#) == #"["[CREDIT_CARD]"]"#)
+    }
+
+    @Test func numbersThatAreCardNumbersAreCaught() throws {
+        #expect(try maskJSON(#"{"pan":4111111111111111,"order":1234567890123456,"n":4111111111111112}"#)
+                == #"{"pan":"[CREDIT_CARD]","order":1234567890123456,"n":4111111111111112}"#)
+    }
+
+    @Test func fieldRulesByKeyAndPath() throws {
+        let policy = MaskingPolicy(fields: [
+            FieldRule(.key("password"), action: .redact),
+            FieldRule(.key("secret"), action: .drop),
+            FieldRule(.path(FieldRule.parsePath("$.items[*].note")!), action: .partial(keep: 2)),
+        ])
+        let text = #"{"user":{"Password":"hunter2","secret":{"a":[1,2]},"keep":1},"items":[{"note":"abcdef"},{"note":7}],"note":"x"}"#
+        #expect(try maskJSON(text, policy)
+                == #"{"user":{"Password":"[PASSWORD]","keep":1},"items":[{"note":"****ef"},{"note":"7"}],"note":"x"}"#)
+    }
+
+    @Test func droppingKeepsTheDocumentValid() throws {
+        let policy = MaskingPolicy(actions: [.email: .drop])
+        #expect(try maskJSON(#"{"a":"x@example.com","b":1}"#, policy) == #"{"b":1}"#)
+        #expect(try maskJSON(#"{"b":1,"a":"x@example.com"}"#, policy) == #"{"b":1}"#)
+        #expect(try maskJSON(#"{"a":"x@example.com"}"#, policy) == #"{}"#)
+        #expect(try maskJSON(#"["x@example.com",2]"#, policy) == #"[null,2]"#)
+    }
+
+    @Test func partialAndHashActions() throws {
+        let partial = MaskingPolicy(action: .partial(keep: 4))
+        #expect(try maskJSON(#"["4111-1111-1111-1111"]"#, partial) == #"["****-****-****-1111"]"#)
+        let hashing = MaskingPolicy(action: .hash, hashKey: Array("k".utf8))
+        let one = try maskJSON(#"["Ann@Example.com"]"#, hashing)
+        #expect(one == (try maskJSON(#"["ann@example.com"]"#, hashing)) && one.hasPrefix(#"["[EMAIL:"#))
+        #expect(one != (try maskJSON(#"["bob@example.com"]"#, hashing)))
+        let otherKey = MaskingPolicy(action: .hash, hashKey: Array("other".utf8))
+        #expect(one != (try maskJSON(#"["ann@example.com"]"#, otherKey)))
+    }
+
+    @Test(arguments: [#"{"a":1"#, #"{"a":}"#, #"[1,]"#, #"{"a" 1}"#, #"{"a":1,}"#, #"tru"#, #"01"#, #"{"a":"\x"}"#,
+                      "[\"\u{01}\"]", #"[1] 2"#, #"}"#, #"{"a":1}}"#, #"[1 2]"#, #"{1:2}"#, #"["\ud800"]"#, "", "-"])
+    func invalidJSONIsAnError(_ text: String) {
+        #expect(throws: MaskingError.self) { try maskJSON(text) }
+    }
+
+    @Test func invalidUTF8IsAnError() {
+        #expect(throws: MaskingError.self) { try JSONMasker.mask([0x5B, 0x22, 0xFF, 0x22, 0x5D], policy: MaskingPolicy()) }
+    }
+
+    @Test func depthAndStringSizeAreBounded() {
+        let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect(throws: MaskingError.self) { try maskJSON(deep) }
+        let masker = JSONMasker(policy: MaskingPolicy(), maxStringBytes: 100)
+        #expect(throws: MaskingError.self) { try masker.feed(Array(("[\"" + String(repeating: "a", count: 200)).utf8)) }
+    }
+
+    /// Property: whatever the chunk boundaries, the output is the same valid document and
+    /// no planted value survives.
+    @Test func everySplitGivesTheSameOutput() throws {
+        let whole = try maskJSON(Self.chat)
+        let bytes = Self.chat.utf8.count
+        for cut in 0...bytes {
+            #expect(try maskJSON(Self.chat, cuts: [cut]) == whole, "cut at \(cut)")
+        }
+        for a in stride(from: 0, through: bytes, by: 7) {
+            let masked = try maskJSON(Self.chat, cuts: [a, a + 3, a + 11])
+            #expect(masked == whole && !masked.contains("alice@") && !masked.contains("4111"))
+        }
+    }
+}
