@@ -37,7 +37,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Masking: validated detectors and streaming maskers (pure Swift, no sockets).
-        .target(name: "PosternMasking", dependencies: ["PosternCrypto"]),
+        .target(name: "PosternMasking", dependencies: ["PosternCrypto", "PosternConfig"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin", "PosternTLS",
+            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -31,7 +31,7 @@ extension PosternConfig {
     }
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
-        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity"]
+        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -62,6 +62,10 @@ extension PosternConfig {
                 limits.decode(node, d)
             case "identity":
                 identity.decode(node, d, base: base)
+            case "masking":
+                for (name, value) in d.mapping(node, key, allowed: nil) ?? [] {
+                    if let policy = MaskingSettings.decode(name, value, d, base: base) { masking.append(policy) }
+                }
             default:
                 break
             }
@@ -100,7 +104,7 @@ extension PosternConfig {
     }
 
     private static func decodeRoute(_ node: Node, _ key: String, _ d: ConfigDecoder) -> Route? {
-        guard let entries = d.mapping(node, key, allowed: ["prefix", "upstream", "public"]) else { return nil }
+        guard let entries = d.mapping(node, key, allowed: ["prefix", "upstream", "public", "masking"]) else { return nil }
         let values = Dictionary(entries, uniquingKeysWith: { first, _ in first })
         guard let prefixNode = values["prefix"], let upstreamNode = values["upstream"] else {
             d.report(key, node, "a route needs both prefix and upstream")
@@ -113,7 +117,9 @@ extension PosternConfig {
             return nil
         }
         let isPublic = values["public"].flatMap { d.boolean($0, "\(key).public") } ?? false
-        return Route(prefix: prefix, upstream: upstream, isPublic: isPublic)
+        var route = Route(prefix: prefix, upstream: upstream, isPublic: isPublic)
+        route.masking = values["masking"].flatMap { d.string($0, "\(key).masking") }
+        return route
     }
 }
 

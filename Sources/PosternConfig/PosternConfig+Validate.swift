@@ -29,6 +29,11 @@ extension PosternConfig {
             report("limits.max_header_list_size", "must be between 1KiB and 16MiB")
         }
         validateIdentity(report)
+        for (index, route) in routes.enumerated() {
+            if let name = route.masking, name != "none", !masking.contains(where: { $0.name == name }) {
+                report("routes[\(index)].masking", "no masking policy called '\(name)'")
+            }
+        }
         return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
     }
 
@@ -51,6 +56,12 @@ extension PosternConfig {
         if identity.reloadInterval < .milliseconds(100) {
             report("identity.reload_interval", "at least 100ms")
         }
+    }
+
+    /// The masking policy for responses on `route`, if any.
+    public func maskingPolicy(for route: Route) -> MaskingSettings? {
+        let name = route.masking ?? "default"
+        return name == "none" ? nil : masking.first { $0.name == name }
     }
 
     /// The route a request path takes: the first matching one; without routes, a

@@ -20,6 +20,8 @@ public struct PosternConfig: Sendable, Equatable {
     public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
     public var tls: TLSSettings?
     public var identity = IdentitySettings()
+    /// Masking policies by name; `default` applies to routes that name none.
+    public var masking: [MaskingSettings] = []
     public var admin: HostPort = HostPort(host: "127.0.0.1", port: 9901)
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
@@ -66,6 +68,9 @@ public struct Route: Sendable, Equatable {
     public var upstream: String
     /// Served without a verified identity (e.g. health probes); off unless said so.
     public var isPublic: Bool
+    /// The masking policy for responses on this route: a name from `masking`, `none`, or
+    /// nil for the `default` policy (if there is one).
+    public var masking: String?
 
     public init(prefix: String, upstream: String, isPublic: Bool = false) {
         self.prefix = prefix

@@ -5,6 +5,7 @@ enum Command {
     case run(configFile: String?, overrides: ConfigOverrides)
     case check(configFile: String)
     case token(configFile: String, repeat: Int)
+    case mask(configFile: String, policy: String?, format: String)
     case help
     case version
 }
@@ -22,6 +23,7 @@ enum Arguments {
                   [--upstream [NAME=]URL]...
       postern check FILE
       postern token --config FILE [--repeat N] < TOKEN
+      postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -35,6 +37,11 @@ enum Arguments {
     token    Checks a bearer token (read from standard input) as the data path would:
              prints the principal as JSON, or the reason it is refused (exit 1).
              --repeat N verifies it N times and reports the time per verification.
+
+    mask     Masks standard input to standard output with a policy from the file (the
+             'default' one unless --policy names another), as the data path would
+             mask a response: json (default), sse (text/event-stream) or text.
+             Exit 1, with the reason, if the input cannot be parsed.
 
     SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
     HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
@@ -73,6 +80,24 @@ enum Arguments {
             }
             guard let file else { throw UsageError(description: "token needs --config FILE") }
             return .token(configFile: file, repeat: count)
+        case "mask":
+            var file: String?
+            var policy: String?
+            var format = "json"
+            while let flag = rest.popFirst() {
+                switch flag {
+                case "--config", "-c": file = try value(flag)
+                case "--policy": policy = try value(flag)
+                case "--format":
+                    format = try value(flag)
+                    guard ["json", "sse", "text"].contains(format) else {
+                        throw UsageError(description: "--format takes json, sse or text")
+                    }
+                default: throw UsageError(description: "unknown option \(flag)")
+                }
+            }
+            guard let file else { throw UsageError(description: "mask needs --config FILE") }
+            return .mask(configFile: file, policy: policy, format: format)
         case "run":
             var file: String?
             var overrides = ConfigOverrides()

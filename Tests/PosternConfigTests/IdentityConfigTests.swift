@@ -67,3 +67,54 @@ import Testing
         #expect(text.contains(expected), "\(text)")
     }
 }
+
+@Suite struct MaskingConfigTests {
+    static let upstream = "upstreams: { m: { url: http://127.0.0.1:1 } }\n"
+
+    func parse(_ yaml: String) -> Result<PosternConfig, ConfigProblems> {
+        PosternConfig.parse(yaml: Self.upstream + yaml, file: "/etc/postern/p.yaml").flatMap { $0.validated(file: "p.yaml") }
+    }
+
+    @Test func parsesPoliciesAndRouteChoices() throws {
+        let config = try parse("""
+        masking:
+          default: { detectors: all }
+          strict:
+            detectors: [email, credit_card]
+            action: partial
+            keep_last: 2
+            actions: { email: hash }
+            hash_key_file: mask.key
+            fields: [{ key: [ssn, password], action: redact }, { path: "$.choices[*].message.content", action: drop }]
+            on_unparseable: pass
+        routes:
+          - { prefix: /a, upstream: m, masking: strict }
+          - { prefix: /b, upstream: m, masking: none }
+          - { prefix: /, upstream: m }
+        """).get()
+        let strict = try #require(config.masking.first { $0.name == "strict" })
+        #expect(strict.detectors == ["email", "credit_card"] && strict.action == "partial" && strict.keepLast == 2)
+        #expect(strict.actions == ["email": "hash"] && strict.hashKeyFile == "/etc/postern/mask.key")
+        #expect(strict.fields.count == 2 && strict.onUnparseable == "pass")
+        #expect(config.maskingPolicy(for: config.route(forPath: "/a")!)?.name == "strict")
+        #expect(config.maskingPolicy(for: config.route(forPath: "/b")!) == nil)
+        #expect(config.maskingPolicy(for: config.route(forPath: "/c")!)?.name == "default")
+    }
+
+    @Test(arguments: [
+        ("masking: { p: { detectors: [email, dna] } }", "unknown detector"),
+        ("masking: { p: { action: scramble } }", "expected one of redact, partial, hash, drop"),
+        ("masking: { p: { action: hash } }", "needs hash_key_file"),
+        ("masking: { p: { fields: [{ path: 'choices[0]' }] } }", "expected a path"),
+        ("masking: { p: { fields: [{ action: redact }] } }", "either key or path"),
+        ("masking: { p: { on_unparseable: maybe } }", "expected deny or pass"),
+        ("routes: [{ prefix: /, upstream: m, masking: missing }]", "no masking policy called 'missing'"),
+    ])
+    func problemsAreReported(_ yaml: String, _ expected: String) {
+        guard case .failure(let problems) = parse(yaml) else {
+            Issue.record("accepted: \(yaml)")
+            return
+        }
+        #expect(problems.description.contains(expected), "\(problems)")
+    }
+}

@@ -1,0 +1,43 @@
+import PosternConfig
+
+extension MaskingPolicy {
+    /// The policy `settings` describe; reads the hash key file. Errors name the key.
+    public static func build(_ settings: MaskingSettings) -> Result<MaskingPolicy, MaskingError> {
+        func action(_ name: String) -> MaskAction {
+            switch name {
+            case "partial": .partial(keep: settings.keepLast)
+            case "hash": .hash
+            case "drop": .drop
+            default: .redact
+            }
+        }
+        let kinds = settings.detectors.map { Set($0.compactMap(EntityKind.init(rawValue:))) } ?? Set(EntityKind.builtIn)
+        var actions: [EntityKind: MaskAction] = [:]
+        for (detector, name) in settings.actions {
+            if let kind = EntityKind(rawValue: detector) { actions[kind] = action(name) }
+        }
+        var fields: [FieldRule] = []
+        for rule in settings.fields {
+            if let path = rule.path {
+                guard let steps = FieldRule.parsePath(path) else {
+                    return .failure(MaskingError("masking.\(settings.name).fields: bad path \(path)"))
+                }
+                fields.append(FieldRule(.path(steps), action: action(rule.action)))
+            }
+            fields += rule.keys.map { FieldRule(.key($0), action: action(rule.action)) }
+        }
+        var key: [UInt8] = []
+        if let file = settings.hashKeyFile {
+            guard let bytes = TextFile.bytes(file) else {
+                return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): cannot read the file"))
+            }
+            key = bytes
+            while let last = key.last, last == 0x0A || last == 0x0D { key.removeLast() }
+            guard key.count >= 16 else {
+                return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): a key needs at least 16 bytes"))
+            }
+        }
+        return .success(MaskingPolicy(name: settings.name, kinds: kinds, action: action(settings.action), actions: actions,
+                                      fields: fields, hashKey: key, passUnparseable: settings.onUnparseable == "pass"))
+    }
+}

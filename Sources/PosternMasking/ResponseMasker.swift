@@ -1,0 +1,65 @@
+/// The masker for one response body, chosen by its content type.
+public enum ResponseMasker {
+    case json(JSONMasker)
+    case sse(SSEMasker)
+    case text(TextStreamMasker)
+
+    /// The masker for `contentType` (its media type, parameters ignored), or nil for a
+    /// type Postern cannot mask.
+    public init?(contentType: String, policy: MaskingPolicy) {
+        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+        switch media {
+        case "application/json":
+            self = .json(JSONMasker(policy: policy))
+        case "text/event-stream":
+            self = .sse(SSEMasker(policy: policy))
+        case "text/plain", "text/markdown":
+            self = .text(TextStreamMasker(policy: policy))
+        default:
+            if media.hasSuffix("+json") { self = .json(JSONMasker(policy: policy)) } else { return nil }
+        }
+    }
+
+    public func feed(_ chunk: [UInt8]) throws(MaskingError) -> [UInt8] {
+        switch self {
+        case .json(let masker): try masker.feed(chunk)
+        case .sse(let masker): try masker.feed(chunk)
+        case .text(let masker): masker.feed(chunk)
+        }
+    }
+
+    public func finish() throws(MaskingError) -> [UInt8] {
+        switch self {
+        case .json(let masker): try masker.finish()
+        case .sse(let masker): try masker.finish()
+        case .text(let masker): masker.finish()
+        }
+    }
+
+    /// Values masked so far, by kind.
+    public var findings: [EntityKind: Int] {
+        switch self {
+        case .json(let masker): masker.findings
+        case .sse(let masker): masker.findings
+        case .text(let masker): masker.findings
+        }
+    }
+}
+
+/// Plain text as it streams: the same held-back tail as SSE content.
+public final class TextStreamMasker {
+    public let policy: MaskingPolicy
+    public private(set) var findings: [EntityKind: Int] = [:]
+    private var held = HeldText()
+
+    public init(policy: MaskingPolicy) { self.policy = policy }
+
+    public func feed(_ chunk: [UInt8]) -> [UInt8] { held.append(chunk, policy: policy, findings: &findings) }
+    public func finish() -> [UInt8] { held.flush(policy: policy, findings: &findings) }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()).lowercased()
+    }
+}
