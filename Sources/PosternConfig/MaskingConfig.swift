@@ -49,7 +49,10 @@ public struct MaskingSettings: Sendable, Equatable {
             let path = "\(key).\(field)"
             switch field {
             case "detectors":
-                if d.string(value, path) == "all" { continue }
+                if case .scalar(let scalar) = value {
+                    if scalar.string != "all" { d.report(path, value, "expected all or a list of detectors") }
+                    continue
+                }
                 var names: [String] = []
                 for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
                     guard let text = d.string(item, "\(path)[\(index)]") else { continue }
