@@ -45,7 +45,7 @@ let package = Package(
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.
         .target(name: "PosternProxy", dependencies: [
-            "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS",
+            "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

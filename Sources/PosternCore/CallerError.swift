@@ -60,6 +60,10 @@ extension CallerError {
         return CallerError(code: "upstream_reset", httpStatus: 502, grpcStatus: status,
                            message: "upstream '\(upstream)' reset the stream (\(name))")
     }
+    /// A response the masking policy covers could not be masked: it is not passed through.
+    public static func maskingFailed(_ message: String) -> CallerError {
+        CallerError(code: "masking_failed", httpStatus: 502, grpcStatus: .internal, message: message)
+    }
     public static func upstreamTimeout(_ message: String) -> CallerError {
         CallerError(code: "upstream_timeout", httpStatus: 504, grpcStatus: .deadlineExceeded, message: message)
     }

@@ -2,6 +2,7 @@ import NIOCore
 import PosternConfig
 import PosternCore
 import PosternIdentity
+import PosternMasking
 
 /// One request and its response, from the caller through Postern to the model server.
 ///
@@ -21,6 +22,8 @@ final class Exchange {
     /// Who is calling, once authenticated; nil on a public route without credentials.
     private(set) var principal: Principal?
     private var caller: CallerStream?
+    /// The mask step, when the route's masking policy covers this response.
+    private var masking: ResponseMaskingStage?
     private var upstream: UpstreamStream?
     private var upstreamName: String?
     private let startedAt = NIODeadline.now()
@@ -31,7 +34,8 @@ final class Exchange {
     private var requestEnded = false
     var sweepSlot = -1
 
-    private enum Response { case waiting, streaming, done }
+    /// `holding`: the upstream's head is in, held until the masked body decides it.
+    private enum Response { case waiting, holding, streaming, done }
     private var response = Response.waiting
     private var status = 0
     private var grpcStatus: String?
@@ -87,11 +91,19 @@ final class Exchange {
                  outcome: "protocol_mismatch")
             return
         }
+        if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
+            masking = ResponseMaskingStage(policy: policy)
+        }
         // forward: only end-to-end fields, and our request id
         var head = request
         head.headers = HopByHop.forwarded(request.headers, requestID: requestID,
                                           keepTETrailers: client.upstream.wireProtocol == .h2c,
                                           dropCallerCredentials: true)
+        if masking != nil {
+            // Masking reads the body: ask for it uncompressed.
+            head.headers.remove("accept-encoding")
+            head.headers.add("accept-encoding", "identity")
+        }
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
         if endStream { requestFinished() }
@@ -137,7 +149,7 @@ final class Exchange {
         switch response {
         case .done:
             return
-        case .waiting:
+        case .waiting, .holding:
             upstream?.cancel()
             status = error.httpStatus
             if isGRPC {
@@ -164,7 +176,12 @@ final class Exchange {
 
     /// `bytes` of the response have left through the caller's side.
     func responseBodyDelivered(_ bytes: Int) {
-        upstream?.creditResponseBody(bytes)
+        if let masking, !masking.passedUnmasked {
+            let credit = masking.delivered(bytes)
+            if credit > 0 { upstream?.creditResponseBody(credit) }
+        } else {
+            upstream?.creditResponseBody(bytes)
+        }
     }
 
     private func finish(outcome: String, detail: String?) {
@@ -174,7 +191,7 @@ final class Exchange {
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
-            outcome: outcome, detail: detail, principal: principal))
+            outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:]))
         let caller = self.caller
         self.caller = nil
         self.upstream = nil
@@ -203,26 +220,63 @@ extension Exchange: Sweepable {
 extension Exchange: UpstreamDelegate {
     func upstreamResponseHead(_ head: ResponseHead, endStream: Bool) {
         guard response == .waiting else { return }
-        response = .streaming
         responseDeadline = nil
         lastActivity = .now()
         status = head.status
-        let forwarded = ResponseHead(status: head.status,
+        var forwarded = ResponseHead(status: head.status,
                                      headers: HopByHop.forwarded(head.headers, requestID: requestID))
+        if let masking {
+            switch masking.start(forwarded, isGRPC: isGRPC, endStream: endStream) {
+            case .failure(let error):
+                fail(error, outcome: "masking_failed")
+                return
+            case .success(nil):
+                response = .holding
+                return
+            case .success(let head?):
+                forwarded = head
+            }
+        }
+        sendHead(forwarded, endStream: endStream)
+    }
+
+    private func sendHead(_ head: ResponseHead, endStream: Bool) {
+        response = .streaming
         if endStream { grpcStatus = head.headers["grpc-status"] }
-        caller?.sendResponseHead(forwarded, endStream: endStream)
+        caller?.sendResponseHead(head, endStream: endStream)
         if endStream { finish(outcome: "ok", detail: nil) }
     }
 
     func upstreamResponseBody(_ data: ByteBuffer) {
-        guard response == .streaming else { return }
+        guard response == .streaming || response == .holding else { return }
         bytesOut += data.readableBytes
         lastActivity = .now()
-        caller?.sendResponseBody(data)
+        guard let masking, !masking.passedUnmasked else {
+            caller?.sendResponseBody(data)
+            return
+        }
+        switch masking.body(data) {
+        case .failure(let error):
+            fail(error, outcome: "masking_failed")
+        case .success(let (head, output, creditNow)):
+            if let head { sendHead(head, endStream: false) }
+            if !output.isEmpty { caller?.sendResponseBody(ByteBuffer(bytes: output)) }
+            if creditNow > 0 { upstream?.creditResponseBody(creditNow) }
+        }
     }
 
     func upstreamResponseEnd(trailers: HeaderList?) {
-        guard response == .streaming else { return }
+        guard response == .streaming || response == .holding else { return }
+        if let masking, !masking.passedUnmasked {
+            switch masking.end() {
+            case .failure(let error):
+                fail(error, outcome: "masking_failed")
+                return
+            case .success(let (head, output)):
+                if let head { sendHead(head, endStream: false) }
+                if !output.isEmpty { caller?.sendResponseBody(ByteBuffer(bytes: output)) }
+            }
+        }
         grpcStatus = trailers?["grpc-status"]
         caller?.sendResponseEnd(trailers: trailers)
         finish(outcome: "ok", detail: nil)

@@ -11,6 +11,7 @@ protocol UpstreamClient: AnyObject {
 
 import PosternCore
 import PosternIdentity
+import PosternMasking
 import PosternTLS
 
 /// Everything an exchange needs, for one event loop: the configuration, that loop's
@@ -25,10 +26,14 @@ final class LoopServices {
     /// The newest credential set; replaced on this loop when files are reloaded.
     var credentials: Credentials
     var verifiedTokens = VerifiedTokenCache()
+    /// Masking policies by name, built once at start-up.
+    let maskingPolicies: [String: MaskingPolicy]
 
-    init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, log: RequestLog) {
+    init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
+         log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
+        self.maskingPolicies = masking
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
@@ -48,10 +53,12 @@ final class ServicesByLoop: @unchecked Sendable {
     // `LoopServices` is then only touched from its own loop.
     private let byLoop: [ObjectIdentifier: LoopServices]
 
-    init(group: EventLoopGroup, config: PosternConfig, credentials: Credentials, log: RequestLog) {
+    init(group: EventLoopGroup, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
+         log: RequestLog) {
         var byLoop: [ObjectIdentifier: LoopServices] = [:]
         for loop in group.makeIterator() {
-            byLoop[ObjectIdentifier(loop)] = LoopServices(eventLoop: loop, config: config, credentials: credentials, log: log)
+            byLoop[ObjectIdentifier(loop)] = LoopServices(eventLoop: loop, config: config, credentials: credentials,
+                                                          masking: masking, log: log)
         }
         self.byLoop = byLoop
     }

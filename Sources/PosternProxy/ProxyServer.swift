@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PosternConfig
+import PosternMasking
 import PosternTLS
 
 /// The data-path listener: accepts callers, sniffs their protocol, and runs exchanges on
@@ -13,10 +14,11 @@ public final class ProxyServer: Sendable {
     private let registry: ConnectionRegistry
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
 
-    public init(config: PosternConfig, credentials: Credentials, group: EventLoopGroup, requestLog: Bool = true) {
+    public init(config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy], group: EventLoopGroup,
+                requestLog: Bool = true) {
         self.config = config
         self.group = group
-        self.services = ServicesByLoop(group: group, config: config, credentials: credentials,
+        self.services = ServicesByLoop(group: group, config: config, credentials: credentials, masking: masking,
                                        log: RequestLog(enabled: requestLog))
         self.registry = ConnectionRegistry(limit: config.limits.maxConnections)
     }

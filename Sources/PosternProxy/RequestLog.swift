@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PosternCore
 import PosternIdentity
+import PosternMasking
 
 /// One JSON line per finished exchange, on standard output, for collectors to ship.
 /// The audit trail (hash-chained, tamper-evident) is a separate, later module.
@@ -27,6 +28,8 @@ final class RequestLog: Sendable {
         var outcome: String
         var detail: String?
         var principal: Principal?
+        /// Values masked in the response, by kind.
+        var masked: [EntityKind: Int] = [:]
     }
 
     let enabled: Bool
@@ -80,6 +83,10 @@ final class RequestLog: Sendable {
         if let grpc = entry.grpcStatus { line += ",\"grpc_status\":\(JSONText.quote(grpc))" }
         line += ",\"bytes_in\":\(entry.bytesIn),\"bytes_out\":\(entry.bytesOut)"
         line += ",\"duration_ms\":\(Double(entry.durationNanos / 1000) / 1000)"
+        if !entry.masked.isEmpty {
+            line += ",\"masked\":{" + entry.masked.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\"\($0.key.rawValue)\":\($0.value)" }.joined(separator: ",") + "}"
+        }
         line += ",\"outcome\":\(JSONText.quote(entry.outcome))"
         if let detail = entry.detail { line += ",\"detail\":\(JSONText.quote(detail))" }
         line += "}\n"

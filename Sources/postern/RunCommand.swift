@@ -5,6 +5,7 @@ import NIOPosix
 import PosternAdmin
 import PosternConfig
 import PosternProxy
+import PosternMasking
 import PosternTLS
 
 #if canImport(Glibc)
@@ -13,10 +14,11 @@ import Glibc
 
 /// `postern run`: starts the data path and the admin listener, drains on SIGTERM/SIGINT.
 enum RunCommand {
-    static func run(config: PosternConfig, credentials: Credentials) async throws {
+    static func run(config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy]) async throws {
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let proxy = ProxyServer(config: config, credentials: credentials, group: group, requestLog: config.requestLog)
+        let proxy = ProxyServer(config: config, credentials: credentials, masking: masking, group: group,
+                                requestLog: config.requestLog)
         let draining = NIOLockedValueBox(false)
         let admin = AdminServer(group: group) {
             if draining.withLockedValue({ $0 }) { return "draining" }

@@ -1,4 +1,5 @@
 import PosternConfig
+import PosternMasking
 import PosternTLS
 
 #if canImport(Glibc)
@@ -31,6 +32,21 @@ func loadCredentials(_ config: PosternConfig) -> Credentials? {
     }
 }
 
+/// Builds every masking policy (reading hash key files), or prints why not.
+func loadMasking(_ config: PosternConfig) -> [String: MaskingPolicy]? {
+    var policies: [String: MaskingPolicy] = [:]
+    var ok = true
+    for settings in config.masking {
+        switch MaskingPolicy.build(settings) {
+        case .success(let policy): policies[settings.name] = policy
+        case .failure(let error):
+            Stderr.line(error.description)
+            ok = false
+        }
+    }
+    return ok ? policies : nil
+}
+
 let command: Command
 do {
     command = try Arguments.parse(Array(CommandLine.arguments.dropFirst()))
@@ -45,7 +61,9 @@ case .help:
 case .version:
     print("postern \(Version.current)")
 case .check(let file):
-    guard let config = loadConfig(file, ConfigOverrides()), loadCredentials(config) != nil else { exit(1) }
+    guard let config = loadConfig(file, ConfigOverrides()), loadCredentials(config) != nil, loadMasking(config) != nil else {
+        exit(1)
+    }
     print("\(file): ok")
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
@@ -54,9 +72,10 @@ case .mask(let file, let policy, let format):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, policyName: policy, format: format))
 case .run(let file, let overrides):
-    guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config) else { exit(1) }
+    guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config),
+          let masking = loadMasking(config) else { exit(1) }
     do {
-        try await RunCommand.run(config: config, credentials: credentials)
+        try await RunCommand.run(config: config, credentials: credentials, masking: masking)
     } catch {
         Stderr.line("postern: \(error)")
         exit(1)

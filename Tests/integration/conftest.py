@@ -64,7 +64,7 @@ class Postern:
     """A running `postern run`, its addresses and its output."""
 
     def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=(), public=True,
-                 tls=None, identity=None):
+                 tls=None, identity=None, masking=None, route_masking=None):
         """Routes are public (no identity needed) unless `public=False`: the data-path tests
         are about proxying; the identity tests pass `tls` and `identity` (YAML flow text)."""
         self.config = tmp_path / "postern.yaml"
@@ -78,10 +78,15 @@ class Postern:
             routes = [("/", next(iter(upstreams)))]
         if routes:
             lines.append("routes:")
-            lines += [f"  - {{ prefix: '{route[0]}', upstream: {route[1]}, "
-                      f"public: {str(route[2] if len(route) > 2 else public).lower()} }}" for route in routes]
+            for route in routes:
+                policy = (route_masking or {}).get(route[0])
+                lines.append(f"  - {{ prefix: '{route[0]}', upstream: {route[1]}, "
+                             f"public: {str(route[2] if len(route) > 2 else public).lower()}"
+                             + (f", masking: {policy}" if policy else "") + " }")
         if identity:
             lines.append(f"identity: {identity}")
+        if masking:
+            lines.append(f"masking: {masking}")
         if limits:
             lines.append("limits:")
             lines += [f"  {k}: {v}" for k, v in limits.items()]
@@ -169,9 +174,9 @@ def postern(start_postern, model_server, grpc_server):
                          routes=[("/postern.test.Echo/", "grpc"), ("/", "model")])
 
 
-def curl(*args, timeout=30):
+def curl(*args, timeout=30, input=None):
     """Runs curl and returns (status, headers dict, body bytes)."""
-    out = subprocess.run(["curl", "-sS", "-i", *args], capture_output=True, timeout=timeout)
+    out = subprocess.run(["curl", "-sS", "-i", *args], capture_output=True, timeout=timeout, input=input)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.decode())
     raw = out.stdout

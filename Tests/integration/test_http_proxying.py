@@ -94,7 +94,7 @@ def test_sse_over_h2c(postern):
                 if line.startswith("data:"):
                     first = first or time.monotonic() - start
                     events.append(line)
-    assert events[-1] == "data: [DONE]" and len(events) == 6
+    assert events[-1] == "data: [DONE]" and len(events) == 7  # five words, the finish chunk, [DONE]
     assert first < 0.3
 
 

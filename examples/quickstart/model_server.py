@@ -21,6 +21,7 @@ Routes:
                                 (a server retiring a kept-alive connection at that very moment)
 """
 import argparse
+import gzip
 import json
 import sys
 import time
@@ -102,6 +103,14 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/drop-next":
             self.drop_next = True
             self.send_json(200, {"armed": True})
+        elif url.path == "/gzip":
+            body = gzip.compress(json.dumps({"email": "ann@example.com"}).encode())
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-encoding", "gzip")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif url.path == "/headers":
             # What reached the model server, so tests can check what Postern forwards.
             self.send_json(200, {name.lower(): value for name, value in self.headers.items()})
@@ -173,13 +182,22 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/v1/chat/completions":
             request = json.loads(body or b"{}")
             words = ["Postern", " forwarded", " this", " answer", "."]
+            said = [m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user"]
+            if said and said[-1].startswith("repeat: "):
+                # Echo the user's text back, in 4-character pieces when streaming, so tests
+                # can plant values in answers and split them across events.
+                text = said[-1][len("repeat: "):]
+                words = [text[i:i + 4] for i in range(0, len(text), 4)]
             if request.get("stream"):
-                chunks = [json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": MODEL,
-                                      "choices": [{"index": 0, "delta": {"content": w}}]}) for w in words]
+                chunks = [json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
+                                      "model": MODEL, "choices": [{"index": 0, "delta": {"content": w},
+                                                                   "finish_reason": None}]}) for w in words]
+                chunks.append(json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
+                                          "model": MODEL, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
                 self.send_sse(chunks + ["[DONE]"], float(request.get("delay", 0.05)))
             else:
                 self.send_json(200, {
-                    "id": "chatcmpl-1", "object": "chat.completion", "model": MODEL,
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": MODEL,
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": "".join(words)}}],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},

@@ -1,0 +1,116 @@
+import NIOCore
+import PosternCore
+import PosternMasking
+
+/// The mask step on the response path: picks the masker for the response's content type,
+/// masks the body as it streams, and fails closed when it cannot (unless the policy says
+/// pass). A JSON response's head is held until the body is masked (or 1 MiB of it is), so
+/// a body that turns out not to parse still gets a clean 502; SSE and text stream at once.
+final class ResponseMaskingStage {
+    static let holdLimit = 1 << 20
+
+    let policy: MaskingPolicy
+    private var masker: ResponseMasker?
+    private var heldHead: ResponseHead?
+    private var heldBody: [UInt8] = []
+    /// Output bytes sent to the caller and the upstream bytes they stand for, in order:
+    /// the upstream is credited as the caller takes the output, keeping backpressure.
+    private var ledger: [(output: Int, input: Int)] = []
+    private(set) var passedUnmasked = false
+
+    init(policy: MaskingPolicy) { self.policy = policy }
+
+    var findings: [EntityKind: Int] { masker?.findings ?? [:] }
+    var isHoldingHead: Bool { heldHead != nil }
+
+    /// What to do with the upstream's head: send it (possibly changed), hold it, or fail.
+    func start(_ head: ResponseHead, isGRPC: Bool, endStream: Bool) -> Result<ResponseHead?, CallerError> {
+        if endStream || head.status == 204 || head.status == 304 { return .success(head) }
+        var head = head
+        let encoding = head.headers["content-encoding"]?.lowercased() ?? "identity"
+        let contentType = head.headers["content-type"] ?? ""
+        let chosen = encoding == "identity" && !isGRPC ? ResponseMasker(contentType: contentType, policy: policy) : nil
+        guard let chosen else {
+            if policy.passUnparseable {
+                passedUnmasked = true
+                return .success(head)
+            }
+            let why = encoding != "identity" ? "a \(encoding)-encoded response"
+                : isGRPC ? "gRPC messages (protobuf masking is not available yet)" : "content type '\(contentType)'"
+            return .failure(.maskingFailed("masking policy '\(policy.name)' cannot mask \(why)"))
+        }
+        masker = chosen
+        head.headers.remove("content-length")  // the masked body has its own length
+        if case .json = chosen {
+            heldHead = head
+            return .success(nil)
+        }
+        return .success(head)
+    }
+
+    /// Masks a piece of the body. Returns a head released now (if it was held) and the
+    /// bytes to send, plus the upstream bytes to credit at once.
+    func body(_ data: ByteBuffer) -> Result<(head: ResponseHead?, output: [UInt8], creditNow: Int), CallerError> {
+        guard let masker else { return .success((nil, Array(data.readableBytesView), 0)) }
+        let input = data.readableBytes
+        do throws(MaskingError) {
+            let output = try masker.feed(Array(data.readableBytesView))
+            if heldHead != nil {
+                heldBody += output
+                guard heldBody.count > Self.holdLimit else { return .success((nil, [], input)) }
+                return .success(release(extra: [], input: 0, creditNow: input))
+            }
+            if output.isEmpty { return .success((nil, [], input)) }
+            ledger.append((output.count, input))
+            return .success((nil, output, 0))
+        } catch {
+            return .failure(.maskingFailed("response could not be masked: \(error)"))
+        }
+    }
+
+    /// The end of the body: whatever the masker still held.
+    func end() -> Result<(head: ResponseHead?, output: [UInt8]), CallerError> {
+        guard let masker else { return .success((nil, [])) }
+        do throws(MaskingError) {
+            let output = try masker.finish()
+            if heldHead != nil {
+                let released = release(extra: output, input: 0, creditNow: 0)
+                return .success((released.head, released.output))
+            }
+            ledger.append((output.count, 0))
+            return .success((nil, output))
+        } catch {
+            return .failure(.maskingFailed("response could not be masked: \(error)"))
+        }
+    }
+
+    private func release(extra: [UInt8], input: Int, creditNow: Int) -> (head: ResponseHead?, output: [UInt8], creditNow: Int) {
+        let head = heldHead
+        heldHead = nil
+        let output = heldBody + extra
+        heldBody = []
+        ledger.append((output.count, input))  // held bytes were credited when they arrived
+        return (head, output, creditNow)
+    }
+
+    /// `bytes` of output left through the caller: the upstream bytes to credit for them.
+    func delivered(_ bytes: Int) -> Int {
+        var remaining = bytes
+        var credit = 0
+        while remaining > 0, !ledger.isEmpty {
+            let (output, input) = ledger[0]
+            if output <= remaining {
+                remaining -= output
+                credit += input
+                ledger.removeFirst()
+            } else {
+                // Part of an entry: credit in proportion.
+                let share = input * remaining / max(output, 1)
+                credit += share
+                ledger[0] = (output - remaining, input - share)
+                remaining = 0
+            }
+        }
+        return credit
+    }
+}
