@@ -4,17 +4,39 @@
 /// per byte.
 public struct EntityScanner: Sendable {
     public let kinds: Set<EntityKind>
-    private let has: [Bool]
+    // One flag per detector, read in the hot loop (a Set lookup would hash every time).
+    private let card, ssn, email, phone, iban, ip, aws, github, slack, jwt, key: Bool
 
     public init(kinds: Set<EntityKind> = Set(EntityKind.builtIn)) {
         self.kinds = kinds
-        var has = [Bool](repeating: false, count: EntityKind.allCases.count)
-        for (index, kind) in EntityKind.allCases.enumerated() { has[index] = kinds.contains(kind) }
-        self.has = has
+        card = kinds.contains(.creditCard)
+        ssn = kinds.contains(.usSSN)
+        email = kinds.contains(.email)
+        phone = kinds.contains(.phone)
+        iban = kinds.contains(.iban)
+        ip = kinds.contains(.ipAddress)
+        aws = kinds.contains(.awsKey)
+        github = kinds.contains(.githubToken)
+        slack = kinds.contains(.slackToken)
+        jwt = kinds.contains(.jwt)
+        key = kinds.contains(.privateKey)
     }
 
     @inline(__always) private func on(_ kind: EntityKind) -> Bool {
-        has[EntityKind.allCases.firstIndex(of: kind)!]
+        switch kind {
+        case .creditCard: card
+        case .usSSN: ssn
+        case .email: email
+        case .phone: phone
+        case .iban: iban
+        case .ipAddress: ip
+        case .awsKey: aws
+        case .githubToken: github
+        case .slackToken: slack
+        case .jwt: jwt
+        case .privateKey: key
+        case .custom: false
+        }
     }
 
     /// Entities in `b`, in order, not overlapping. `keyHint` is the JSON member name the
@@ -66,7 +88,7 @@ public struct EntityScanner: Sendable {
             // Inside a dotted or dashed number (the 2nd part of a version, a date): not a start.
             if (previous == 0x2E || previous == 0x2D || previous == 0x3A) && Byte.isAlnum(b.at(i - 2)) { return nil }
             if on(.creditCard), let end = NumberDetectors.card(b, i) { return (i..<end, .creditCard) }
-            if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: ssnContext(b, i, keyHint)) {
+            if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: { ssnContext(b, i, keyHint) }) {
                 return (i..<end, .usSSN)
             }
             if on(.ipAddress) {
@@ -107,14 +129,26 @@ public struct EntityScanner: Sendable {
     /// The value is labelled as an SSN: by its JSON key, or by the words just before it.
     private func ssnContext(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ keyHint: String?) -> Bool {
         if let keyHint {
-            let key = keyHint.lowercased()
-            if key.contains("ssn") || key.contains("social") { return true }
+            var copy = keyHint
+            let found = copy.withUTF8 { Self.containsWord($0, 0..<$0.count, "ssn") || Self.containsWord($0, 0..<$0.count, "social") }
+            if found { return true }
         }
-        let from = max(0, i - 24)
-        var window: [UInt8] = []
-        for k in from..<i { window.append(b[k] | (Byte.isUpper(b[k]) ? 0x20 : 0)) }
-        let text = String(decoding: window, as: UTF8.self)
-        return text.contains("ssn") || text.contains("social security")
+        let window = max(0, i - 24)..<i
+        return Self.containsWord(b, window, "ssn") || Self.containsWord(b, window, "social security")
+    }
+
+    /// `needle` (lower case) in `b[range]`, ignoring ASCII case.
+    private static func containsWord(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard range.count >= n else { return false }
+        return needle.withUTF8Buffer { p in
+            for start in range.lowerBound...(range.upperBound - n) {
+                var k = 0
+                while k < n, b[start + k] | (Byte.isUpper(b[start + k]) ? 0x20 : 0) == p[k] { k += 1 }
+                if k == n { return true }
+            }
+            return false
+        }
     }
 
     /// Which bytes can begin a value.

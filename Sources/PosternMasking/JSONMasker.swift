@@ -12,15 +12,62 @@ public struct MaskingError: Error, Equatable, Sendable, CustomStringConvertible 
 /// as they came; a masked string is re-encoded, so the output is always valid JSON.
 public final class JSONMasker {
     public let policy: MaskingPolicy
-    public let maxStringBytes: Int
-    public let maxDepth: Int
+    private var machine: JSONMachine
+
+    public init(policy: MaskingPolicy, maxStringBytes: Int = 16 << 20, maxDepth: Int = 128) {
+        self.policy = policy
+        self.machine = JSONMachine(policy: policy, maxStringBytes: maxStringBytes, maxDepth: maxDepth)
+    }
+
     /// How many values of each kind were masked so far.
-    public private(set) var findings: [EntityKind: Int] = [:]
+    public var findings: [EntityKind: Int] { machine.findings }
+
+    /// Masks one more chunk; returns what can be sent now.
+    public func feed(_ chunk: UnsafeBufferPointer<UInt8>) throws(MaskingError) -> [UInt8] {
+        // The machine runs as a local value: no exclusivity checks per byte, and its
+        // buffers stay uniquely referenced (so they are reused, not copied).
+        var local = machine
+        machine = JSONMachine.placeholder
+        defer { machine = local }
+        return try local.feed(chunk)
+    }
+
+    public func feed(_ chunk: [UInt8]) throws(MaskingError) -> [UInt8] {
+        var result: Result<[UInt8], MaskingError> = .success([])
+        chunk.withUnsafeBufferPointer { buffer in
+            do throws(MaskingError) { result = .success(try feed(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// The end of the document: whatever is still held, or an error if it is incomplete.
+    public func finish() throws(MaskingError) -> [UInt8] {
+        try machine.finish()
+    }
+
+    /// Masks a whole document at once.
+    public static func mask(_ document: [UInt8], policy: MaskingPolicy) throws(MaskingError) -> [UInt8] {
+        let masker = JSONMasker(policy: policy)
+        return try masker.feed(document) + masker.finish()
+    }
+
+    /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    static func isNumber(_ n: [UInt8]) -> Bool { JSONMachine.isNumber(n) }
+}
+
+/// The JSON masker's state machine.
+struct JSONMachine {
+    let policy: MaskingPolicy
+    let maxStringBytes: Int
+    let maxDepth: Int
+    private(set) var findings: [EntityKind: Int] = [:]
 
     private enum Container { case object, array }
     private struct Frame {
         var container: Container
         var key: String?
+        /// `key` in lower case, when field rules need it.
+        var lowerKey: String?
         var index = -1
         var emitted = 0
     }
@@ -41,32 +88,45 @@ public final class JSONMasker {
     private var mutedAction: MaskAction?
     private var out: [UInt8] = []
 
-    public init(policy: MaskingPolicy, maxStringBytes: Int = 16 << 20, maxDepth: Int = 128) {
+    init(policy: MaskingPolicy, maxStringBytes: Int, maxDepth: Int) {
         self.policy = policy
         self.maxStringBytes = maxStringBytes
         self.maxDepth = maxDepth
     }
 
-    /// Masks one more chunk; returns what can be sent now.
-    public func feed(_ chunk: UnsafeBufferPointer<UInt8>) throws(MaskingError) -> [UInt8] {
+    static let placeholder = JSONMachine(policy: MaskingPolicy(kinds: []), maxStringBytes: 0, maxDepth: 0)
+
+    mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>) throws(MaskingError) -> [UInt8] {
         out.removeAll(keepingCapacity: true)
-        for byte in chunk {
+        var i = 0
+        let n = chunk.count
+        while i < n {
+            // Inside a string, copy up to the next quote, backslash or control byte at once.
+            if case .string = token, !escaped {
+                var j = i
+                while j < n {
+                    let c = chunk[j]
+                    if c == 0x22 || c == 0x5C || c < 0x20 { break }
+                    j += 1
+                }
+                if j > i {
+                    raw.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[i..<j]))
+                    offset += j - i
+                    guard raw.count <= maxStringBytes else {
+                        throw MaskingError("a JSON string is longer than \(maxStringBytes) bytes")
+                    }
+                    i = j
+                    if i == n { break }
+                }
+            }
             offset += 1
-            try consume(byte)
+            try consume(chunk[i])
+            i += 1
         }
         return out
     }
 
-    public func feed(_ chunk: [UInt8]) throws(MaskingError) -> [UInt8] {
-        var result: Result<[UInt8], MaskingError> = .success([])
-        chunk.withUnsafeBufferPointer { buffer in
-            do throws(MaskingError) { result = .success(try feed(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
-    }
-
-    /// The end of the document: whatever is still held, or an error if it is incomplete.
-    public func finish() throws(MaskingError) -> [UInt8] {
+    mutating func finish() throws(MaskingError) -> [UInt8] {
         out.removeAll(keepingCapacity: true)
         if case .number = token {
             try finishNumber()
@@ -78,15 +138,9 @@ public final class JSONMasker {
         return out
     }
 
-    /// Masks a whole document at once.
-    public static func mask(_ document: [UInt8], policy: MaskingPolicy) throws(MaskingError) -> [UInt8] {
-        let masker = JSONMasker(policy: policy)
-        return try masker.feed(document) + masker.finish()
-    }
-
     // MARK: Tokens
 
-    private func consume(_ byte: UInt8) throws(MaskingError) {
+    private mutating func consume(_ byte: UInt8) throws(MaskingError) {
         switch token {
         case .string(let isKey):
             raw.append(byte)
@@ -126,7 +180,7 @@ public final class JSONMasker {
         try structural(byte)
     }
 
-    private func structural(_ byte: UInt8) throws(MaskingError) {
+    private mutating func structural(_ byte: UInt8) throws(MaskingError) {
         switch byte {
         case 0x20, 0x0A, 0x0D, 0x09:
             // Whitespace after a comma waits for the comma, which waits for the next member.
@@ -167,7 +221,12 @@ public final class JSONMasker {
             trailingComma = false
             if muted > 0 {
                 muted -= 1
-                if muted == 0 { try finishScalar(nil, masked: mutedAction.map { wholeValue([], $0) }) }
+                if muted == 0 {
+                let replacement = mutedAction.map { action in
+                    [UInt8]().withUnsafeBufferPointer { wholeValue($0, action) }
+                }
+                try finishScalar(nil, masked: replacement)
+            }
             } else {
                 emit(byte)
                 valueDone()
@@ -180,7 +239,10 @@ public final class JSONMasker {
             guard expect == .commaOrEnd, let frame = stack.last else { throw invalid("unexpected ,") }
             expect = frame.container == .object ? .key : .value
             trailingComma = true
-            if frame.container == .object { stack[stack.count - 1].key = nil }
+            if frame.container == .object {
+                stack[stack.count - 1].key = nil
+                stack[stack.count - 1].lowerKey = nil
+            }
         case 0x2D, 0x30...0x39:
             guard expect == .value else { throw invalid("unexpected number") }
             try beginValue()
@@ -208,56 +270,63 @@ public final class JSONMasker {
     // MARK: Values
 
     /// A value starts: arrays count their elements.
-    private func beginValue() throws(MaskingError) {
+    private mutating func beginValue() throws(MaskingError) {
         trailingComma = false
         if let last = stack.last, last.container == .array { stack[stack.count - 1].index += 1 }
     }
 
-    private func finishString(isKey: Bool) throws(MaskingError) {
-        let content = raw.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[1..<($0.count - 1)]) }
-        let hasEscape = content.contains(0x5C)
-        if isKey {
-            guard let decoded = hasEscape ? JSONString.decode(content) : Array(content),
-                  JSONString.isValidUTF8(decoded) else { throw invalid("bad string escape or UTF-8") }
-            stack[stack.count - 1].key = String(decoding: decoded, as: UTF8.self)
-            if muted == 0 { pendingKey = raw }
-            expect = .colon
-            return
+    private mutating func finishString(isKey: Bool) throws(MaskingError) {
+        let bytes = raw  // a second reference: the buffer stays valid while self changes
+        try bytes.withUnsafeBufferPointer { (all) throws(MaskingError) in
+            let content = UnsafeBufferPointer(rebasing: all[1..<(all.count - 1)])
+            let hasEscape = content.contains(0x5C)
+            let ascii = !content.contains(where: { $0 > 0x7F })
+            if isKey {
+                guard let decoded = hasEscape ? JSONString.decode(content) : Array(content),
+                      ascii || JSONString.isValidUTF8(decoded) else { throw invalid("bad string escape or UTF-8") }
+                let name = String(decoding: decoded, as: UTF8.self)
+                stack[stack.count - 1].key = name
+                stack[stack.count - 1].lowerKey = policy.fields.isEmpty ? nil : name.lowercased()
+                if muted == 0 { pendingKey = bytes }
+                expect = .colon
+                return
+            }
+            if muted > 0 {
+                valueDone()
+                return
+            }
+            if hasEscape {
+                guard let decoded = JSONString.decode(content) else { throw invalid("bad string escape or UTF-8") }
+                try decoded.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, bytes) }
+            } else {
+                guard ascii || JSONString.isValidUTF8(Array(content)) else { throw invalid("invalid UTF-8") }
+                try finishStringValue(content, bytes)
+            }
         }
-        if muted > 0 {
-            valueDone()
-            return
-        }
-        guard let decoded = hasEscape ? JSONString.decode(content) : Array(content) else {
-            throw invalid("bad string escape or UTF-8")
-        }
-        if !hasEscape, content.contains(where: { $0 > 0x7F }), !JSONString.isValidUTF8(decoded) {
-            throw invalid("invalid UTF-8")
-        }
-        if let rule = fieldRule() {
-            try finishScalar(raw, masked: wholeValue(decoded, rule.action))
-            return
-        }
-        try finishScalar(raw, masked: maskText(decoded))
     }
 
-    private func finishNumber() throws(MaskingError) {
+    private mutating func finishStringValue(_ text: UnsafeBufferPointer<UInt8>, _ original: [UInt8]) throws(MaskingError) {
+        if let rule = fieldRule() {
+            try finishScalar(original, masked: wholeValue(text, rule.action))
+        } else {
+            try finishScalar(original, masked: maskText(text))
+        }
+    }
+
+    private mutating func finishNumber() throws(MaskingError) {
         guard Self.isNumber(raw) else { throw invalid("malformed number") }
         if muted > 0 {
             valueDone()
             return
         }
-        if let rule = fieldRule() {
-            try finishScalar(raw, masked: wholeValue(raw, rule.action))
-            return
-        }
         // A card number written as a JSON number is still a card number.
-        try finishScalar(raw, masked: maskText(raw))
+        let bytes = raw
+        try bytes.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, bytes) }
     }
 
     /// Writes a finished scalar: the original bytes, or the masked replacement (a JSON
     /// string), or nothing at all when the member is dropped.
-    private func finishScalar(_ original: [UInt8]?, masked: Replacement?) throws(MaskingError) {
+    private mutating func finishScalar(_ original: [UInt8]?, masked: Replacement?) throws(MaskingError) {
         if muted > 0 {
             valueDone()
             return
@@ -287,11 +356,11 @@ public final class JSONMasker {
         valueDone()
     }
 
-    private func valueDone() {
+    private mutating func valueDone() {
         expect = stack.isEmpty ? .done : .commaOrEnd
     }
 
-    private func writeMemberPrefix() {
+    private mutating func writeMemberPrefix() {
         guard muted == 0 else { return }
         if let frame = stack.last {
             if frame.emitted > 0 { emit(0x2C) }
@@ -305,8 +374,8 @@ public final class JSONMasker {
         }
     }
 
-    private func emit(_ byte: UInt8) { if muted == 0 { out.append(byte) } }
-    private func emit(_ bytes: [UInt8]) { if muted == 0 { out += bytes } }
+    private mutating func emit(_ byte: UInt8) { if muted == 0 { out.append(byte) } }
+    private mutating func emit(_ bytes: [UInt8]) { if muted == 0 { out += bytes } }
 
     // MARK: Policy
 
@@ -319,7 +388,7 @@ public final class JSONMasker {
 
     /// Detectors over decoded text; a string holding a JSON document (tool-call arguments)
     /// is masked as JSON, so its structure and escapes are honoured.
-    private func maskText(_ text: [UInt8]) -> Replacement? {
+    private mutating func maskText(_ text: UnsafeBufferPointer<UInt8>) -> Replacement? {
         if let first = text.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
            first == 0x7B || first == 0x5B, stack.count < maxDepth / 2 {
             let nested = JSONMasker(policy: policy, maxStringBytes: maxStringBytes, maxDepth: maxDepth / 2)
@@ -331,27 +400,26 @@ public final class JSONMasker {
                 return .json(quoted)
             }
         }
-        let key = stack.last?.key
-        guard let masked = text.withUnsafeBufferPointer({ policy.mask($0, keyHint: key) }) else { return nil }
+        guard let masked = policy.mask(text, keyHint: stack.last?.key) else { return nil }
         for kind in masked.kinds { findings[kind, default: 0] += 1 }
         return masked.drop ? .drop : .text(masked.bytes)
     }
 
-    private func wholeValue(_ value: [UInt8], _ action: MaskAction) -> Replacement {
+    private mutating func wholeValue(_ value: UnsafeBufferPointer<UInt8>, _ action: MaskAction) -> Replacement {
         findings[.custom, default: 0] += 1
         if action == .drop { return .drop }
         let label = (stack.last?.key ?? "field").uppercased()
-        return value.withUnsafeBufferPointer { .text(policy.replacement(for: $0, label: label, action: action)) }
+        return .text(policy.replacement(for: value, label: label, action: action))
     }
 
     /// The field rule that covers the value about to be written, if any.
     private func fieldRule() -> FieldRule? {
         guard !policy.fields.isEmpty else { return nil }
-        let key = stack.last?.key
+        let lowered = stack.last?.lowerKey
         for rule in policy.fields {
             switch rule.selector {
             case .key(let name):
-                if let key, key.lowercased() == name.lowercased() { return rule }
+                if let lowered, lowered == name { return rule }
             case .path(let steps):
                 if matches(steps) { return rule }
             }
@@ -372,7 +440,6 @@ public final class JSONMasker {
         return true
     }
 
-    /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     static func isNumber(_ n: [UInt8]) -> Bool {
         var i = 0
         if n.first == 0x2D { i += 1 }

@@ -31,8 +31,13 @@ public struct FieldRule: Sendable, Equatable {
     public var selector: Selector
     public var action: MaskAction
 
+    /// Key names are kept lower case: matching ignores case.
     public init(_ selector: Selector, action: MaskAction) {
-        self.selector = selector
+        if case .key(let name) = selector {
+            self.selector = .key(name.lowercased())
+        } else {
+            self.selector = selector
+        }
         self.action = action
     }
 

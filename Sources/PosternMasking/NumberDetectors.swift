@@ -78,7 +78,7 @@ enum NumberDetectors {
 
     /// `123-45-6789` or `123 45 6789` with a valid area, group and serial; 9 digits in a
     /// row only where the context names an SSN (`ssnContext`).
-    static func ssn(_ b: Buffer, _ start: Int, ssnContext: Bool) -> Int? {
+    static func ssn(_ b: Buffer, _ start: Int, ssnContext: () -> Bool) -> Int? {
         func digits(_ at: Int, _ n: Int) -> Int? {
             var v = 0
             for k in 0..<n {
@@ -90,7 +90,7 @@ enum NumberDetectors {
         }
         let sep = b.at(start + 3)
         let grouped = (sep == 0x2D || sep == 0x20) && b.at(start + 6) == sep
-        guard grouped || ssnContext else { return nil }
+        guard grouped || (Byte.isDigit(b.at(start + 8)) && !Byte.isDigit(b.at(start + 9)) && ssnContext()) else { return nil }
         let groupAt = grouped ? start + 4 : start + 3
         let serialAt = grouped ? start + 7 : start + 5
         let end = serialAt + 4
