@@ -19,12 +19,15 @@ public struct MaskingSettings: Sendable, Equatable {
     public var hashKeyFile: String?
     /// `deny` (default: 502 / INTERNAL) or `pass` for responses that cannot be parsed.
     public var onUnparseable = "deny"
+    /// Operator-defined `{name, regex, action}` patterns.
+    public var patterns: [(name: String, regex: String, action: String?)] = []
 
     public init(name: String) { self.name = name }
 
     public static func == (a: MaskingSettings, b: MaskingSettings) -> Bool {
         a.name == b.name && a.detectors == b.detectors && a.action == b.action && a.actions == b.actions
             && a.keepLast == b.keepLast && a.hashKeyFile == b.hashKeyFile && a.onUnparseable == b.onUnparseable
+            && a.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" } == b.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" }
             && a.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" } == b.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" }
     }
 
@@ -34,7 +37,8 @@ public struct MaskingSettings: Sendable, Equatable {
 
     static func decode(_ name: String, _ node: Node, _ d: ConfigDecoder, base: String) -> MaskingSettings? {
         let key = "masking.\(name)"
-        let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable"]
+        let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable",
+                            "patterns"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var policy = MaskingSettings(name: name)
         func action(_ value: Node, _ path: String) -> String? {
@@ -75,6 +79,26 @@ public struct MaskingSettings: Sendable, Equatable {
                 guard let text = d.string(value, path) else { continue }
                 if text == "deny" || text == "pass" { policy.onUnparseable = text } else {
                     d.report(path, value, "expected deny or pass, got '\(text)'")
+                }
+            case "patterns":
+                for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
+                    let itemPath = "\(path)[\(index)]"
+                    guard let entries = d.mapping(item, itemPath, allowed: ["name", "regex", "action"]) else { continue }
+                    var values: [String: String] = [:]
+                    for (name, v) in entries {
+                        if name == "action" {
+                            if let a = action(v, "\(itemPath).action") { values[name] = a }
+                        } else if let text = d.string(v, "\(itemPath).\(name)") {
+                            values[name] = text
+                        }
+                    }
+                    guard let patternName = values["name"], !patternName.isEmpty,
+                          patternName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+                          let regex = values["regex"], !regex.isEmpty else {
+                        d.report(itemPath, item, "a pattern needs a name (letters, digits, _) and a regex")
+                        continue
+                    }
+                    policy.patterns.append((patternName, regex, values["action"]))
                 }
             case "fields":
                 for (index, item) in (d.sequence(value, path) ?? []).enumerated() {

@@ -28,7 +28,7 @@ struct HeldText {
     private mutating func release(final: Bool, policy: MaskingPolicy, findings: inout [EntityKind: Int]) -> [UInt8] {
         guard !pending.isEmpty else { return [] }
         let (out, cut) = pending.withUnsafeBufferPointer { text -> ([UInt8], Int) in
-            let entities = policy.scanner.scan(text)
+            let entities = policy.entities(in: text)
             var cut = final ? text.count : Self.holdStart(text, maxHold: maxHold, maxKeyHold: maxKeyHold)
             // An entity that reaches into the held tail is held whole.
             for entity in entities where !final && entity.range.lowerBound < cut && entity.range.upperBound > cut {
@@ -38,8 +38,8 @@ struct HeldText {
             var cursor = 0
             for entity in entities where entity.range.upperBound <= cut {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: text[cursor..<entity.range.lowerBound]))
-                out += policy.replacement(for: UnsafeBufferPointer(rebasing: text[entity.range]), label: entity.kind.label,
-                                          action: policy.action(for: entity.kind))
+                out += policy.replacement(for: UnsafeBufferPointer(rebasing: text[entity.range]),
+                                          label: policy.label(for: entity), action: policy.action(for: entity))
                 findings[entity.kind, default: 0] += 1
                 cursor = entity.range.upperBound
             }

@@ -37,7 +37,17 @@ extension MaskingPolicy {
                 return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): a key needs at least 16 bytes"))
             }
         }
+        var patterns: [CustomPattern] = []
+        for pattern in settings.patterns {
+            do {
+                patterns.append(try CustomPattern(name: pattern.name, pattern: pattern.regex,
+                                                  action: pattern.action.map(action)))
+            } catch {
+                return .failure(MaskingError("masking.\(settings.name).patterns: \(error)"))
+            }
+        }
         return .success(MaskingPolicy(name: settings.name, kinds: kinds, action: action(settings.action), actions: actions,
-                                      fields: fields, hashKey: key, passUnparseable: settings.onUnparseable == "pass"))
+                                      fields: fields, hashKey: key, passUnparseable: settings.onUnparseable == "pass",
+                                      patterns: patterns))
     }
 }

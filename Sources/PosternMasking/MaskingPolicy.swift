@@ -83,10 +83,11 @@ public struct MaskingPolicy: Sendable {
     public var hashKey: [UInt8]
     /// An explicit, per-policy choice to pass responses that cannot be parsed.
     public var passUnparseable: Bool
+    public var patterns: [CustomPattern]
 
     public init(name: String = "default", kinds: Set<EntityKind> = Set(EntityKind.builtIn), action: MaskAction = .redact,
                 actions: [EntityKind: MaskAction] = [:], fields: [FieldRule] = [], hashKey: [UInt8] = [],
-                passUnparseable: Bool = false) {
+                passUnparseable: Bool = false, patterns: [CustomPattern] = []) {
         self.name = name
         self.scanner = EntityScanner(kinds: kinds)
         self.action = action
@@ -94,9 +95,32 @@ public struct MaskingPolicy: Sendable {
         self.fields = fields
         self.hashKey = hashKey
         self.passUnparseable = passUnparseable
+        self.patterns = patterns
     }
 
-    func action(for kind: EntityKind) -> MaskAction { actions[kind] ?? action }
+    func action(for entity: Entity) -> MaskAction {
+        if entity.kind == .custom, let pattern = patterns.first(where: { $0.name == entity.name }) {
+            return pattern.action ?? action
+        }
+        return actions[entity.kind] ?? action
+    }
+
+    func label(for entity: Entity) -> String {
+        entity.kind == .custom ? (entity.name ?? "REDACTED").uppercased() : entity.kind.label
+    }
+
+    /// Built-in detectors, then operator patterns where they do not overlap what was found.
+    public func entities(in text: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> [Entity] {
+        var found = scanner.scan(text, keyHint: keyHint)
+        guard !patterns.isEmpty else { return found }
+        for pattern in patterns {
+            for range in pattern.matches(in: text)
+            where !found.contains(where: { $0.range.overlaps(range) }) {
+                found.append(Entity(range, .custom, name: pattern.name))
+            }
+        }
+        return found.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
 
     /// The replacement text for `value` (the detected bytes) under `action`.
     func replacement(for value: UnsafeBufferPointer<UInt8>, label: String, action: MaskAction) -> [UInt8] {

@@ -9,7 +9,7 @@ extension MaskingPolicy {
     }
 
     public func mask(_ text: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> Masked? {
-        let entities = scanner.scan(text, keyHint: keyHint)
+        let entities = entities(in: text, keyHint: keyHint)
         guard !entities.isEmpty else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
@@ -17,9 +17,9 @@ extension MaskingPolicy {
         var drop = false
         for entity in entities {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: text[cursor..<entity.range.lowerBound]))
-            let action = self.action(for: entity.kind)
+            let action = self.action(for: entity)
             if action == .drop { drop = true }
-            out += replacement(for: UnsafeBufferPointer(rebasing: text[entity.range]), label: entity.kind.label,
+            out += replacement(for: UnsafeBufferPointer(rebasing: text[entity.range]), label: label(for: entity),
                                action: action)
             cursor = entity.range.upperBound
         }

@@ -177,3 +177,19 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
 extension String {
     func replacingNewlines() -> String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") }
 }
+
+@Suite struct CustomPatternTests {
+    @Test func operatorPatternsMaskWhatBuiltInsDoNot() throws {
+        let policy = MaskingPolicy(patterns: [try CustomPattern(name: "employee_id", pattern: "EMP-[0-9]{6}"),
+                                              try CustomPattern(name: "ticket", pattern: "TKT#\\d+", action: .partial(keep: 2))])
+        #expect(policy.mask("Ask EMP-123456 about TKT#9981 or ann@example.com")
+                == "Ask [EMPLOYEE_ID] about ***#**81 or [EMAIL]")
+        #expect(policy.mask("EMP-12 is not one") == "EMP-12 is not one")
+        #expect(try maskJSON(#"{"owner":"EMP-000042","n":"ünïcode EMP-000043"}"#, policy)
+                == #"{"owner":"[EMPLOYEE_ID]","n":"ünïcode [EMPLOYEE_ID]"}"#)
+    }
+
+    @Test func aBadPatternIsAnError() {
+        #expect(throws: MaskingError.self) { try CustomPattern(name: "x", pattern: "([unclosed") }
+    }
+}
