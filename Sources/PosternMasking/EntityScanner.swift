@@ -46,10 +46,12 @@ public struct EntityScanner: Sendable {
         var i = 0
         let n = b.count
         let flags = Self.triggers
+        let word = Self.word  // tables hoisted: a static read in the loop costs a once-check
         while i < n {
             let c = b[i]
             let trigger = flags[Int(c)]
-            if trigger == 0 {
+            // Most trigger bytes are letters and digits inside a word: no value starts there.
+            if trigger == 0 || (trigger == 1 && i > 0 && word[Int(b[i - 1])]) {
                 i += 1
                 continue
             }
@@ -151,13 +153,17 @@ public struct EntityScanner: Sendable {
         }
     }
 
-    /// Which bytes can begin a value.
+    /// Which bytes can begin a value: 1 only at a word boundary, 2 anywhere.
     static let triggers: [UInt8] = {
         var t = [UInt8](repeating: 0, count: 256)
         for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = 1 }
         for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = 1 }
         for c in UInt8(ascii: "a")...UInt8(ascii: "f") { t[Int(c)] = 1 }
-        for c in "+(@-:gxh".utf8 { t[Int(c)] = 1 }
+        for c in "gxh".utf8 { t[Int(c)] = 1 }
+        for c in "+(@-:".utf8 { t[Int(c)] = 2 }
         return t
     }()
+
+    /// Bytes that continue a word (`Byte.isWord`), as a table.
+    static let word: [Bool] = (0...255).map { Byte.isWord(UInt8($0)) }
 }
