@@ -7,8 +7,12 @@ func maskJSON(_ text: String, _ policy: MaskingPolicy = MaskingPolicy()) throws 
 
 /// Feeds `text` in chunks split at `cuts` and returns the concatenated output.
 func maskJSON(_ text: String, cuts: [Int], _ policy: MaskingPolicy = MaskingPolicy()) throws -> String {
+    try maskInChunks(text, cuts: cuts, .json(JSONMasker(policy: policy)))
+}
+
+/// Feeds `text` to `masker` in chunks split at `cuts`; the concatenated output.
+func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws -> String {
     let bytes = Array(text.utf8)
-    let masker = JSONMasker(policy: policy)
     var out: [UInt8] = []
     var start = 0
     for cut in cuts.map({ min($0, bytes.count) }) + [bytes.count] where cut >= start {

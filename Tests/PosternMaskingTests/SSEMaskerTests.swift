@@ -13,16 +13,7 @@ func chunk(_ content: String?, index: Int = 0, finish: String? = nil) -> String 
 }
 
 func maskSSE(_ text: String, cuts: [Int] = []) throws -> String {
-    let bytes = Array(text.utf8)
-    let masker = SSEMasker(policy: MaskingPolicy())
-    var out: [UInt8] = []
-    var start = 0
-    for cut in cuts.map({ min($0, bytes.count) }) + [bytes.count] where cut >= start {
-        out += try masker.feed(Array(bytes[start..<cut]))
-        start = cut
-    }
-    out += try masker.finish()
-    return String(decoding: out, as: UTF8.self)
+    try maskInChunks(text, cuts: cuts, .sse(SSEMasker(policy: MaskingPolicy())))
 }
 
 /// The content a client would assemble from the masked stream, and every event's content.
