@@ -290,10 +290,3 @@ extension Exchange: UpstreamDelegate {
         caller?.creditRequestBody(bytes)
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
