@@ -36,7 +36,7 @@ public final class Credentials: Sendable {
                                     generation: generation, files: loader.stamps))
     }
 
-    /// Whether any file changed since this set was read (or the stamps are `files`).
+    /// The current stamps of the files this set was read from, to compare with `files`.
     func stampsNow() -> [String: [Int64]] {
         var now: [String: [Int64]] = [:]
         for path in files.keys { now[path] = TextFile.stamp(path) ?? [] }
@@ -91,8 +91,15 @@ private struct Loader {
     }
 
     mutating func tlsContext(_ settings: TLSSettings, verifier: X509SVIDVerifier?) -> TLSServerContext? {
-        guard let chain = read(settings.certificate, "listen.tls.certificate"),
+        guard let pem = read(settings.certificate, "listen.tls.certificate"),
               let key = read(settings.privateKey, "listen.tls.private_key") else { return nil }
+        let chain: [Certificate]
+        do {
+            chain = try Certificate.parsePEM(pem)
+        } catch {
+            problems.append("listen.tls: \(settings.certificate): certificate: \(error)")
+            return nil
+        }
         // Without trust bundles there is nothing to verify a client certificate against.
         let mode = verifier == nil ? .none : settings.clientCertificates
         if let verifier, let problem = Self.unanchored(chain, verifier) {
@@ -100,7 +107,7 @@ private struct Loader {
             return nil
         }
         do {
-            return try TLSServerContext(certificateChainPEM: chain, privateKeyPEM: key,
+            return try TLSServerContext(certificateChain: chain, privateKeyPEM: key,
                                         minimumVersion: settings.minimumVersion == "1.3" ? .tls13 : .tls12,
                                         clientCertificates: mode, verifier: verifier)
         } catch {
@@ -111,8 +118,8 @@ private struct Loader {
 
     /// Why the server's own chain verifies against none of the configured bundles (a torn
     /// or mismatched chain file, an expired certificate), or nil when one anchors it.
-    static func unanchored(_ pem: [UInt8], _ verifier: X509SVIDVerifier) -> String? {
-        guard let chain = try? Certificate.parsePEM(pem), !verifier.bundles.isEmpty else { return nil }
+    static func unanchored(_ chain: [Certificate], _ verifier: X509SVIDVerifier) -> String? {
+        guard !verifier.bundles.isEmpty else { return nil }
         var reasons: [String] = []
         for (domain, anchors) in verifier.bundles.sorted(by: { $0.key.name < $1.key.name }) {
             guard let failure = anchors.verify(chain[0], intermediates: Array(chain.dropFirst())) else { return nil }

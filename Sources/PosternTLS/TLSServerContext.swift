@@ -19,14 +19,10 @@ public final class TLSServerContext: @unchecked Sendable {
     /// The server leaf's notAfter, for logs and readiness.
     public let certificateExpiry: Int64?
 
-    public init(certificateChainPEM: [UInt8], privateKeyPEM: [UInt8], minimumVersion: Version = .tls12,
+    /// `chain` is the server's certificate first, then its intermediates (never empty).
+    public init(certificateChain chain: [Certificate], privateKeyPEM: [UInt8], minimumVersion: Version = .tls12,
                 clientCertificates: ClientCertificates, verifier: X509SVIDVerifier?) throws(TLSError) {
-        let chain: [Certificate]
-        do {
-            chain = try Certificate.parsePEM(certificateChainPEM)
-        } catch {
-            throw .credentials("certificate: \(error)")
-        }
+        guard !chain.isEmpty else { throw .credentials("certificate: the chain is empty") }
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw .credentials("SSL_CTX_new failed") }
         self.context = context
         self.verifier = clientCertificates == .none ? nil : verifier
