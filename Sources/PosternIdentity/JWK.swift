@@ -83,4 +83,14 @@ extension CompactJWS {
     public func isSigned(by key: PublicKey) -> Bool {
         key.verify(signature, of: signingInput, scheme: algorithm.scheme)
     }
+
+    /// The checks every validator makes, in the order that trusts nothing unverified: a
+    /// key with the token's id, a signature by one of them, then the audience.
+    func verify(keys candidates: [PublicKey], keyID: String, audience: String) throws(TokenError) {
+        guard !candidates.isEmpty else { throw .unknownKey(keyID) }
+        guard candidates.contains(where: isSigned(by:)) else { throw .badSignature }
+        guard let audiences = claims.audiences, audiences.contains(audience) else {
+            throw .wrongAudience(expected: audience)
+        }
+    }
 }

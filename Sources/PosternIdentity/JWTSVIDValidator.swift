@@ -36,12 +36,7 @@ public struct JWTSVIDValidator: Sendable {
         guard let bundle = bundles[spiffeID.trustDomain] else {
             throw .untrustedTrustDomain(spiffeID.trustDomain.name)
         }
-        let candidates = bundle.candidates(for: keyID)
-        guard !candidates.isEmpty else { throw .unknownKey(keyID) }
-        guard candidates.contains(where: jws.isSigned(by:)) else { throw .badSignature }
-        guard let audiences = jws.claims.audiences, audiences.contains(audience) else {
-            throw .wrongAudience(expected: audience)
-        }
+        try jws.verify(keys: bundle.candidates(for: keyID), keyID: keyID, audience: audience)
         if let issuer, jws.claims["iss"]?.string != issuer { throw .wrongIssuer(expected: issuer) }
         let times = try TokenTimes(claims: jws.claims)
         try times.check(now: now, leeway: leeway, maxLifetime: maxLifetime)

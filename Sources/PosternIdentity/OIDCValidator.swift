@@ -28,12 +28,7 @@ public struct OIDCValidator: Sendable {
         let jws = try CompactJWS(token, allowed: algorithms)
         // The issuer is compared exactly (OIDC Core §3.1.3.7): no case folding, no trailing-slash games.
         guard jws.claims["iss"]?.string == issuer else { throw .wrongIssuer(expected: issuer) }
-        let candidates = keys.candidates(for: jws.keyID)
-        guard !candidates.isEmpty else { throw .unknownKey(jws.keyID ?? "(none)") }
-        guard candidates.contains(where: jws.isSigned(by:)) else { throw .badSignature }
-        guard let audiences = jws.claims.audiences, audiences.contains(audience) else {
-            throw .wrongAudience(expected: audience)
-        }
+        try jws.verify(keys: keys.candidates(for: jws.keyID), keyID: jws.keyID ?? "(none)", audience: audience)
         let times = try TokenTimes(claims: jws.claims)
         try times.check(now: now, leeway: leeway, maxLifetime: maxLifetime)
         guard let id = jws.claims[identityClaim]?.string, !id.isEmpty else {
