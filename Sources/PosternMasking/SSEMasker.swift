@@ -22,6 +22,8 @@ public final class SSEMasker {
     private var lastChunk: JSONNode?
     private var out: [UInt8] = []
 
+    private static let done = Array("[DONE]".utf8)
+
     public init(policy: MaskingPolicy, maxEventBytes: Int = 4 << 20) {
         self.policy = policy
         self.maxEventBytes = maxEventBytes
@@ -85,7 +87,7 @@ public final class SSEMasker {
             if !fields.isEmpty { out.append(0x0A) }
             return
         }
-        if data == Array("[DONE]".utf8) { releaseAll() }
+        if data == Self.done { releaseAll() }
         for field in fields { out += field + [0x0A] }
         let payload = maskedPayload()
         // Multi-line data goes back as several data lines.
@@ -96,7 +98,7 @@ public final class SSEMasker {
     }
 
     private func maskedPayload() -> [UInt8] {
-        if data == Array("[DONE]".utf8) { return data }
+        if data == Self.done { return data }
         guard var node = JSONNode.parse(data) else {
             return data.withUnsafeBufferPointer { text in
                 guard let masked = policy.mask(text) else { return data }
