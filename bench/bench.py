@@ -139,6 +139,7 @@ def start_postern(tmp, origin_h2, request_log):
 listen: {{ address: 127.0.0.1:{port} }}
 admin: {{ address: 127.0.0.1:{admin} }}
 upstreams: {{ origin: {{ url: "h2c://127.0.0.1:{origin_h2}" }} }}
+routes: [{{ prefix: /, upstream: origin, public: true }}]  # the data path alone; bench/tls.py covers identity
 runtime: {{ event_loop_threads: 1, request_log: {str(request_log).lower()} }}
 limits: {{ max_concurrent_streams: 1000 }}
 """)
