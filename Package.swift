@@ -9,13 +9,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Only for descriptor.proto's types (FileDescriptorSet); no code generation.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        // The only two places that import C.
+        // The only places that import C.
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2",
                        providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         // Protocol-neutral request/response types, request ids and the errors a caller sees.
         .target(name: "PosternCore", dependencies: [
@@ -37,7 +41,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Masking: validated detectors and streaming maskers (pure Swift, no sockets).
-        .target(name: "PosternMasking", dependencies: ["PosternCrypto", "PosternConfig"]),
+        .target(name: "PosternMasking", dependencies: [
+            "PosternCrypto", "PosternConfig", "CZlib",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -71,7 +78,9 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
-        .testTarget(name: "PosternMaskingTests", dependencies: ["PosternMasking"]),
+        .testTarget(name: "PosternMaskingTests", dependencies: [
+            "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
         .testTarget(name: "PosternProxyTests", dependencies: [

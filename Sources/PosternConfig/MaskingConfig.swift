@@ -21,12 +21,17 @@ public struct MaskingSettings: Sendable, Equatable {
     public var onUnparseable = "deny"
     /// Operator-defined `{name, regex, action}` patterns.
     public var patterns: [(name: String, regex: String, action: String?)] = []
+    /// FileDescriptorSet files (`protoc --include_imports --descriptor_set_out`) for gRPC.
+    public var descriptorSets: [String] = []
+    /// The largest gRPC message (after decompression) the masker will hold.
+    public var maxMessageBytes = 4 << 20
 
     public init(name: String) { self.name = name }
 
     public static func == (a: MaskingSettings, b: MaskingSettings) -> Bool {
         a.name == b.name && a.detectors == b.detectors && a.action == b.action && a.actions == b.actions
             && a.keepLast == b.keepLast && a.hashKeyFile == b.hashKeyFile && a.onUnparseable == b.onUnparseable
+            && a.descriptorSets == b.descriptorSets && a.maxMessageBytes == b.maxMessageBytes
             && a.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" } == b.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" }
             && a.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" } == b.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" }
     }
@@ -38,7 +43,7 @@ public struct MaskingSettings: Sendable, Equatable {
     static func decode(_ name: String, _ node: Node, _ d: ConfigDecoder, base: String) -> MaskingSettings? {
         let key = "masking.\(name)"
         let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable",
-                            "patterns"]
+                            "patterns", "descriptor_sets", "max_message_bytes"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var policy = MaskingSettings(name: name)
         func action(_ value: Node, _ path: String) -> String? {
@@ -73,6 +78,12 @@ public struct MaskingSettings: Sendable, Equatable {
                 }
             case "keep_last":
                 if let n = d.integer(value, path, range: 0...64) { policy.keepLast = n }
+            case "descriptor_sets":
+                for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
+                    if let file = d.file(item, "\(path)[\(index)]", base: base) { policy.descriptorSets.append(file) }
+                }
+            case "max_message_bytes":
+                if let n = d.integer(value, path, range: 1024...(256 << 20)) { policy.maxMessageBytes = n }
             case "hash_key_file":
                 policy.hashKeyFile = d.file(value, path, base: base)
             case "on_unparseable":

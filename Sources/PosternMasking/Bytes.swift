@@ -9,6 +9,22 @@ enum Byte {
     /// Letters, digits and `_`: what continues a word, so a match must not touch one.
     static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: "_") }
     static func digit(_ b: UInt8) -> Int { Int(b &- 0x30) }
+
+    /// Well-formed UTF-8 (no overlongs, surrogates or truncated sequences).
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        while i < bytes.count, bytes[i] < 0x80 { i += 1 }  // the common case: ASCII
+        if i == bytes.count { return true }
+        var iterator = UnsafeBufferPointer(rebasing: bytes[i...]).makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
 }
 
 extension UnsafeBufferPointer where Element == UInt8 {

@@ -386,23 +386,18 @@ struct JSONMachine {
         case drop
     }
 
-    /// Detectors over decoded text; a string holding a JSON document (tool-call arguments)
-    /// is masked as JSON, so its structure and escapes are honoured.
     private mutating func maskText(_ text: UnsafeBufferPointer<UInt8>) -> Replacement? {
-        if let first = text.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
-           first == 0x7B || first == 0x5B, stack.count < maxDepth / 2 {
-            let nested = JSONMasker(policy: policy, maxStringBytes: maxStringBytes, maxDepth: maxDepth / 2)
-            if let masked = try? nested.feed(text) + nested.finish() {
-                guard !nested.findings.isEmpty else { return nil }
-                for (kind, n) in nested.findings { findings[kind, default: 0] += n }
-                var quoted: [UInt8] = []
-                JSONString.encode(masked, into: &quoted)
-                return .json(quoted)
-            }
+        let nestedDepth = stack.count < maxDepth / 2 ? maxDepth / 2 : 0
+        switch policy.maskString(text, keyHint: stack.last?.key, nestedDepth: nestedDepth,
+                                 maxStringBytes: maxStringBytes, findings: &findings) {
+        case nil: return nil
+        case .text(let bytes)?: return .text(bytes)
+        case .drop?: return .drop
+        case .json(let masked)?:
+            var quoted: [UInt8] = []
+            JSONString.encode(masked, into: &quoted)
+            return .json(quoted)
         }
-        guard let masked = policy.mask(text, keyHint: stack.last?.key) else { return nil }
-        for kind in masked.kinds { findings[kind, default: 0] += 1 }
-        return masked.drop ? .drop : .text(masked.bytes)
     }
 
     private mutating func wholeValue(_ value: UnsafeBufferPointer<UInt8>, _ action: MaskAction) -> Replacement {

@@ -46,8 +46,26 @@ extension MaskingPolicy {
                 return .failure(MaskingError("masking.\(settings.name).patterns: \(error)"))
             }
         }
-        return .success(MaskingPolicy(name: settings.name, kinds: kinds, action: action(settings.action), actions: actions,
+        var schema: ProtoSchema?
+        if !settings.descriptorSets.isEmpty {
+            var sets: [[UInt8]] = []
+            for file in settings.descriptorSets {
+                guard let bytes = TextFile.bytes(file) else {
+                    return .failure(MaskingError("masking.\(settings.name).descriptor_sets: \(file): cannot read the file"))
+                }
+                sets.append(bytes)
+            }
+            do {
+                schema = try ProtoSchema.build(descriptorSets: sets)
+            } catch {
+                return .failure(MaskingError("masking.\(settings.name).descriptor_sets: \(error)"))
+            }
+        }
+        var policy = MaskingPolicy(name: settings.name, kinds: kinds, action: action(settings.action), actions: actions,
                                       fields: fields, hashKey: key, passUnparseable: settings.onUnparseable == "pass",
-                                      patterns: patterns))
+                                      patterns: patterns)
+        policy.protoSchema = schema
+        policy.maxMessageBytes = settings.maxMessageBytes
+        return .success(policy)
     }
 }

@@ -84,6 +84,10 @@ public struct MaskingPolicy: Sendable {
     /// An explicit, per-policy choice to pass responses that cannot be parsed.
     public var passUnparseable: Bool
     public var patterns: [CustomPattern]
+    /// The protobuf types gRPC responses are masked by; none means gRPC cannot be masked.
+    public var protoSchema: ProtoSchema?
+    /// The largest gRPC message (decompressed) the masker holds.
+    public var maxMessageBytes = 4 << 20
 
     public init(name: String = "default", kinds: Set<EntityKind> = Set(EntityKind.builtIn), action: MaskAction = .redact,
                 actions: [EntityKind: MaskAction] = [:], fields: [FieldRule] = [], hashKey: [UInt8] = [],

@@ -3,6 +3,20 @@ public enum ResponseMasker {
     case json(JSONMasker)
     case sse(SSEMasker)
     case text(TextStreamMasker)
+    case grpc(GRPCMessageMasker)
+
+    /// The masker for gRPC method `method`'s responses (by the policy's descriptor sets),
+    /// or an error saying why they cannot be masked.
+    public static func grpc(method: String, encoding: String?, policy: MaskingPolicy) -> Result<ResponseMasker, MaskingError> {
+        guard let schema = policy.protoSchema else {
+            return .failure(MaskingError("masking policy '\(policy.name)' has no descriptor_sets for gRPC messages"))
+        }
+        guard let types = schema.methods[method] else {
+            return .failure(MaskingError("masking policy '\(policy.name)': \(method) is not in its descriptor sets"))
+        }
+        return .success(.grpc(GRPCMessageMasker(policy: policy, schema: schema, type: types.output, encoding: encoding,
+                                                maxMessageBytes: policy.maxMessageBytes)))
+    }
 
     /// The masker for `contentType` (its media type, parameters ignored), or nil for a
     /// type Postern cannot mask.
@@ -25,6 +39,7 @@ public enum ResponseMasker {
         case .json(let masker): try masker.feed(chunk)
         case .sse(let masker): try masker.feed(chunk)
         case .text(let masker): masker.feed(chunk)
+        case .grpc(let masker): try masker.feed(chunk)
         }
     }
 
@@ -33,6 +48,7 @@ public enum ResponseMasker {
         case .json(let masker): try masker.finish()
         case .sse(let masker): try masker.finish()
         case .text(let masker): masker.finish()
+        case .grpc(let masker): try masker.finish()
         }
     }
 
@@ -42,6 +58,7 @@ public enum ResponseMasker {
         case .json(let masker): masker.findings
         case .sse(let masker): masker.findings
         case .text(let masker): masker.findings
+        case .grpc(let masker): masker.findings
         }
     }
 }

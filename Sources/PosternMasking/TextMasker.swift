@@ -27,6 +27,32 @@ extension MaskingPolicy {
         return Masked(bytes: out, kinds: entities.map(\.kind), drop: drop)
     }
 
+    public enum MaskedString {
+        case text([UInt8])
+        /// The string held a JSON document; this is that document, masked.
+        case json([UInt8])
+        case drop
+    }
+
+    /// A string value: a JSON document inside it (tool-call arguments) is masked as JSON,
+    /// so its structure and escapes are honoured; anything else by the detectors. nil when
+    /// nothing was found. `nestedDepth` 0 turns the JSON reading off.
+    func maskString(_ text: UnsafeBufferPointer<UInt8>, keyHint: String?, nestedDepth: Int, maxStringBytes: Int,
+                    findings: inout [EntityKind: Int]) -> MaskedString? {
+        if nestedDepth > 0, let first = text.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
+           first == 0x7B || first == 0x5B {
+            let nested = JSONMasker(policy: self, maxStringBytes: maxStringBytes, maxDepth: nestedDepth)
+            if let masked = try? nested.feed(text) + nested.finish() {
+                guard !nested.findings.isEmpty else { return nil }
+                for (kind, n) in nested.findings { findings[kind, default: 0] += n }
+                return .json(masked)
+            }
+        }
+        guard let masked = mask(text, keyHint: keyHint) else { return nil }
+        for kind in masked.kinds { findings[kind, default: 0] += 1 }
+        return masked.drop ? .drop : .text(masked.bytes)
+    }
+
     public func mask(_ text: String) -> String {
         var copy = text
         return copy.withUTF8 { bytes in

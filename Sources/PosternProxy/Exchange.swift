@@ -103,6 +103,10 @@ final class Exchange {
             // Masking reads the body: ask for it uncompressed.
             head.headers.remove("accept-encoding")
             head.headers.add("accept-encoding", "identity")
+            if isGRPC {
+                head.headers.remove("grpc-accept-encoding")
+                head.headers.add("grpc-accept-encoding", "identity")
+            }
         }
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
@@ -226,7 +230,7 @@ extension Exchange: UpstreamDelegate {
         var forwarded = ResponseHead(status: head.status,
                                      headers: HopByHop.forwarded(head.headers, requestID: requestID))
         if let masking {
-            switch masking.start(forwarded, isGRPC: isGRPC, endStream: endStream) {
+            switch masking.start(forwarded, grpcMethod: isGRPC ? String(request.pathWithoutQuery) : nil, endStream: endStream) {
             case .failure(let error):
                 fail(error, outcome: "masking_failed")
                 return

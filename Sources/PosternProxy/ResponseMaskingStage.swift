@@ -3,8 +3,8 @@ import PosternCore
 import PosternMasking
 
 /// The mask step on the response path: picks the masker for the response's content type,
-/// masks the body as it streams, and fails closed when it cannot (unless the policy says
-/// pass). A JSON response's head is held until the body is masked (or 1 MiB of it is), so
+/// masks the body as it streams (gRPC message by message, by the method's protobuf type),
+/// and fails closed when it cannot (unless the policy says pass). A JSON response's head is held until the body is masked (or 1 MiB of it is), so
 /// a body that turns out not to parse still gets a clean 502; SSE and text stream at once.
 final class ResponseMaskingStage {
     static let holdLimit = 1 << 20
@@ -24,20 +24,32 @@ final class ResponseMaskingStage {
     var isHoldingHead: Bool { heldHead != nil }
 
     /// What to do with the upstream's head: send it (possibly changed), hold it, or fail.
-    func start(_ head: ResponseHead, isGRPC: Bool, endStream: Bool) -> Result<ResponseHead?, CallerError> {
+    func start(_ head: ResponseHead, grpcMethod: String?, endStream: Bool) -> Result<ResponseHead?, CallerError> {
         if endStream || head.status == 204 || head.status == 304 { return .success(head) }
         var head = head
-        let encoding = head.headers["content-encoding"]?.lowercased() ?? "identity"
-        let contentType = head.headers["content-type"] ?? ""
-        let chosen = encoding == "identity" && !isGRPC ? ResponseMasker(contentType: contentType, policy: policy) : nil
-        guard let chosen else {
-            if policy.passUnparseable {
-                passedUnmasked = true
-                return .success(head)
+        let choice: Result<ResponseMasker, MaskingError>
+        if let grpcMethod {
+            // gRPC compresses per message (grpc-encoding), which the masker undoes itself.
+            choice = ResponseMasker.grpc(method: grpcMethod, encoding: head.headers["grpc-encoding"], policy: policy)
+        } else {
+            let encoding = head.headers["content-encoding"]?.lowercased() ?? "identity"
+            let contentType = head.headers["content-type"] ?? ""
+            if encoding != "identity" {
+                choice = .failure(MaskingError("masking policy '\(policy.name)' cannot mask a \(encoding)-encoded response"))
+            } else if let masker = ResponseMasker(contentType: contentType, policy: policy) {
+                choice = .success(masker)
+            } else {
+                choice = .failure(MaskingError("masking policy '\(policy.name)' cannot mask content type '\(contentType)'"))
             }
-            let why = encoding != "identity" ? "a \(encoding)-encoded response"
-                : isGRPC ? "gRPC messages (protobuf masking is not available yet)" : "content type '\(contentType)'"
-            return .failure(.maskingFailed("masking policy '\(policy.name)' cannot mask \(why)"))
+        }
+        let chosen: ResponseMasker
+        switch choice {
+        case .success(let masker):
+            chosen = masker
+        case .failure(let error):
+            guard policy.passUnparseable else { return .failure(.maskingFailed(error.message)) }
+            passedUnmasked = true
+            return .success(head)
         }
         masker = chosen
         head.headers.remove("content-length")  // the masked body has its own length

@@ -1,0 +1,74 @@
+/// Masks a gRPC message stream as its DATA frames arrive: each length-prefixed message is
+/// reassembled (however the frames cut it), decompressed if it came compressed, masked by
+/// its protobuf type and sent on uncompressed with its new length. A message larger than
+/// `maxMessageBytes`, a compression Postern cannot read, or a stream that ends inside a
+/// message is an error.
+public final class GRPCMessageMasker {
+    public let maxMessageBytes: Int
+    private var masker: ProtobufMasker
+    private let type: Int
+    /// `grpc-encoding` of the stream, used for messages flagged compressed.
+    private let encoding: String
+    private var pending: [UInt8] = []
+
+    public init(policy: MaskingPolicy, schema: ProtoSchema, type: Int, encoding: String?,
+                maxMessageBytes: Int = 4 << 20) {
+        masker = ProtobufMasker(policy: policy, schema: schema)
+        self.type = type
+        self.encoding = encoding?.lowercased() ?? "identity"
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    public var findings: [EntityKind: Int] { masker.findings }
+
+    public func feed(_ chunk: [UInt8]) throws(MaskingError) -> [UInt8] {
+        pending += chunk
+        var output: [UInt8] = []
+        var start = 0
+        while pending.count - start >= 5 {
+            let length = Int(pending[start + 1]) << 24 | Int(pending[start + 2]) << 16
+                | Int(pending[start + 3]) << 8 | Int(pending[start + 4])
+            guard length <= maxMessageBytes else {
+                throw MaskingError("a gRPC message of \(length) bytes is over the \(maxMessageBytes)-byte masking limit")
+            }
+            guard pending.count - start - 5 >= length else { break }
+            let flag = pending[start]
+            let body = start + 5..<start + 5 + length
+            try emit(flag: flag, body: body, into: &output)
+            start = body.upperBound
+        }
+        pending.removeFirst(start)
+        return output
+    }
+
+    public func finish() throws(MaskingError) -> [UInt8] {
+        guard pending.isEmpty else { throw MaskingError("the gRPC stream ended inside a message") }
+        return []
+    }
+
+    private func emit(flag: UInt8, body: Range<Int>, into output: inout [UInt8]) throws(MaskingError) {
+        var message: [UInt8]
+        switch flag {
+        case 0:
+            let masked = try pending.withUnsafeBufferPointer { all throws(MaskingError) in
+                try masker.mask(UnsafeBufferPointer(rebasing: all[body]), type: type)
+            }
+            guard let masked else {
+                output.append(contentsOf: pending[(body.lowerBound - 5)..<body.upperBound])
+                return
+            }
+            message = masked
+        case 1:
+            guard encoding == "gzip" || encoding == "deflate" else {
+                throw MaskingError("a gRPC message compressed as '\(encoding)', which Postern cannot read")
+            }
+            let inflated = try Inflater.inflate(Array(pending[body]), limit: maxMessageBytes)
+            message = try masker.mask(inflated, type: type) ?? inflated
+        default:
+            throw MaskingError("a gRPC message with compression flag \(flag)")
+        }
+        let n = message.count
+        output += [0, UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+        output += message
+    }
+}
