@@ -5,9 +5,20 @@ enum Command {
     case run(configFile: String?, overrides: ConfigOverrides)
     case check(configFile: String)
     case token(configFile: String, repeat: Int)
-    case mask(configFile: String, policy: String?, format: String)
+    case mask(configFile: String, MaskOptions)
     case help
     case version
+}
+
+/// What `postern mask` was asked to do.
+struct MaskOptions {
+    var policy: String?
+    /// json, sse, text, grpc (length-prefixed messages) or protobuf (one message).
+    var format = "json"
+    /// FileDescriptorSet files beyond the policy's own `descriptor_sets`.
+    var descriptorSets: [String] = []
+    /// The fully qualified protobuf message type, for grpc and protobuf.
+    var messageType: String?
 }
 
 struct UsageError: Error, CustomStringConvertible {
@@ -24,6 +35,8 @@ enum Arguments {
       postern check FILE
       postern token --config FILE [--repeat N] < TOKEN
       postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
+      postern mask --config FILE [--policy NAME] --format grpc|protobuf
+                   [--descriptor-set FILE]... --message-type TYPE < IN > OUT
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -40,8 +53,11 @@ enum Arguments {
 
     mask     Masks standard input to standard output with a policy from the file (the
              'default' one unless --policy names another), as the data path would
-             mask a response: json (default), sse (text/event-stream) or text.
-             Exit 1, with the reason, if the input cannot be parsed.
+             mask a response: json (default), sse (text/event-stream) or text;
+             grpc (length-prefixed gRPC messages) or protobuf (one message) of
+             TYPE (e.g. inference.ModelInferResponse), by the policy's descriptor_sets
+             and any --descriptor-set files. Exit 1, with the reason, if the input
+             cannot be parsed.
 
     SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
     HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
@@ -82,22 +98,26 @@ enum Arguments {
             return .token(configFile: file, repeat: count)
         case "mask":
             var file: String?
-            var policy: String?
-            var format = "json"
+            var options = MaskOptions()
             while let flag = rest.popFirst() {
                 switch flag {
                 case "--config", "-c": file = try value(flag)
-                case "--policy": policy = try value(flag)
+                case "--policy": options.policy = try value(flag)
                 case "--format":
-                    format = try value(flag)
-                    guard ["json", "sse", "text"].contains(format) else {
-                        throw UsageError(description: "--format takes json, sse or text")
+                    options.format = try value(flag)
+                    guard ["json", "sse", "text", "grpc", "protobuf"].contains(options.format) else {
+                        throw UsageError(description: "--format takes json, sse, text, grpc or protobuf")
                     }
+                case "--descriptor-set": options.descriptorSets.append(try value(flag))
+                case "--message-type": options.messageType = try value(flag)
                 default: throw UsageError(description: "unknown option \(flag)")
                 }
             }
             guard let file else { throw UsageError(description: "mask needs --config FILE") }
-            return .mask(configFile: file, policy: policy, format: format)
+            if ["grpc", "protobuf"].contains(options.format), options.messageType == nil {
+                throw UsageError(description: "--format \(options.format) needs --message-type TYPE")
+            }
+            return .mask(configFile: file, options)
         case "run":
             var file: String?
             var overrides = ConfigOverrides()

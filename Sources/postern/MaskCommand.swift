@@ -7,12 +7,13 @@ import Glibc
 
 /// `postern mask`: a policy applied to standard input, streaming, as the data path would.
 enum MaskCommand {
-    static func run(config: PosternConfig, policyName: String?, format: String) -> Int32 {
-        let name = policyName ?? "default"
-        guard let settings = config.masking.first(where: { $0.name == name }) else {
+    static func run(config: PosternConfig, _ options: MaskOptions) -> Int32 {
+        let name = options.policy ?? "default"
+        guard var settings = config.masking.first(where: { $0.name == name }) else {
             Stderr.line("postern mask: no masking policy called '\(name)' in the configuration")
             return 1
         }
+        settings.descriptorSets += options.descriptorSets
         let policy: MaskingPolicy
         switch MaskingPolicy.build(settings) {
         case .success(let built): policy = built
@@ -20,10 +21,23 @@ enum MaskCommand {
             Stderr.line("postern mask: \(error)")
             return 1
         }
-        let stream: ResponseMasker = switch format {
-        case "sse": .sse(SSEMasker(policy: policy))
-        case "text": .text(TextStreamMasker(policy: policy))
-        default: .json(JSONMasker(policy: policy))
+        let stream: ResponseMasker
+        switch options.format {
+        case "sse": stream = .sse(SSEMasker(policy: policy))
+        case "text": stream = .text(TextStreamMasker(policy: policy))
+        case "grpc", "protobuf":
+            guard let schema = policy.protoSchema else {
+                Stderr.line("postern mask: no descriptor sets (masking.\(name).descriptor_sets or --descriptor-set)")
+                return 1
+            }
+            guard let typeName = options.messageType, let type = schema.message(named: typeName) else {
+                Stderr.line("postern mask: no message type '\(options.messageType ?? "")' in the descriptor sets")
+                return 1
+            }
+            if options.format == "protobuf" { return maskOneMessage(policy: policy, schema: schema, type: type) }
+            stream = .grpc(GRPCMessageMasker(policy: policy, schema: schema, type: type, encoding: nil,
+                                             maxMessageBytes: policy.maxMessageBytes))
+        default: stream = .json(JSONMasker(policy: policy))
         }
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         do throws(MaskingError) {
@@ -34,6 +48,30 @@ enum MaskCommand {
                 writeAll(try stream.feed(Array(chunk[0..<n])))
             }
             writeAll(try stream.finish())
+        } catch {
+            Stderr.line("postern mask: \(error)")
+            return 1
+        }
+        return 0
+    }
+
+    /// A single protobuf message (not gRPC-framed): read whole, masked, written.
+    private static func maskOneMessage(policy: MaskingPolicy, schema: ProtoSchema, type: Int) -> Int32 {
+        var message: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = read(0, &chunk, chunk.count)
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            message += chunk[0..<n]
+            guard message.count <= policy.maxMessageBytes else {
+                Stderr.line("postern mask: the message is over max_message_bytes (\(policy.maxMessageBytes))")
+                return 1
+            }
+        }
+        var masker = ProtobufMasker(policy: policy, schema: schema)
+        do throws(MaskingError) {
+            writeAll(try masker.mask(message, type: type) ?? message)
         } catch {
             Stderr.line("postern mask: \(error)")
             return 1

@@ -68,9 +68,9 @@ case .check(let file):
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
     exit(TokenCommand.run(credentials: credentials, repeat: count))
-case .mask(let file, let policy, let format):
+case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
-    exit(MaskCommand.run(config: config, policyName: policy, format: format))
+    exit(MaskCommand.run(config: config, options))
 case .run(let file, let overrides):
     guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config),
           let masking = loadMasking(config) else { exit(1) }

@@ -263,7 +263,7 @@ def test_upstream_dying_mid_body_cuts_the_caller_off(postern, protocol):
 @pytest.mark.parametrize("code,expected", [(8, grpc.StatusCode.CANCELLED), (7, grpc.StatusCode.UNAVAILABLE),
                                            (11, grpc.StatusCode.RESOURCE_EXHAUSTED), (2, grpc.StatusCode.INTERNAL)])
 def test_upstream_reset_mid_grpc_stream_maps_to_grpc_status(start_postern, code, expected):
-    import h2_reset_server
+    import h2_misbehaving_server as h2_reset_server
     port, listener = h2_reset_server.start()
     try:
         p = start_postern(upstreams={"raw": f"h2c://127.0.0.1:{port}"})
