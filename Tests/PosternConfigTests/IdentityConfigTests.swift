@@ -87,6 +87,8 @@ import Testing
             hash_key_file: mask.key
             fields: [{ key: [ssn, password], action: redact }, { path: "$.choices[*].message.content", action: drop }]
             on_unparseable: pass
+            descriptor_sets: [protos/inference.pb]
+            max_message_bytes: 8388608
         routes:
           - { prefix: /a, upstream: m, masking: strict }
           - { prefix: /b, upstream: m, masking: none }
@@ -96,6 +98,7 @@ import Testing
         #expect(strict.detectors == ["email", "credit_card"] && strict.action == "partial" && strict.keepLast == 2)
         #expect(strict.actions == ["email": "hash"] && strict.hashKeyFile == "/etc/postern/mask.key")
         #expect(strict.fields.count == 2 && strict.onUnparseable == "pass")
+        #expect(strict.descriptorSets == ["/etc/postern/protos/inference.pb"] && strict.maxMessageBytes == 8 << 20)
         #expect(config.maskingPolicy(for: config.route(forPath: "/a")!)?.name == "strict")
         #expect(config.maskingPolicy(for: config.route(forPath: "/b")!) == nil)
         #expect(config.maskingPolicy(for: config.route(forPath: "/c")!)?.name == "default")
@@ -108,6 +111,8 @@ import Testing
         ("masking: { p: { fields: [{ path: 'choices[0]' }] } }", "expected a path"),
         ("masking: { p: { fields: [{ action: redact }] } }", "either key or path"),
         ("masking: { p: { on_unparseable: maybe } }", "expected deny or pass"),
+        ("masking: { p: { descriptor_sets: inference.pb } }", "masking.p.descriptor_sets"),
+        ("masking: { p: { max_message_bytes: 10 } }", "masking.p.max_message_bytes"),
         ("routes: [{ prefix: /, upstream: m, masking: missing }]", "no masking policy called 'missing'"),
     ])
     func problemsAreReported(_ yaml: String, _ expected: String) {

@@ -124,3 +124,13 @@ def test_postern_mask_reads_grpc_frames_and_single_messages(tmp_path, proto):
     assert bad.returncode == 1 and b"truncated or malformed protobuf" in bad.stderr
     unknown = subprocess.run(args[:-1] + ["no.Such", "--format", "grpc"], input=b"", capture_output=True)
     assert unknown.returncode == 1 and b"no message type 'no.Such'" in unknown.stderr
+
+
+def test_postern_check_refuses_a_descriptor_set_that_does_not_decode(tmp_path):
+    (tmp_path / "bad.pb").write_bytes(b"\x0a\x05\x01")
+    config = tmp_path / "p.yaml"
+    config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\n"
+                      "masking: { default: { descriptor_sets: [bad.pb] } }\n")
+    out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
+    assert out.returncode == 1 and "masking.default.descriptor_sets" in out.stderr
+    assert "is not a FileDescriptorSet" in out.stderr
