@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Postern's masking benchmark: MB/s per core of `postern mask` on a corpus shaped like
 model-server traffic (OpenAI chat completions with tool calls, KServe v2 BYTES outputs,
-nested records), hit-free and dense; Presidio's pattern recognizers on the same bytes in
+nested records as JSON; KServe ModelInferResponse messages as gRPC), hit-free and dense; Presidio's pattern recognizers on the same bytes in
 the same run; and the delay masking adds to the first SSE event of a streamed answer.
 
 Usage: bench/run mask [--megabytes N] [--write BENCHMARKS.md]
@@ -66,14 +66,62 @@ def corpus(path, megabytes, dense):
     return path
 
 
-def postern_mbps(config, path, repeat=3):
+def varint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def field(number, value):
+    """A length-delimited protobuf field."""
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def kserve_response(rng, dense):
+    """A ModelInferResponse (Tests/integration/protos/inference.proto): a BYTES output in
+    raw_output_contents, an FP32 one, a string parameter, as Triton would send them."""
+    rows = [sentence(rng, dense).encode() for _ in range(4)]
+    tensor = b"".join(len(r).to_bytes(4, "little") + r for r in rows)
+    parameter = field(1, b"note") + field(2, field(3, sentence(rng, dense).encode()))
+    text = field(1, b"text_output") + field(2, b"BYTES") + field(3, varint(4))
+    scores = field(1, b"scores") + field(2, b"FP32") + field(3, varint(4))
+    return (field(1, b"classifier") + field(2, b"3") + field(3, f"req-{rng.randrange(10**9)}".encode())
+            + field(4, parameter) + field(5, text) + field(5, scores) + field(6, tensor)
+            + field(6, bytes(rng.randrange(256) for _ in range(16))))
+
+
+def grpc_corpus(path, megabytes, dense):
+    """gRPC length-prefixed ModelInferResponse messages, as a streamed answer carries them."""
+    rng = random.Random(42 + dense)
+    with open(path, "wb") as out:
+        size = 0
+        while size < megabytes * 1_000_000:
+            message = kserve_response(rng, dense)
+            out.write(b"\0" + len(message).to_bytes(4, "big") + message)
+            size += 5 + len(message)
+    return path
+
+
+def descriptor_set(tmp):
+    """inference.proto compiled by protoc (grpcio-tools, from the test clients' .venv)."""
+    out = tmp / "inference.pb"
+    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "grpc_tools.protoc",
+                    f"-I{ROOT / 'Tests' / 'integration' / 'protos'}", "--include_imports",
+                    f"--descriptor_set_out={out}", "inference.proto"], check=True)
+    return out
+
+
+def postern_mbps(config, path, repeat=3, extra=()):
     size = path.stat().st_size
     times = []
     for _ in range(repeat):
         with open(path, "rb") as source:
             started = time.perf_counter()
-            subprocess.run([str(POSTERN), "mask", "--config", str(config)], stdin=source, stdout=subprocess.DEVNULL,
-                           check=True)
+            subprocess.run([str(POSTERN), "mask", "--config", str(config), *extra], stdin=source,
+                           stdout=subprocess.DEVNULL, check=True)
             times.append(time.perf_counter() - started)
     return size / statistics.median(times) / 1e6
 
@@ -145,7 +193,15 @@ def main():
         path = corpus(tmp / f"corpus-{dense}.json", args.megabytes, dense)
         postern = postern_mbps(config, path)
         presidio, found = presidio_mbps(path, args.presidio_sample)
-        rows.append((("dense" if dense else "hit-free"), path.stat().st_size / 1e6, postern, presidio, found))
+        rows.append((f"JSON, {'dense' if dense else 'hit-free'}", path.stat().st_size / 1e6, postern, presidio, found))
+        print(rows[-1], flush=True)
+    descriptors = descriptor_set(tmp)
+    for dense in (False, True):
+        path = grpc_corpus(tmp / f"corpus-{dense}.grpc", args.megabytes, dense)
+        postern = postern_mbps(config, path, extra=("--format", "grpc", "--descriptor-set", str(descriptors),
+                                                    "--message-type", "inference.ModelInferResponse"))
+        rows.append((f"gRPC protobuf (KServe), {'dense' if dense else 'hit-free'}", path.stat().st_size / 1e6,
+                     postern, None, None))
         print(rows[-1], flush=True)
     direct, through = first_event_delay(tmp, """
 listen: {{ address: 127.0.0.1:{port} }}
@@ -158,12 +214,17 @@ runtime: {{ event_loop_threads: 1, request_log: false }}
     lines = ["| corpus | MB | Postern MB/s (1 core) | Presidio pattern recognizers MB/s | Postern vs Presidio |",
              "|---|---:|---:|---:|---:|"]
     for name, size, postern, presidio, _ in rows:
-        lines.append(f"| JSON, {name} | {size:.1f} | {postern:.1f} | {presidio:.3f} | {postern / presidio:,.0f}x |")
+        if presidio is None:  # Presidio reads text, not protobuf
+            lines.append(f"| {name} | {size:.1f} | {postern:.1f} | — | — |")
+        else:
+            lines.append(f"| {name} | {size:.1f} | {postern:.1f} | {presidio:.3f} | {postern / presidio:,.0f}x |")
     report = "\n\n".join([
         f"## Masking, {time.strftime('%Y-%m-%d')}",
         f"Machine: {os.cpu_count()} cores ({cpu_model()}). `postern mask` (release build, default policy, every "
         f"detector) over one JSON document of OpenAI chat completions with tool calls, KServe v2 BYTES outputs and "
-        f"nested records; median of 3 runs, process start included. Presidio {presidio_version()}: CreditCard, "
+        f"nested records, and over a gRPC stream of KServe ModelInferResponse messages (BYTES tensors in "
+        f"raw_output_contents, an FP32 tensor, a string parameter; `--format grpc` with a descriptor set); "
+        f"median of 3 runs, process start included. Presidio {presidio_version()}: CreditCard, "
         f"Email, UsSsn, Iban and Ip recognizers called directly (no NLP engine) on the first "
         f"{args.presidio_sample:,} bytes of the same corpus, single thread.",
         f"Command: `bench/run mask --megabytes {args.megabytes}`",

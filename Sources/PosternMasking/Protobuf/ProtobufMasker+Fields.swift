@@ -1,10 +1,11 @@
 extension ProtobufMasker {
     /// A field the schema knows: masks, rewrites, drops or keeps its value.
-    mutating func known(_ field: ProtoSchema.Field, wire: Int, _ buf: UnsafeBufferPointer<UInt8>,
-                                _ i: inout Int, end: Int, depth: Int, ruleName: String?, hint: String,
-                                rawDatatype: String??) throws(MaskingError) -> Outcome {
-        let whole = field.debugRedact || ruleName.flatMap(fieldRule) != nil
-        let action = ruleName.flatMap(fieldRule)?.action ?? policy.action
+    mutating func known(_ field: ProtoSchema.Field, wire: Int, _ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int,
+                        end: Int, depth: Int, ruleName: String?, hint: String,
+                        rawDatatype: String??) throws(MaskingError) -> Outcome {
+        let rule = policy.fields.isEmpty ? nil : ruleName.flatMap(fieldRule)
+        let whole = field.debugRedact || rule != nil
+        let action = rule?.action ?? policy.action
         switch field.kind {
         case .group(let type):
             let start = i
