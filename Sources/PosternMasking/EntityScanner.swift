@@ -1,7 +1,7 @@
 /// Finds sensitive values in UTF-8 text in one pass. Each byte is looked up once; only
 /// bytes that can begin a value (digits, `+`, `(`, `@`, capitals, a few letters, `-`, `:`)
-/// at a word boundary start a detector, so text without values costs one table lookup
-/// per byte.
+/// start a detector, letters and digits only at the start of a word, so the rest of each
+/// word is skipped in a tight loop.
 public struct EntityScanner: Sendable {
     public let kinds: Set<EntityKind>
     // One flag per detector, read in the hot loop (a Set lookup would hash every time).
@@ -45,25 +45,26 @@ public struct EntityScanner: Sendable {
         var found: [Entity] = []
         var i = 0
         let n = b.count
-        let flags = Self.triggers
-        let word = Self.word  // tables hoisted: a static read in the loop costs a once-check
+        let classes = Self.classes
         while i < n {
             let c = b[i]
-            let trigger = flags[Int(c)]
-            // Most trigger bytes are letters and digits inside a word: no value starts there.
-            if trigger == 0 || (trigger == 1 && i > 0 && word[Int(b[i - 1])]) {
+            let k = classes[Int(c)]
+            if k == 0 {
                 i += 1
                 continue
             }
-            if let (range, kind) = detect(b, i, c, trigger, keyHint: keyHint) {
-                if let last = found.last, range.lowerBound < last.range.upperBound {
-                    i += 1  // overlaps what was already found (e.g. an email's local part)
-                    continue
-                }
+            // Here a word starts (whole words are skipped below) or a byte that can begin a
+            // value anywhere (`@`, `-`, …) stands.
+            if k != Self.wordByte, let (range, kind) = detect(b, i, c, keyHint: keyHint),
+               found.last.map({ range.lowerBound >= $0.range.upperBound }) ?? true {
                 found.append(Entity(range, kind))
                 i = max(range.upperBound, i + 1)
             } else {
                 i += 1
+            }
+            // The rest of a word cannot begin a value.
+            if i > 0, i < n, classes[Int(b[i - 1])] & Self.wordByte != 0 {
+                while i < n, classes[Int(b[i])] & Self.wordByte != 0 { i += 1 }
             }
         }
         return found
@@ -74,7 +75,7 @@ public struct EntityScanner: Sendable {
         return copy.withUTF8 { scan($0) }
     }
 
-    private func detect(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: UInt8, _ trigger: UInt8,
+    private func detect(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: UInt8,
                         keyHint: String?) -> (Range<Int>, EntityKind)? {
         if c == 0x40 {  // @
             guard on(.email), let range = TextDetectors.email(b, at: i) else { return nil }
@@ -153,17 +154,22 @@ public struct EntityScanner: Sendable {
         }
     }
 
-    /// Which bytes can begin a value: 1 only at a word boundary, 2 anywhere.
-    static let triggers: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 256)
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = 1 }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = 1 }
-        for c in UInt8(ascii: "a")...UInt8(ascii: "f") { t[Int(c)] = 1 }
-        for c in "gxh".utf8 { t[Int(c)] = 1 }
-        for c in "+(@-:".utf8 { t[Int(c)] = 2 }
-        return t
-    }()
+    static let wordByte: UInt8 = 1, startsValue: UInt8 = 2
 
-    /// Bytes that continue a word (`Byte.isWord`), as a table.
-    static let word: [Bool] = (0...255).map { Byte.isWord(UInt8($0)) }
+    /// Per byte: `wordByte` if it continues a word (`Byte.isWord`), plus `startsValue` if a
+    /// value can begin with it (letters and digits only at the start of a word; `+ ( @ - :`
+    /// anywhere). Allocated once and never freed: the hot loop reads it without checks.
+    nonisolated(unsafe) static let classes: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for c in 0..<256 {
+            let byte = UInt8(c)
+            var k: UInt8 = Byte.isWord(byte) ? wordByte : 0
+            if Byte.isDigit(byte) || Byte.isUpper(byte) || (Byte.isHex(byte) && Byte.isLower(byte))
+                || "gxh+(@-:".utf8.contains(byte) {
+                k |= startsValue
+            }
+            table[c] = k
+        }
+        return UnsafePointer(table)
+    }()
 }

@@ -81,7 +81,8 @@ struct JSONMachine {
     private var raw: [UInt8] = []
     /// A member name (with what follows it up to the value) held until its value decides
     /// whether the member stays.
-    private var pendingKey: [UInt8]?
+    private var pendingKey: [UInt8] = []
+    private var hasPendingKey = false
     private var offset = 0
     /// Containers being replaced whole by a field rule: their bytes are parsed, not written.
     private var muted = 0
@@ -101,13 +102,25 @@ struct JSONMachine {
         var i = 0
         let n = chunk.count
         while i < n {
-            // Inside a string, copy up to the next quote, backslash or control byte at once.
-            if case .string = token, !escaped {
+            // Inside a string, find the next quote, backslash or control byte at once.
+            if case .string(let isKey) = token, !escaped {
                 var j = i
+                var high: UInt8 = 0
                 while j < n {
                     let c = chunk[j]
                     if c == 0x22 || c == 0x5C || c < 0x20 { break }
+                    high |= c
                     j += 1
+                }
+                // The whole string is in this chunk, quotes included, without escapes: it is
+                // read where it lies, never copied.
+                if j < n, chunk[j] == 0x22, raw.count == 1, i > 0 {
+                    offset += j - i + 1
+                    token = .none
+                    try finishString(UnsafeBufferPointer(rebasing: chunk[(i - 1)...j]), isKey: isKey,
+                                     hasEscape: false, ascii: high < 0x80)
+                    i = j + 1
+                    continue
                 }
                 if j > i {
                     raw.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[i..<j]))
@@ -171,7 +184,7 @@ struct JSONMachine {
                 token = .literal(word, position + 1)
             } else {
                 token = .none
-                try finishScalar(word, masked: nil)
+                try word.withUnsafeBufferPointer { (bytes) throws(MaskingError) in try finishScalar(bytes, masked: nil) }
             }
             return
         case .none:
@@ -184,7 +197,7 @@ struct JSONMachine {
         switch byte {
         case 0x20, 0x0A, 0x0D, 0x09:
             // Whitespace after a comma waits for the comma, which waits for the next member.
-            if pendingKey != nil { pendingKey!.append(byte) } else if trailingComma { gap.append(byte) } else { emit(byte) }
+            if hasPendingKey { pendingKey.append(byte) } else if trailingComma { gap.append(byte) } else { emit(byte) }
         case 0x22:
             switch expect {
             case .key: token = .string(key: true)
@@ -233,7 +246,7 @@ struct JSONMachine {
             }
         case 0x3A:
             guard expect == .colon else { throw invalid("unexpected :") }
-            if pendingKey != nil { pendingKey!.append(byte) } else { emit(byte) }
+            if hasPendingKey { pendingKey.append(byte) } else { emit(byte) }
             expect = .value
         case 0x2C:
             guard expect == .commaOrEnd, let frame = stack.last else { throw invalid("unexpected ,") }
@@ -278,34 +291,52 @@ struct JSONMachine {
     private mutating func finishString(isKey: Bool) throws(MaskingError) {
         let bytes = raw  // a second reference: the buffer stays valid while self changes
         try bytes.withUnsafeBufferPointer { (all) throws(MaskingError) in
-            let content = UnsafeBufferPointer(rebasing: all[1..<(all.count - 1)])
-            let hasEscape = content.contains(0x5C)
-            let ascii = !content.contains(where: { $0 > 0x7F })
-            if isKey {
-                guard let decoded = hasEscape ? JSONString.decode(content) : Array(content),
-                      ascii || JSONString.isValidUTF8(decoded) else { throw invalid("bad string escape or UTF-8") }
-                let name = String(decoding: decoded, as: UTF8.self)
-                stack[stack.count - 1].key = name
-                stack[stack.count - 1].lowerKey = policy.fields.isEmpty ? nil : name.lowercased()
-                if muted == 0 { pendingKey = bytes }
-                expect = .colon
-                return
-            }
-            if muted > 0 {
-                valueDone()
-                return
-            }
-            if hasEscape {
-                guard let decoded = JSONString.decode(content) else { throw invalid("bad string escape or UTF-8") }
-                try decoded.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, bytes) }
-            } else {
-                guard ascii || JSONString.isValidUTF8(Array(content)) else { throw invalid("invalid UTF-8") }
-                try finishStringValue(content, bytes)
-            }
+            try finishString(all, isKey: isKey, hasEscape: nil, ascii: nil)
         }
     }
 
-    private mutating func finishStringValue(_ text: UnsafeBufferPointer<UInt8>, _ original: [UInt8]) throws(MaskingError) {
+    /// A whole string token, quotes included; what is already known of it saves a pass.
+    private mutating func finishString(_ all: UnsafeBufferPointer<UInt8>, isKey: Bool, hasEscape: Bool?,
+                                       ascii: Bool?) throws(MaskingError) {
+        let content = UnsafeBufferPointer(rebasing: all[1..<(all.count - 1)])
+        let hasEscape = hasEscape ?? content.contains(0x5C)
+        let ascii = ascii ?? !content.contains(where: { $0 > 0x7F })
+        if isKey {
+            let name: String
+            if hasEscape {
+                guard let decoded = JSONString.decode(content), ascii || JSONString.isValidUTF8(decoded) else {
+                    throw invalid("bad string escape or UTF-8")
+                }
+                name = String(decoding: decoded, as: UTF8.self)
+            } else {
+                guard ascii || Byte.isValidUTF8(content) else { throw invalid("invalid UTF-8") }
+                name = String(decoding: content, as: UTF8.self)
+            }
+            stack[stack.count - 1].key = name
+            stack[stack.count - 1].lowerKey = policy.fields.isEmpty ? nil : name.lowercased()
+            if muted == 0 {
+                pendingKey.removeAll(keepingCapacity: true)
+                pendingKey.append(contentsOf: all)
+                hasPendingKey = true
+            }
+            expect = .colon
+            return
+        }
+        if muted > 0 {
+            valueDone()
+            return
+        }
+        if hasEscape {
+            guard let decoded = JSONString.decode(content) else { throw invalid("bad string escape or UTF-8") }
+            try decoded.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, all) }
+        } else {
+            guard ascii || Byte.isValidUTF8(content) else { throw invalid("invalid UTF-8") }
+            try finishStringValue(content, all)
+        }
+    }
+
+    private mutating func finishStringValue(_ text: UnsafeBufferPointer<UInt8>,
+                                            _ original: UnsafeBufferPointer<UInt8>) throws(MaskingError) {
         if let rule = fieldRule() {
             try finishScalar(original, masked: wholeValue(text, rule.action))
         } else {
@@ -321,12 +352,12 @@ struct JSONMachine {
         }
         // A card number written as a JSON number is still a card number.
         let bytes = raw
-        try bytes.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, bytes) }
+        try bytes.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, text) }
     }
 
     /// Writes a finished scalar: the original bytes, or the masked replacement (a JSON
     /// string), or nothing at all when the member is dropped.
-    private mutating func finishScalar(_ original: [UInt8]?, masked: Replacement?) throws(MaskingError) {
+    private mutating func finishScalar(_ original: UnsafeBufferPointer<UInt8>?, masked: Replacement?) throws(MaskingError) {
         if muted > 0 {
             valueDone()
             return
@@ -334,7 +365,7 @@ struct JSONMachine {
         switch masked {
         case nil:
             writeMemberPrefix()
-            if let original { emit(original) }
+            if let original, muted == 0 { out.append(contentsOf: original) }
         case .drop:
             if let frame = stack.last, frame.container == .array {
                 writeMemberPrefix()
@@ -342,7 +373,7 @@ struct JSONMachine {
             } else if stack.isEmpty {
                 emit(Array("null".utf8))
             } else {
-                pendingKey = nil  // the member disappears, name and all
+                hasPendingKey = false  // the member disappears, name and all
                 gap.removeAll(keepingCapacity: true)
             }
         case .text(let bytes):
@@ -368,9 +399,9 @@ struct JSONMachine {
         }
         emit(gap)
         gap.removeAll(keepingCapacity: true)
-        if let key = pendingKey {
-            emit(key)
-            pendingKey = nil
+        if hasPendingKey {
+            emit(pendingKey)
+            hasPendingKey = false
         }
     }
 
