@@ -123,10 +123,12 @@ public struct EntityScanner: Sendable {
         return nil
     }
 
-    /// A `:` within the next five bytes: only then can hex digits start an IPv6 address.
+    /// One to four hex digits and a `:` from `i`: only then can an IPv6 address start there.
     private func colonSoon(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
-        for k in 1...5 where b.at(i + k) == 0x3A { return true }
-        return false
+        var k = i
+        let end = min(b.count, i + 4)
+        while k < end, Byte.isHex(b[k]) { k += 1 }
+        return k > i && b.at(k) == 0x3A
     }
 
     /// The value is labelled as an SSN: by its JSON key, or by the words just before it.

@@ -106,6 +106,15 @@ struct JSONMachine {
             if case .string(let isKey) = token, !escaped {
                 var j = i
                 var high: UInt8 = 0
+                // Eight bytes at a time while none of them ends the run.
+                var highWord: UInt64 = 0
+                while j + 8 <= n {
+                    let word = UnsafeRawPointer(chunk.baseAddress! + j).loadUnaligned(as: UInt64.self)
+                    if JSONString.mayStopRun(word) { break }
+                    highWord |= word
+                    j += 8
+                }
+                if highWord & 0x8080_8080_8080_8080 != 0 { high = 0x80 }
                 while j < n {
                     let c = chunk[j]
                     if c == 0x22 || c == 0x5C || c < 0x20 { break }
@@ -204,8 +213,11 @@ struct JSONMachine {
             case .value: try beginValue(); token = .string(key: false)
             default: throw invalid("unexpected string")
             }
-            raw.removeAll(keepingCapacity: true)
-            raw.append(byte)
+            // Usually `raw` still holds just the quote of the last string (read in place).
+            if raw.count != 1 || raw[0] != 0x22 {
+                raw.removeAll(keepingCapacity: true)
+                raw.append(byte)
+            }
         case 0x7B, 0x5B:
             guard expect == .value else { throw invalid("unexpected \(byte == 0x7B ? "{" : "[")") }
             guard stack.count < maxDepth else { throw MaskingError("JSON nested deeper than \(maxDepth)") }
@@ -397,8 +409,10 @@ struct JSONMachine {
             if frame.emitted > 0 { emit(0x2C) }
             stack[stack.count - 1].emitted += 1
         }
-        emit(gap)
-        gap.removeAll(keepingCapacity: true)
+        if !gap.isEmpty {  // removeAll is not free even on an empty array
+            emit(gap)
+            gap.removeAll(keepingCapacity: true)
+        }
         if hasPendingKey {
             emit(pendingKey)
             hasPendingKey = false

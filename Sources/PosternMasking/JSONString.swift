@@ -47,19 +47,29 @@ enum JSONString {
 
     /// `text` as a quoted JSON string. Non-ASCII is written as UTF-8; only what must be is escaped.
     static func encode(_ text: [UInt8], into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + text.count + 2)
         out.append(0x22)
-        for c in text {
-            switch c {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]]
-            default: out.append(c)
+        text.withUnsafeBufferPointer { text in
+            var run = 0  // start of the bytes not yet written: copied in one go, up to an escape
+            for (i, c) in text.enumerated() where c == 0x22 || c == 0x5C || c < 0x20 {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run..<i]))
+                run = i + 1
+                out.append(0x5C)
+                switch c {
+                case 0x22, 0x5C: out.append(c)
+                case 0x0A: out.append(0x6E)
+                case 0x0D: out.append(0x72)
+                case 0x09: out.append(0x74)
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    out.append(0x75)
+                    out.append(0x30)
+                    out.append(0x30)
+                    out.append(hex.utf8Start[Int(c >> 4)])
+                    out.append(hex.utf8Start[Int(c & 15)])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run...]))
         }
         out.append(0x22)
     }
@@ -84,6 +94,19 @@ enum JSONString {
             out += [UInt8(0xF0 | scalar >> 18), UInt8(0x80 | scalar >> 12 & 0x3F), UInt8(0x80 | scalar >> 6 & 0x3F),
                     UInt8(0x80 | scalar & 0x3F)]
         }
+    }
+
+    /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control
+    /// byte (what ends a run of plain string content). Exact when it says no; a yes is
+    /// checked byte by byte.
+    @inline(__always) static func mayStopRun(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let quote = hasZeroByte(word ^ (ones &* 0x22))
+        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return quote | backslash | control != 0
     }
 
     static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
