@@ -1,5 +1,7 @@
 extension ProtobufMasker {
-    /// A field the schema knows: masks, rewrites, drops or keeps its value.
+    /// A field the schema knows: masks, rewrites, drops or keeps its value. `ruleName` is
+    /// what field rules match (the map key, for a map's value); `rawDatatype` is set for a
+    /// KServe raw tensor field, holding its tensor's datatype (nil inside when unknown).
     mutating func known(_ field: ProtoSchema.Field, wire: Int, _ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int,
                         end: Int, depth: Int, ruleName: String?, hint: String,
                         rawDatatype: String??) throws(MaskingError) -> Outcome {

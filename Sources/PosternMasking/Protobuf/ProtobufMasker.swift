@@ -46,7 +46,7 @@ public struct ProtobufMasker {
     /// Walks the fields in `range` (up to the end tag of `group`, for a group). Returns the
     /// rewritten fields (nil if none changed) and where they end.
     mutating func walk(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, type: Int, depth: Int,
-                               group: Int?) throws(MaskingError) -> (output: [UInt8]?, end: Int) {
+                       group: Int?) throws(MaskingError) -> (output: [UInt8]?, end: Int) {
         guard depth < Self.maxDepth else { throw MaskingError("protobuf nested more than \(Self.maxDepth) deep") }
         let message = schema.messages[type]
         var output: [UInt8] = []
