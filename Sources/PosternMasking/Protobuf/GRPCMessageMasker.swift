@@ -62,7 +62,9 @@ public final class GRPCMessageMasker {
             guard encoding == "gzip" || encoding == "deflate" else {
                 throw MaskingError("a gRPC message compressed as '\(encoding)', which Postern cannot read")
             }
-            let inflated = try Inflater.inflate(Array(pending[body]), limit: maxMessageBytes)
+            let inflated = try pending.withUnsafeBufferPointer { all throws(MaskingError) in
+                try Inflater.inflate(UnsafeBufferPointer(rebasing: all[body]), limit: maxMessageBytes)
+            }
             message = try masker.mask(inflated, type: type) ?? inflated
         default:
             throw MaskingError("a gRPC message with compression flag \(flag)")

@@ -6,32 +6,15 @@ extension ProtobufMasker {
     static func datatypes(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
                           _ raw: ProtoSchema.RawTensors) throws(MaskingError) -> [String?] {
         var types: [String?] = []
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let (number, wire) = try ProtoWire.readTag(buf, &i, end: range.upperBound)
-            var start = i
-            try ProtoWire.skip(buf, &i, end: range.upperBound, wireType: wire, number: number, depth: 0)
-            guard number == raw.tensorsField, wire == ProtoWire.lengthDelimited else { continue }
-            _ = try ProtoWire.readVarint(buf, &start, end: i)
-            types.append(try text(of: raw.datatypeField, in: buf, start..<i))
+        try ProtoWire.forEachField(buf, range) { (number, wire, value) throws(MaskingError) in
+            guard number == raw.tensorsField, wire == ProtoWire.lengthDelimited else { return }
+            var datatype: String?  // the last one wins, as in any protobuf parser
+            try ProtoWire.forEachField(buf, value) { (field, wire, text) throws(MaskingError) in
+                if field == raw.datatypeField, wire == ProtoWire.lengthDelimited { datatype = ProtoWire.text(buf, text) }
+            }
+            types.append(datatype)
         }
         return types
-    }
-
-    /// The last value of string field `number` in the message at `range`.
-    private static func text(of number: Int, in buf: UnsafeBufferPointer<UInt8>,
-                             _ range: Range<Int>) throws(MaskingError) -> String? {
-        var found: String?
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let (field, wire) = try ProtoWire.readTag(buf, &i, end: range.upperBound)
-            var start = i
-            try ProtoWire.skip(buf, &i, end: range.upperBound, wireType: wire, number: field, depth: 0)
-            guard field == number, wire == ProtoWire.lengthDelimited else { continue }
-            _ = try ProtoWire.readVarint(buf, &start, end: i)
-            found = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
-        }
-        return found
     }
 
     /// One raw tensor. A BYTES tensor has its UTF-8 elements masked (and its lengths

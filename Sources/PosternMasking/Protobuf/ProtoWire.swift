@@ -63,6 +63,24 @@ enum ProtoWire {
         return i
     }
 
+    /// Calls `body` with each field in `range` (not descending): its number, wire type, and
+    /// where its value lies (a length-delimited field's content, without the length).
+    static func forEachField(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
+                             _ body: (Int, Int, Range<Int>) throws(MaskingError) -> Void) throws(MaskingError) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let (number, wire) = try readTag(buf, &i, end: range.upperBound)
+            var start = i
+            try skip(buf, &i, end: range.upperBound, wireType: wire, number: number, depth: 0)
+            if wire == lengthDelimited { _ = try readVarint(buf, &start, end: i) }
+            try body(number, wire, start..<i)
+        }
+    }
+
+    static func text(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: buf[range]), as: UTF8.self)
+    }
+
     /// A field's number and wire type.
     static func readTag(_ buf: UnsafeBufferPointer<UInt8>, _ i: inout Int, end: Int) throws(MaskingError) -> (Int, Int) {
         let tag = try readVarint(buf, &i, end: end)

@@ -137,19 +137,13 @@ extension ProtobufMasker {
     /// A map entry's key (field 1), as text; nil if the entry has none.
     static func mapKey(_ buf: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws(MaskingError) -> String? {
         var key: String?
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let (number, wire) = try ProtoWire.readTag(buf, &i, end: range.upperBound)
-            let start = i
-            if number == 1, wire == ProtoWire.varint {
-                key = String(try ProtoWire.readVarint(buf, &i, end: range.upperBound))
-                continue
-            }
-            try ProtoWire.skip(buf, &i, end: range.upperBound, wireType: wire, number: number, depth: 0)
-            if number == 1, wire == ProtoWire.lengthDelimited {
-                var contentStart = start
-                _ = try ProtoWire.readVarint(buf, &contentStart, end: range.upperBound)
-                key = String(decoding: UnsafeBufferPointer(rebasing: buf[contentStart..<i]), as: UTF8.self)
+        try ProtoWire.forEachField(buf, range) { (number, wire, value) throws(MaskingError) in
+            guard number == 1 else { return }
+            if wire == ProtoWire.lengthDelimited {
+                key = ProtoWire.text(buf, value)
+            } else if wire == ProtoWire.varint {
+                var at = value.lowerBound
+                key = String(try ProtoWire.readVarint(buf, &at, end: value.upperBound))
             }
         }
         return key
