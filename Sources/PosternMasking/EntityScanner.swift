@@ -88,17 +88,27 @@ public struct EntityScanner: Sendable {
         let previous = b.at(i - 1)
         guard !Byte.isWord(previous) else { return nil }
         if Byte.isDigit(c) {
-            // Inside a dotted or dashed number (the 2nd part of a version, a date): not a start.
-            if (previous == 0x2E || previous == 0x2D || previous == 0x3A) && Byte.isAlnum(b.at(i - 2)) { return nil }
+            // Inside a dotted, dashed or timed run (a version's 2nd part, a date, `SO-800`, `12:30`):
+            // not a start. After a label (`card:4111…`) it is.
+            if previous == 0x2E || previous == 0x2D ? Byte.isAlnum(b.at(i - 2))
+                : previous == 0x3A && Byte.isDigit(b.at(i - 2)) { return nil }
             if on(.creditCard), let end = NumberDetectors.card(b, i) { return (i..<end, .creditCard) }
-            if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: { ssnContext(b, i, keyHint) }) {
+            if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: {
+                Self.named(b, before: i, keyHint, keys: Self.ssnKeys, words: Self.ssnWords)
+            }) {
                 return (i..<end, .usSSN)
             }
             if on(.ipAddress) {
-                if let end = NumberDetectors.ipv4(b, i) { return (i..<end, .ipAddress) }
+                if let end = NumberDetectors.ipv4(b, i), !Self.isVersion(b, i, end) { return (i..<end, .ipAddress) }
                 if colonSoon(b, i), let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
             }
-            if on(.phone), previous != 0x2B, let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
+            if on(.phone), previous != 0x2B {
+                if let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
+                if let end = NumberDetectors.bareDigitsPhone(b, i),
+                   Self.named(b, before: i, keyHint, keys: Self.phoneKeys, words: Self.phoneWords) {
+                    return (i..<end, .phone)
+                }
+            }
             return nil
         }
         switch c {
@@ -131,16 +141,35 @@ public struct EntityScanner: Sendable {
         return k > i && b.at(k) == 0x3A
     }
 
-    /// The value is labelled as an SSN: by its JSON key, or by the words just before it.
-    private func ssnContext(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ keyHint: String?) -> Bool {
-        if let keyHint {
-            var copy = keyHint
-            let found = copy.withUTF8 { Self.containsWord($0, 0..<$0.count, "ssn") || Self.containsWord($0, 0..<$0.count, "social") }
+    static let ssnKeys: [StaticString] = ["ssn", "social"], ssnWords: [StaticString] = ["ssn", "social security"]
+    static let phoneKeys: [StaticString] = ["phone", "mobile", "msisdn", "cell", "fax"]
+    static let phoneWords: [StaticString] = ["phone", "mobile", "tel:", "tel.", "cell", "fax", "call", "sms"]
+
+    /// The value is labelled as what `keys`/`words` name: by its JSON member name, or by
+    /// the words just before it (`SSN 123456789`, `phone: 4155552671`).
+    private static func named(_ b: UnsafeBufferPointer<UInt8>, before i: Int, _ keyHint: String?,
+                              keys: [StaticString], words: [StaticString]) -> Bool {
+        if var key = keyHint {
+            let found = key.withUTF8 { k in keys.contains { containsWord(k, 0..<k.count, $0) } }
             if found { return true }
         }
         let window = max(0, i - 24)..<i
-        return Self.containsWord(b, window, "ssn") || Self.containsWord(b, window, "social security")
+        return words.contains { containsWord(b, window, $0) }
     }
+
+    /// A dotted quad that is a version: `1.2.3.4-beta`, or after `version`/`build`/`v`.
+    private static func isVersion(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        if b.at(end) == 0x2D, Byte.isLetter(b.at(end + 1)) { return true }
+        var k = start
+        while k > 0, b[k - 1] == 0x20 || b[k - 1] == 0x3A || b[k - 1] == 0x3D, start - k < 3 { k -= 1 }
+        var wordStart = k
+        while wordStart > 0, Byte.isLetter(b[wordStart - 1]), k - wordStart < 9 { wordStart -= 1 }
+        guard wordStart < k, wordStart == 0 || !Byte.isWord(b[wordStart - 1]) else { return false }
+        let word = wordStart..<k
+        return versionWords.contains { word.count == $0.utf8CodeUnitCount && containsWord(b, word, $0) }
+    }
+
+    static let versionWords: [StaticString] = ["version", "ver", "v", "build", "release", "firmware"]
 
     /// `needle` (lower case) in `b[range]`, ignoring ASCII case.
     private static func containsWord(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: StaticString) -> Bool {

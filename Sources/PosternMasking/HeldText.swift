@@ -77,17 +77,21 @@ struct HeldText {
 
     private static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
 
-    /// A digit group (`4111`, `(415)`, `555-`, `+44`) or a short capital/digit group (`WEST`).
+    /// A digit group (`4111`, `(415)`, `555-`, `+44`) or a short capital/digit group (`WEST`),
+    /// after an opening bracket or quote (`(BE30`, `"GB82`).
     private static func isGroup(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var start = r.lowerBound
+        while start < r.upperBound, [0x28, 0x5B, 0x3C, 0x22, 0x27].contains(b[start]) { start += 1 }
+        let length = r.upperBound - start
         var digits = 0
-        for i in r {
+        for i in start..<r.upperBound {
             let c = b[i]
             if Byte.isDigit(c) { digits += 1; continue }
             if [0x2B, 0x28, 0x29, 0x2D, 0x2E].contains(c) { continue }
-            if Byte.isUpper(c), r.count <= 4 { continue }
+            if Byte.isUpper(c), length <= 4 { continue }
             return false
         }
-        return digits > 0 || r.count <= 4
+        return digits > 0 || length <= 4
     }
 
     private static func lastUnclosedKey(_ b: UnsafeBufferPointer<UInt8>) -> Int? {

@@ -103,11 +103,11 @@ enum NumberDetectors {
 
     /// E.164 (`+` and 8-15 digits, spaces, dashes, dots or one parenthesised group),
     /// North American `(555) 123-4567` / `555-123-4567` / `1-800-555-0199`, and national
-    /// numbers with a trunk 0 in two or three spaced groups (`020 7946 0958`).
+    /// numbers with a trunk 0 (`020 7946 0958`, `01 23 45 67 89`, `(02) 9876 5432`).
     static func phone(_ b: Buffer, _ start: Int) -> Int? {
         let first = b[start]
         if first == UInt8(ascii: "+") { return international(b, start) }
-        if first == UInt8(ascii: "(") { return northAmerican(b, start) }
+        if first == UInt8(ascii: "(") { return b.at(start + 1) == 0x30 ? national(b, start) : northAmerican(b, start) }
         if first == UInt8(ascii: "0") { return national(b, start) }
         return northAmerican(b, start)
     }
@@ -165,31 +165,62 @@ enum NumberDetectors {
         return end
     }
 
+    /// A trunk-0 national number: two or three groups of 3+ digits (`020 7946 0958`,
+    /// `0412 345 678`), five pairs (`01 23 45 67 89`, `06.12.34.56.78`), or an area code in
+    /// brackets before the rest (`(030) 1234567`, `(02) 9876 5432`).
     private static func national(_ b: Buffer, _ start: Int) -> Int? {
-        var i = start, digits = 0, groups = 0, groupLength = 0
+        var i = start
+        let bracketed = b[start] == 0x28
+        if bracketed { i += 1 }
+        guard b.at(i) == 0x30, Byte.isDigit(b.at(i + 1)), b.at(i + 1) != 0x30 else { return nil }
+        var groups: [Int] = [], length = 0, end = i
         var sep: UInt8 = 0
-        var end = start
         while i < b.count {
             let c = b[i]
             if Byte.isDigit(c) {
-                digits += 1
-                groupLength += 1
+                length += 1
                 i += 1
                 end = i
-            } else if (c == 0x20 || c == 0x2D), sep == 0 || sep == c, Byte.isDigit(b.at(i + 1)) {
-                guard groupLength >= 3 else { return nil }
+            } else if bracketed, groups.isEmpty, c == 0x29 {
+                groups.append(length)
+                length = 0
+                i += b.at(i + 1) == 0x20 ? 2 : 1
+                guard Byte.isDigit(b.at(i)) else { return nil }
+            } else if c == 0x20 || c == 0x2D || c == 0x2E, sep == 0 || sep == c, length > 0,
+                      !(bracketed && groups.isEmpty), Byte.isDigit(b.at(i + 1)) {
                 sep = c
-                groups += 1
-                groupLength = 0
+                groups.append(length)
+                length = 0
                 i += 1
             } else {
                 break
             }
         }
-        groups += 1
-        guard groupLength >= 3, (2...3).contains(groups), (10...11).contains(digits), b.at(start + 1) != 0x30,
-              !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end) else { return nil }
+        groups.append(length)
+        guard !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
+              !(b.at(end) == sep && Byte.isDigit(b.at(end + 1))) else { return nil }
+        let digits = groups.reduce(0, +)
+        let rest = groups.dropFirst()
+        if bracketed {
+            guard (2...5).contains(groups[0]), rest.count <= 2, rest.allSatisfy({ $0 >= 3 }), (9...11).contains(digits)
+            else { return nil }
+        } else if groups.count == 5 {
+            guard groups.allSatisfy({ $0 == 2 }) else { return nil }
+        } else {
+            guard (2...3).contains(groups.count), groups.allSatisfy({ $0 >= 3 }), (10...11).contains(digits)
+            else { return nil }
+        }
         return end
+    }
+
+    /// 10-15 digits in one run, optionally after `+`: a phone number only where the context
+    /// names one (a `phone`/`mobile` member), as with nine-digit SSNs.
+    static func bareDigitsPhone(_ b: Buffer, _ start: Int) -> Int? {
+        var i = b[start] == 0x2B ? start + 1 : start
+        let first = i
+        while Byte.isDigit(b.at(i)) { i += 1 }
+        guard (10...15).contains(i - first), !Byte.isWord(b.at(i)), !isDecimalContinuation(b, i) else { return nil }
+        return i
     }
 
     /// Dotted quad, each part 0-255 without leading zeros, not inside a longer dotted run.

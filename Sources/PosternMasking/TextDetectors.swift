@@ -6,14 +6,15 @@ enum TextDetectors {
     static func email(_ b: Buffer, at: Int) -> Range<Int>? {
         var start = at
         while start > 0, at - start < 64, isLocal(b[start - 1]) { start -= 1 }
+        while start < at, b[start] & 0xC0 == 0x80 { start += 1 }  // the 64-byte bound cut a character
         while start < at, b[start] == 0x2E { start += 1 }  // a local part does not start with a dot
         guard start < at, b.at(at - 1) != 0x2E else { return nil }
         var i = at + 1, labelLength = 0, lastDot = -1, labels = 0
         while i < b.count, i - at <= 253 {
             let c = b[i]
-            if Byte.isAlnum(c) || (c == 0x2D && labelLength > 0) {
+            if Byte.isAlnum(c) || c >= 0x80 || (c == 0x2D && labelLength > 0) {
                 labelLength += 1
-            } else if c == 0x2E, labelLength > 0, Byte.isAlnum(b.at(i + 1)) {
+            } else if c == 0x2E, labelLength > 0, Byte.isAlnum(b.at(i + 1)) || b.at(i + 1) >= 0x80 {
                 lastDot = i
                 labels += 1
                 labelLength = 0
@@ -23,14 +24,16 @@ enum TextDetectors {
             i += 1
         }
         var end = i
+        while end < b.count, b[end] & 0xC0 == 0x80 { end += 1 }  // never end inside a character
         while end > at + 1, b[end - 1] == 0x2D { end -= 1 }
         guard labels >= 1, lastDot > at, end - lastDot - 1 >= 2 else { return nil }
-        for k in (lastDot + 1)..<end where !Byte.isLetter(b[k]) { return nil }  // the TLD is letters
+        for k in (lastDot + 1)..<end where !Byte.isLetter(b[k]) && b[k] < 0x80 { return nil }  // the TLD is letters
         return start..<end
     }
 
+    /// Local part bytes; UTF-8 beyond ASCII counts too (RFC 6531 addresses: `josé@…`).
     private static func isLocal(_ c: UInt8) -> Bool {
-        Byte.isAlnum(c) || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D
+        Byte.isAlnum(c) || c >= 0x80 || c == 0x2E || c == 0x5F || c == 0x25 || c == 0x2B || c == 0x2D
     }
 
     /// Country code, check digits and BBAN of the country's exact length, optionally in

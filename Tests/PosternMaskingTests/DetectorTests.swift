@@ -33,6 +33,7 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
     func validCardsAreFound(_ card: String) {
         expectFound("pay with \(card) today", .creditCard, card)
         expectFound("{\"card\":\"\(card)\"}", .creditCard, card)
+        expectFound("card:\(card)", .creditCard, card)
     }
 
     @Test(arguments: [
@@ -73,14 +74,22 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
         expectFound("social security number 123456789", .usSSN, "123456789")
         expectClean("order 123456789")
         expectClean("666456789", keyHint: "ssn")
+        expectFound("ssn:123-45-6789", .usSSN, "123-45-6789")
     }
 }
 
 @Suite struct EmailTests {
     @Test(arguments: ["alice@example.com", "first.last+tag@mail.example.co.uk", "x_y-z%1@sub-domain.example.io",
-                      "a@b.cd"])
+                      "a@b.cd", "josé.garcía@ejemplo.es", "用户@例子.广告", "ANN.LEE@EXAMPLE.COM"])
     func emails(_ email: String) {
         expectFound("write to <\(email)>.", .email, email)
+        expectFound("mailto:\(email)", .email, email)
+    }
+
+    @Test func anAddressIsNeverCutInsideACharacter() {
+        let local = String(repeating: "é", count: 40)  // 80 bytes: longer than the 64 looked back
+        let hits = found("\(local)@example.com")
+        #expect(hits.count == 1 && hits[0].1.hasSuffix("é@example.com") && hits[0].1.unicodeScalars.allSatisfy { $0 != "\u{FFFD}" })
     }
 
     @Test(arguments: ["user@localhost", "@example.com", "a@.com", "a@b.c", "version 1.2@3", "me@example.c0m",
@@ -93,13 +102,24 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
 @Suite struct PhoneTests {
     @Test(arguments: ["+14155552671", "+1 415 555 2671", "+44 20 7946 0958", "+49 30 1234567", "+33 1 23 45 67 89",
                       "(415) 555-2671", "415-555-2671", "415.555.2671", "1-800-555-0199", "020 7946 0958",
-                      "+1 (415) 555-2671"])
+                      "+1 (415) 555-2671", "01 23 45 67 89", "06.12.34.56.78", "(030) 1234567", "(02) 9876 5432",
+                      "0412 345 678", "+44 (0)20 7946 0958", "(415)555-2671"])
     func phones(_ phone: String) {
         expectFound("call \(phone) now", .phone, phone)
+        expectFound("tel:\(phone)", .phone, phone)
+    }
+
+    @Test func bareDigitsOnlyWhereTheContextSaysPhone() {
+        expectFound("4155552671", .phone, "4155552671", keyHint: "mobilePhone")
+        expectFound("14155552671", .phone, "14155552671", keyHint: "phone_number")
+        expectFound("phone: 4155552671", .phone, "4155552671")
+        expectClean("order 4155552671")
+        expectClean("4155552671", keyHint: "order_id")
     }
 
     @Test(arguments: ["2023-11-22", "12:30:45", "v1.2.3", "order 12345678", "+1 23", "415-555-26710",
-                      "1700000000", "555-1234", "3.14159265", "0.123 456 789", "+0 123 456 789"])
+                      "1700000000", "555-1234", "3.14159265", "0.123 456 789", "+0 123 456 789",
+                      "05/01/2023", "01.05.2022", "01 23 45", "(0) 123", "001 23 45 67 89", "(030) 12"])
     func notPhones(_ text: String) {
         expectClean(text)
     }
@@ -126,7 +146,8 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
     }
 
     @Test(arguments: ["256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "12:30:45", "00:1A:2B:3C:4D:5E", "std::vector",
-                      "v1.2.3.4", "10.0.19041.1", "2023-11-22T10:00:00Z", "1:2:3:4:5:6:7:8:9"])
+                      "v1.2.3.4", "10.0.19041.1", "2023-11-22T10:00:00Z", "1:2:3:4:5:6:7:8:9", "version 2.0.1.3",
+                      "build: 10.2.0.1", "1.2.3.4-beta", "Version=4.2.1.0"])
     func notAddresses(_ text: String) {
         expectClean(text)
     }

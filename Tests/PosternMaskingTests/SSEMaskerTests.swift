@@ -42,6 +42,7 @@ func contents(_ stream: String) -> (whole: String, pieces: [String]) {
     @Test func anEntityIsCaughtWhereverTheEventsSplitIt() throws {
         let texts = ["Reach me at alice.smith@example.com or +1 415 555 2671 today.",
                      "IBAN GB82 WEST 1234 5698 7654 32 and SSN 123-45-6789 done",
+                     "paid (DE89 3704 0044 0532 0130 00) and \"5555 5555 5555 4444\" ok",
                      "key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY----- end"]
         for text in texts {
             let expected = MaskingPolicy().mask(text)
@@ -52,7 +53,7 @@ func contents(_ stream: String) -> (whole: String, pieces: [String]) {
                     let stream = parts.map { chunk($0) }.joined() + chunk(nil, finish: "stop") + "data: [DONE]\n\n"
                     let (whole, pieces) = contents(try maskSSE(stream))
                     #expect(whole == expected, "split at \(a), \(b)")
-                    for secret in ["alice.smith", "415 555", "WEST 1234", "6789", "MIIEvQ"] {
+                    for secret in ["alice.smith", "415 555", "WEST 1234", "6789", "MIIEvQ", "DE89 3704", "5555 5555"] {
                         #expect(!pieces.contains { $0.contains(secret) }, "\(secret) leaked at \(a), \(b)")
                     }
                 }
