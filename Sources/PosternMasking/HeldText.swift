@@ -4,6 +4,11 @@
 /// nothing is held that cannot become one (text up to a space is released at once).
 struct HeldText {
     private(set) var pending: [UInt8] = []
+    /// The end of the text already released, read again as context only: the words before
+    /// a value say what it is (`SSN 123456789`, `version 1.2.3.4`), and a word boundary
+    /// is judged as in the whole text.
+    private var released: [UInt8] = []
+    static let contextBytes = 32
     /// A tail longer than this is released anyway (masked as far as it can be judged), so
     /// a run-on token cannot hold a stream back without bound. PEM blocks get more room.
     let maxHold: Int
@@ -27,8 +32,17 @@ struct HeldText {
 
     private mutating func release(final: Bool, policy: MaskingPolicy, findings: inout [EntityKind: Int]) -> [UInt8] {
         guard !pending.isEmpty else { return [] }
-        let (out, cut) = pending.withUnsafeBufferPointer { text -> ([UInt8], Int) in
-            let entities = policy.entities(in: text)
+        let skip = released.count
+        let whole = released + pending
+        let (out, cut) = whole.withUnsafeBufferPointer { all -> ([UInt8], Int) in
+            let text = UnsafeBufferPointer(rebasing: all[skip...])
+            let entities = policy.entities(in: all).compactMap { entity -> Entity? in
+                guard entity.range.upperBound > skip else { return nil }
+                // One that began in released text (the hold misjudged it): mask what is left.
+                var entity = entity
+                entity.range = max(entity.range.lowerBound, skip) - skip..<entity.range.upperBound - skip
+                return entity
+            }
             var cut = final ? text.count : Self.holdStart(text, maxHold: maxHold, maxKeyHold: maxKeyHold)
             // An entity that reaches into the held tail is held whole.
             for entity in entities where !final && entity.range.lowerBound < cut && entity.range.upperBound > cut {
@@ -46,6 +60,8 @@ struct HeldText {
             if cursor < cut { out.append(contentsOf: UnsafeBufferPointer(rebasing: text[cursor..<cut])) }
             return (out, cut)
         }
+        released += pending[..<cut]
+        if released.count > Self.contextBytes { released.removeFirst(released.count - Self.contextBytes) }
         pending.removeFirst(cut)
         return out
     }
@@ -81,6 +97,8 @@ struct HeldText {
     /// after an opening bracket or quote (`(BE30`, `"GB82`).
     private static func isGroup(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
         var start = r.lowerBound
+        // After a label glued on (`PAN:3401`, `phone:(02)`), the group is what follows it.
+        if let colon = r.last(where: { b[$0] == 0x3A || b[$0] == 0x3D }), colon + 1 < r.upperBound { start = colon + 1 }
         while start < r.upperBound, [0x28, 0x5B, 0x3C, 0x22, 0x27].contains(b[start]) { start += 1 }
         let length = r.upperBound - start
         var digits = 0

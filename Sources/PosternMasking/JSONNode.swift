@@ -4,6 +4,9 @@ indirect enum JSONNode: Equatable {
     case object([(String, JSONNode)])
     case array([JSONNode])
     case string([UInt8])
+    /// A string already masked (a streamed text released by its held stream): written as
+    /// a string, never masked again on its own, which would lose the context it was judged in.
+    case masked([UInt8])
     case number([UInt8])
     case bool(Bool)
     case null
@@ -12,7 +15,7 @@ indirect enum JSONNode: Equatable {
         switch (a, b) {
         case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.array(let x), .array(let y)): x == y
-        case (.string(let x), .string(let y)), (.number(let x), .number(let y)): x == y
+        case (.string(let x), .string(let y)), (.masked(let x), .masked(let y)), (.number(let x), .number(let y)): x == y
         case (.bool(let x), .bool(let y)): x == y
         case (.null, .null): true
         default: false
@@ -145,7 +148,7 @@ indirect enum JSONNode: Equatable {
                 item.write(into: &out)
             }
             out.append(0x5D)
-        case .string(let bytes): JSONString.encode(bytes, into: &out)
+        case .string(let bytes), .masked(let bytes): JSONString.encode(bytes, into: &out)
         case .number(let bytes): out += bytes
         case .bool(let value): out += Array((value ? "true" : "false").utf8)
         case .null: out += Array("null".utf8)

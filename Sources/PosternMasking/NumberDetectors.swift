@@ -96,7 +96,7 @@ enum NumberDetectors {
         let end = serialAt + 4
         guard let area = digits(start, 3), let group = digits(groupAt, 2), let serial = digits(serialAt, 4),
               !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
-              !((b.at(end) == 0x2D || b.at(end) == 0x20) && Byte.isDigit(b.at(end + 1))) else { return nil }
+              !(b.at(end) == (grouped ? sep : 0x2D) && Byte.isDigit(b.at(end + 1))) else { return nil }  // one more group
         guard area != 0, area != 666, area < 900, group != 0, serial != 0 else { return nil }
         return end
     }

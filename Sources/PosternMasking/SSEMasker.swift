@@ -115,7 +115,7 @@ public final class SSEMasker {
             lastChunk = node
         }
         var written: [UInt8] = []
-        // Streamed fields were masked above; masking them again finds nothing new.
+        // Streamed fields were masked above (`.masked`); every other string is masked here.
         maskStrings(node).write(into: &written)
         return written
     }
@@ -128,14 +128,14 @@ public final class SSEMasker {
         if case .number(let n)? = choice["index"] { index = String(decoding: n, as: UTF8.self) } else { index = "#\(position)" }
         let finished = choice["finish_reason"].map { $0 != .null } ?? false
         if case .string(let text)? = choice["text"] {
-            choice["text"] = .string(stream("\(index).text", text, final: finished))
+            choice["text"] = .masked(stream("\(index).text", text, final: finished))
         }
         if var delta = choice["delta"] {
             for key in ["content", "reasoning_content"] {
                 if case .string(let text)? = delta[key] {
-                    delta[key] = .string(stream("\(index).\(key)", text, final: finished))
+                    delta[key] = .masked(stream("\(index).\(key)", text, final: finished))
                 } else if finished, let held = flushed("\(index).\(key)") {
-                    delta[key] = .string(held)
+                    delta[key] = .masked(held)
                 }
             }
             if case .array(let calls)? = delta["tool_calls"] {
@@ -146,7 +146,7 @@ public final class SSEMasker {
                         callIndex = "#\(position)"
                     }
                     if var function = call["function"], case .string(let text)? = function["arguments"] {
-                        function["arguments"] = .string(stream("\(index).tool\(callIndex)", text, final: finished))
+                        function["arguments"] = .masked(stream("\(index).tool\(callIndex)", text, final: finished))
                         call["function"] = function
                     }
                     return call
@@ -160,7 +160,7 @@ public final class SSEMasker {
                 if let held = flushed(key), !held.isEmpty {
                     var delta = choice["delta"] ?? .object([])
                     let call: JSONNode = .object([("index", .number(Array(key.dropFirst("\(index).tool".count).utf8))),
-                                                   ("function", .object([("arguments", .string(held))]))])
+                                                   ("function", .object([("arguments", .masked(held))]))])
                     delta["tool_calls"] = .array([call])
                     choice["delta"] = delta
                 }
@@ -195,13 +195,13 @@ public final class SSEMasker {
             let field = String(parts[1])
             var choice: JSONNode = .object([("index", .number(Array(index.utf8)))])
             if field == "text" {
-                choice["text"] = .string(text)
+                choice["text"] = .masked(text)
             } else if field.hasPrefix("tool") {
                 let call: JSONNode = .object([("index", .number(Array(field.dropFirst(4).replacingHash().utf8))),
-                                               ("function", .object([("arguments", .string(text))]))])
+                                               ("function", .object([("arguments", .masked(text))]))])
                 choice["delta"] = .object([("tool_calls", .array([call]))])
             } else {
-                choice["delta"] = .object([(field, .string(text))])
+                choice["delta"] = .object([(field, .masked(text))])
             }
             choices.append(choice)
         }

@@ -64,7 +64,8 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
     }
 
     @Test(arguments: ["000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000",
-                      "123-45-67890", "2023-11-22", "12-345-6789", "123-456-789"])
+                      "123-45-67890", "2023-11-22", "12-345-6789", "123-456-789",
+                      "123-45-6789-0123", "123 45 6789 0123"])
     func invalidSSNsAreNotSSNs(_ text: String) {
         expectClean(text)
     }
@@ -75,6 +76,7 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
         expectClean("order 123456789")
         expectClean("666456789", keyHint: "ssn")
         expectFound("ssn:123-45-6789", .usSSN, "123-45-6789")
+        expectFound("SSN 123-45-6789 1777067189215", .usSSN, "123-45-6789")
     }
 }
 

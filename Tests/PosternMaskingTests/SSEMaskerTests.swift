@@ -61,6 +61,17 @@ func contents(_ stream: String) -> (whole: String, pieces: [String]) {
         }
     }
 
+    @Test func wordsReleasedInEarlierEventsStillSayWhatAValueIs() throws {
+        // "SSN " and "version " leave in an event of their own; what follows is judged by them.
+        for (parts, expected) in [(["my SSN ", "123456789 ok"], "my SSN [US_SSN] ok"),
+                                  (["the version ", "2.7.0.31 ok"], "the version 2.7.0.31 ok"),
+                                  (["ORD-", "4111111111111111 ok"], "ORD-4111111111111111 ok"),
+                                  (["phone: ", "4155552671 ok"], "phone: [PHONE] ok")] {
+            let stream = parts.map { chunk($0) }.joined() + chunk(nil, finish: "stop") + "data: [DONE]\n\n"
+            #expect(contents(try maskSSE(stream)).whole == expected, "\(parts)")
+        }
+    }
+
     @Test func chunkBoundariesInsideEventsDoNotMatter() throws {
         let stream = ": keep-alive\n\nid: 7\nevent: message\n" + chunk("mail bob@example.org now").dropFirst(0)
             + chunk(nil, finish: "stop") + "data: [DONE]\n\n"
