@@ -102,7 +102,8 @@ public struct EntityScanner: Sendable {
                 if let end = NumberDetectors.ipv4(b, i), !Self.isVersion(b, i, end) { return (i..<end, .ipAddress) }
                 if colonSoon(b, i), let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
             }
-            if on(.phone), previous != 0x2B {
+            // A phone does not start inside a run of spaced digit groups (`3797 038281 74595`).
+            if on(.phone), previous != 0x2B, !(previous == 0x20 && Byte.isDigit(b.at(i - 2))) {
                 if let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
                 if let end = NumberDetectors.bareDigitsPhone(b, i),
                    Self.named(b, before: i, keyHint, keys: Self.phoneKeys, words: Self.phoneWords) {
