@@ -135,7 +135,7 @@ enum NumberDetectors {
             }
             if digits > 15 { return nil }
         }
-        guard (8...15).contains(digits), !open, !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end) else { return nil }
+        guard (8...15).contains(digits), !open, endsPhone(b, end), !isDecimalContinuation(b, end) else { return nil }
         return end
     }
 
@@ -160,7 +160,7 @@ enum NumberDetectors {
         let sep2 = b.at(afterExchange)
         guard sep2 == 0x2D || sep2 == 0x2E || sep2 == 0x20, sep == 0 || sep2 == sep,
               let end = run(b, afterExchange + 1, 4) else { return nil }
-        guard !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
+        guard endsPhone(b, end), !isDecimalContinuation(b, end),
               !((b.at(end) == sep2) && Byte.isDigit(b.at(end + 1))) else { return nil }
         return end
     }
@@ -197,7 +197,7 @@ enum NumberDetectors {
             }
         }
         groups.append(length)
-        guard !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
+        guard endsPhone(b, end), !isDecimalContinuation(b, end),
               !(b.at(end) == sep && Byte.isDigit(b.at(end + 1))) else { return nil }
         let digits = groups.reduce(0, +)
         let rest = groups.dropFirst()
@@ -247,6 +247,11 @@ enum NumberDetectors {
     private static func run(_ b: Buffer, _ at: Int, _ n: Int) -> Int? {
         for k in 0..<n where !Byte.isDigit(b.at(at + k)) { return nil }
         return at + n
+    }
+
+    /// A phone number ends at a word boundary, or where an extension starts (`…2671x12`).
+    private static func endsPhone(_ b: Buffer, _ end: Int) -> Bool {
+        !Byte.isWord(b.at(end)) || (b.at(end) == 0x78 && Byte.isDigit(b.at(end + 1)))
     }
 
     /// `end` is followed by `.5`: the digits were the integer part of a decimal.

@@ -116,7 +116,9 @@ enum TextDetectors {
                 break
             }
         }
-        guard compressed ? (groups >= 2 && groups <= 7) : groups == 8 else { return nil }
+        // `::1` stands alone; after a word (`Vec::add`) it is a path in code.
+        let leading = b.at(start) == 0x3A && !Byte.isWord(b.at(start - 1))
+        guard compressed ? (groups >= (leading ? 1 : 2) && groups <= 7) : groups == 8 else { return nil }
         guard !Byte.isWord(b.at(end)), b.at(end) != 0x3A else { return nil }
         return end
     }

@@ -119,6 +119,12 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
         expectClean("4155552671", keyHint: "order_id")
     }
 
+    @Test func anExtensionIsNotPartOfTheNumber() {
+        expectFound("415-555-2671x123", .phone, "415-555-2671")
+        expectFound("+1 415 555 2671x9", .phone, "+1 415 555 2671")
+        expectClean("415-555-2671xyz")
+    }
+
     @Test(arguments: ["2023-11-22", "12:30:45", "v1.2.3", "order 12345678", "+1 23", "415-555-26710",
                       "1700000000", "555-1234", "3.14159265", "0.123 456 789", "+0 123 456 789",
                       "05/01/2023", "01.05.2022", "01 23 45", "(0) 123", "001 23 45 67 89", "(030) 12",
@@ -143,14 +149,14 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
 
 @Suite struct IPAddressTests {
     @Test(arguments: ["192.168.1.10", "10.0.0.1", "8.8.8.8", "255.255.255.255", "2001:db8::1", "fe80::1ff:fe23:4567:890a",
-                      "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128"])
+                      "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128", "::1"])
     func addresses(_ ip: String) {
         expectFound("from \(ip) at noon", .ipAddress, ip)
     }
 
     @Test(arguments: ["256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "12:30:45", "00:1A:2B:3C:4D:5E", "std::vector",
                       "v1.2.3.4", "10.0.19041.1", "2023-11-22T10:00:00Z", "1:2:3:4:5:6:7:8:9", "version 2.0.1.3",
-                      "build: 10.2.0.1", "1.2.3.4-beta", "Version=4.2.1.0"])
+                      "build: 10.2.0.1", "1.2.3.4-beta", "Version=4.2.1.0", "Vec::add", "::"])
     func notAddresses(_ text: String) {
         expectClean(text)
     }
