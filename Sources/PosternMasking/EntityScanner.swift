@@ -53,6 +53,17 @@ public struct EntityScanner: Sendable {
                 i += 1
                 continue
             }
+            // A lower-case word (most of prose) can only be a token (`eyJ…`, `ghp_…`, `xoxb-…`,
+            // `https://hooks…`) or an IPv6 group (`fe80:`): anything else is skipped whole
+            // without a detector call.
+            if k & Self.lowerStart != 0 {
+                var end = i + 1
+                while end < n, classes[Int(b[end])] & Self.wordByte != 0 { end += 1 }
+                if !(b.at(end) == 0x3A && end - i <= 4) && !Self.mayStartToken(c, b.at(i + 1)) {
+                    i = end
+                    continue
+                }
+            }
             // Here a word starts (whole words are skipped below) or a byte that can begin a
             // value anywhere (`@`, `-`, …) stands.
             if k != Self.wordByte, let (range, kind) = detect(b, i, c, keyHint: keyHint),
@@ -186,11 +197,23 @@ public struct EntityScanner: Sendable {
         }
     }
 
-    static let wordByte: UInt8 = 1, startsValue: UInt8 = 2
+    static let wordByte: UInt8 = 1, startsValue: UInt8 = 2, lowerStart: UInt8 = 4
+
+    /// The first two bytes of a JWT, GitHub or Slack token or webhook.
+    @inline(__always) private static func mayStartToken(_ c: UInt8, _ next: UInt8) -> Bool {
+        switch c {
+        case 0x65: next == 0x79                  // eyJ
+        case 0x67: next == 0x68 || next == 0x69  // gh…, github_pat_
+        case 0x78: next == 0x6F || next == 0x61  // xox…, xapp-
+        case 0x68: next == 0x74                  // https://hooks.slack.com
+        default: false
+        }
+    }
 
     /// Per byte: `wordByte` if it continues a word (`Byte.isWord`), plus `startsValue` if a
     /// value can begin with it (letters and digits only at the start of a word; `+ ( @ - :`
-    /// anywhere). Allocated once and never freed: the hot loop reads it without checks.
+    /// anywhere), plus `lowerStart` for the lower-case letters among those. Allocated once
+    /// and never freed: the hot loop reads it without checks.
     nonisolated(unsafe) static let classes: UnsafePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         for c in 0..<256 {
@@ -199,6 +222,7 @@ public struct EntityScanner: Sendable {
             if Byte.isDigit(byte) || Byte.isUpper(byte) || (Byte.isHex(byte) && Byte.isLower(byte))
                 || "gxh+(@-:".utf8.contains(byte) {
                 k |= startsValue
+                if Byte.isLower(byte) { k |= lowerStart }
             }
             table[c] = k
         }
