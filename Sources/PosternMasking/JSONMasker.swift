@@ -93,7 +93,12 @@ struct JSONMachine {
         self.policy = policy
         self.maxStringBytes = maxStringBytes
         self.maxDepth = maxDepth
+        holdsMembers = policy.mayDrop
     }
+
+    /// Member names and commas wait for their value only when a value may be dropped
+    /// (taking its member along); otherwise they are written as they come.
+    private let holdsMembers: Bool
 
     static let placeholder = JSONMachine(policy: MaskingPolicy(kinds: []), maxStringBytes: 0, maxDepth: 0)
 
@@ -206,7 +211,7 @@ struct JSONMachine {
         switch byte {
         case 0x20, 0x0A, 0x0D, 0x09:
             // Whitespace after a comma waits for the comma, which waits for the next member.
-            if hasPendingKey { pendingKey.append(byte) } else if trailingComma { gap.append(byte) } else { emit(byte) }
+            if hasPendingKey { pendingKey.append(byte) } else if trailingComma && holdsMembers { gap.append(byte) } else { emit(byte) }
         case 0x22:
             switch expect {
             case .key: token = .string(key: true)
@@ -264,6 +269,7 @@ struct JSONMachine {
             guard expect == .commaOrEnd, let frame = stack.last else { throw invalid("unexpected ,") }
             expect = frame.container == .object ? .key : .value
             trailingComma = true
+            if !holdsMembers { emit(byte) }
             if frame.container == .object {
                 stack[stack.count - 1].key = nil
                 stack[stack.count - 1].lowerKey = nil
@@ -326,7 +332,9 @@ struct JSONMachine {
             }
             stack[stack.count - 1].key = name
             stack[stack.count - 1].lowerKey = policy.fields.isEmpty ? nil : name.lowercased()
-            if muted == 0 {
+            if !holdsMembers {
+                emit(all)
+            } else if muted == 0 {
                 pendingKey.removeAll(keepingCapacity: true)
                 pendingKey.append(contentsOf: all)
                 hasPendingKey = true
@@ -382,7 +390,7 @@ struct JSONMachine {
             if let frame = stack.last, frame.container == .array {
                 writeMemberPrefix()
                 emit(Array("null".utf8))
-            } else if stack.isEmpty {
+            } else if stack.isEmpty || !holdsMembers {  // (the name is out already: never without a drop action)
                 emit(Array("null".utf8))
             } else {
                 hasPendingKey = false  // the member disappears, name and all
@@ -404,7 +412,7 @@ struct JSONMachine {
     }
 
     private mutating func writeMemberPrefix() {
-        guard muted == 0 else { return }
+        guard muted == 0, holdsMembers else { return }
         if let frame = stack.last {
             if frame.emitted > 0 { emit(0x2C) }
             stack[stack.count - 1].emitted += 1
@@ -421,6 +429,7 @@ struct JSONMachine {
 
     private mutating func emit(_ byte: UInt8) { if muted == 0 { out.append(byte) } }
     private mutating func emit(_ bytes: [UInt8]) { if muted == 0 { out += bytes } }
+    private mutating func emit(_ bytes: UnsafeBufferPointer<UInt8>) { if muted == 0 { out.append(contentsOf: bytes) } }
 
     // MARK: Policy
 

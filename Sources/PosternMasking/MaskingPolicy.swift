@@ -102,6 +102,12 @@ public struct MaskingPolicy: Sendable {
         self.patterns = patterns
     }
 
+    /// Some action drops values (and JSON members with them).
+    var mayDrop: Bool {
+        action == .drop || actions.values.contains(.drop) || fields.contains { $0.action == .drop }
+            || patterns.contains { $0.action == .drop }
+    }
+
     func action(for entity: Entity) -> MaskAction {
         if entity.kind == .custom, let pattern = patterns.first(where: { $0.name == entity.name }) {
             return pattern.action ?? action

@@ -98,6 +98,20 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
         #expect(throws: MaskingError.self) { try masker.feed(Array(("[\"" + String(repeating: "a", count: 200)).utf8)) }
     }
 
+    /// Names and commas are written as they come unless a value may be dropped; both ways
+    /// the output is the same whatever the chunk boundaries, and valid.
+    @Test func spacingSurvivesWithAndWithoutDropActions() throws {
+        let text = "{\n  \"a\" : \"x@example.com\" ,\n  \"b\": [ 1 , \"y@example.org\" ],\n  \"c\" :{ } \n}"
+        let redacted = "{\n  \"a\" : \"[EMAIL]\" ,\n  \"b\": [ 1 , \"[EMAIL]\" ],\n  \"c\" :{ } \n}"
+        let dropping = MaskingPolicy(actions: [.email: .drop])
+        for cut in 0...text.utf8.count {
+            #expect(try maskJSON(text, cuts: [cut]) == redacted, "cut at \(cut)")
+            let dropped = try maskJSON(text, cuts: [cut], dropping)
+            #expect(JSONNode.parse(Array(dropped.utf8)) != nil && !dropped.contains("@") && dropped.contains("null"),
+                    "cut at \(cut): \(dropped)")
+        }
+    }
+
     /// Property: whatever the chunk boundaries, the output is the same valid document and
     /// no planted value survives.
     @Test func everySplitGivesTheSameOutput() throws {
