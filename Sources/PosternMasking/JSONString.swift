@@ -5,43 +5,55 @@ enum JSONString {
     static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
+        let n = raw.count
         var i = 0
-        var ascii = true
-        while i < raw.count {
+        var run = 0  // start of the plain bytes not yet copied: copied in one go, up to an escape
+        var high: UInt64 = 0
+        while i < n {
+            while i + 8 <= n {  // eight plain bytes at a time
+                let word = UnsafeRawPointer(raw.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                if mayStopRun(word) { break }
+                high |= word
+                i += 8
+            }
+            guard i < n else { break }
             let c = raw[i]
-            if c == 0x5C {
-                let e = raw.at(i + 1)
-                i += 2
-                switch e {
-                case 0x22, 0x5C, 0x2F: out.append(e)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
-                case 0x6E: out.append(0x0A)
-                case 0x72: out.append(0x0D)
-                case 0x74: out.append(0x09)
-                case 0x75:
-                    guard var scalar = hex4(raw, i) else { return nil }
-                    i += 4
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard raw.at(i) == 0x5C, raw.at(i + 1) == 0x75, let low = hex4(raw, i + 2),
-                              (0xDC00...0xDFFF).contains(low) else { return nil }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        i += 6
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        return nil
-                    }
-                    appendUTF8(UInt32(scalar), to: &out)
-                default:
+            if c != 0x5C {
+                if c < 0x20 { return nil }
+                high |= UInt64(c)
+                i += 1
+                continue
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[run..<i]))
+            let e = raw.at(i + 1)
+            i += 2
+            switch e {
+            case 0x22, 0x5C, 0x2F: out.append(e)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard var scalar = hex4(raw, i) else { return nil }
+                i += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard raw.at(i) == 0x5C, raw.at(i + 1) == 0x75, let low = hex4(raw, i + 2),
+                          (0xDC00...0xDFFF).contains(low) else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                } else if (0xDC00...0xDFFF).contains(scalar) {
                     return nil
                 }
-            } else {
-                if c < 0x20 { return nil }
-                if c > 0x7F { ascii = false }
-                out.append(c)
-                i += 1
+                appendUTF8(UInt32(scalar), to: &out)
+            default:
+                return nil
             }
+            run = i
         }
-        if !ascii, !isValidUTF8(out) { return nil }
+        if run < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[run..<n])) }
+        // Escapes only ever produce valid UTF-8; raw bytes beyond ASCII are checked.
+        if high & 0x8080_8080_8080_8080 != 0, !isValidUTF8(out) { return nil }
         return out
     }
 

@@ -9,11 +9,19 @@ enum NumberDetectors {
     /// prefix for the length and a valid Luhn check digit. With groups, the longest valid
     /// prefix ending at a group boundary wins ("4111 1111 1111 1111 2024").
     static func card(_ b: Buffer, _ start: Int) -> Int? {
-        var digits = [UInt8](repeating: 0, count: 19)
-        var count = 0
+        // Called at every digit run: the digits and group ends live on the stack, not the heap.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 19) { digits in
+            withUnsafeTemporaryAllocation(of: (end: Int, count: Int).self, capacity: 20) { candidates in
+                card(b, start, digits: digits, candidates: candidates)
+            }
+        }
+    }
+
+    private static func card(_ b: Buffer, _ start: Int, digits: UnsafeMutableBufferPointer<UInt8>,
+                             candidates: UnsafeMutableBufferPointer<(end: Int, count: Int)>) -> Int? {
+        var count = 0, found = 0
         var i = start
         var separator: UInt8 = 0
-        var candidates: [(end: Int, count: Int)] = []
         while i < b.count {
             let c = b[i]
             if Byte.isDigit(c) {
@@ -28,24 +36,28 @@ enum NumberDetectors {
             }
             if (c == 0x20 || c == 0x2D), Byte.isDigit(b.at(i + 1)), separator == 0 || separator == c {
                 separator = c
-                candidates.append((i, count))
+                candidates[found] = (i, count)  // at most 18 group ends before the 19th digit
+                found += 1
                 i += 1
                 continue
             }
             break
         }
-        if count <= 19, !Byte.isDigit(b.at(i)) { candidates.append((i, count)) }
-        for (end, n) in candidates.reversed() where (13...19).contains(n) {
+        if count <= 19, !Byte.isDigit(b.at(i)) {
+            candidates[found] = (i, count)
+            found += 1
+        }
+        for (end, n) in candidates[..<found].reversed() where (13...19).contains(n) {
             if separator == 0, end != i { continue }
             guard !isDecimalContinuation(b, end), !Byte.isWord(b.at(end)) else { continue }
-            let number = digits[0..<n]
+            let number = UnsafeBufferPointer(rebasing: digits[0..<n])
             if issuerAccepts(number), luhn(number) { return end }
         }
         return nil
     }
 
     /// Issuer identification ranges (ISO/IEC 7812) with the lengths each issues.
-    static func issuerAccepts(_ d: ArraySlice<UInt8>) -> Bool {
+    static func issuerAccepts(_ d: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = d.count
         let two = Int(d[0]) * 10 + Int(d[1])
         let four = two * 100 + Int(d[2]) * 10 + Int(d[3])
@@ -63,7 +75,7 @@ enum NumberDetectors {
         }
     }
 
-    static func luhn(_ d: ArraySlice<UInt8>) -> Bool {
+    static func luhn(_ d: UnsafeBufferPointer<UInt8>) -> Bool {
         var sum = 0
         for (offset, digit) in d.reversed().enumerated() {
             var v = Int(digit)

@@ -126,3 +126,23 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
         }
     }
 }
+
+@Suite struct JSONStringTests {
+    func decode(_ raw: [UInt8]) -> [UInt8]? { raw.withUnsafeBufferPointer(JSONString.decode) }
+
+    /// Escapes and invalid bytes at every position around the eight-byte steps.
+    @Test func escapesAnywhereInLongRuns() {
+        for at in 0..<20 {
+            let pad = Array(repeating: UInt8(ascii: "a"), count: at)
+            let tail = Array(repeating: UInt8(ascii: "b"), count: 19 - at)
+            #expect(decode(pad + Array(#"\n\u00e9\ud83d\ude00\""#.utf8) + tail)
+                    == pad + [0x0A] + Array("é😀\"".utf8) + tail, "at \(at)")
+            #expect(decode(pad + [0xC3, 0xA9] + tail) == pad + [0xC3, 0xA9] + tail)
+            #expect(decode(pad + [0xFF] + tail) == nil, "invalid UTF-8 at \(at)")
+            #expect(decode(pad + [0x01] + tail) == nil, "control byte at \(at)")
+            #expect(decode(pad + Array(#"\ud800x"#.utf8) + tail) == nil, "lone surrogate at \(at)")
+            #expect(decode(pad + Array(#"\q"#.utf8) + tail) == nil, "unknown escape at \(at)")
+        }
+        #expect(decode(Array(#"abc\"#.utf8)) == nil && decode(Array(#"\u12"#.utf8)) == nil)
+    }
+}
