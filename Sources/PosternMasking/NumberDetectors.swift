@@ -177,9 +177,9 @@ enum NumberDetectors {
         return end
     }
 
-    /// A trunk-0 national number: two or three groups of 3+ digits (`020 7946 0958`,
-    /// `0412 345 678`), five pairs (`01 23 45 67 89`, `06.12.34.56.78`), or an area code in
-    /// brackets before the rest (`(030) 1234567`, `(02) 9876 5432`).
+    /// A trunk-0 national number: two or three groups of 3+ digits, the first maybe of two
+    /// (`020 7946 0958`, `0412 345 678`, `02 9876 5432`), five pairs (`01 23 45 67 89`,
+    /// `06.12.34.56.78`), or an area code in brackets before the rest (`(030) 1234567`).
     private static func national(_ b: Buffer, _ start: Int) -> Int? {
         var i = start
         let bracketed = b[start] == 0x28
@@ -219,8 +219,9 @@ enum NumberDetectors {
         } else if groups.count == 5 {
             guard groups.allSatisfy({ $0 == 2 }) else { return nil }
         } else {
-            guard (2...3).contains(groups.count), groups.allSatisfy({ $0 >= 3 }), (10...11).contains(digits)
-            else { return nil }
+            // The first group may be a two-digit area code (`02 9876 5432`, `06 1234 5678`).
+            guard (2...3).contains(groups.count), groups[0] >= 2, rest.allSatisfy({ $0 >= 3 }),
+                  (10...11).contains(digits) else { return nil }
         }
         return end
     }
