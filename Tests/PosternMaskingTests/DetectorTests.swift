@@ -119,6 +119,12 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
         expectClean("4155552671", keyHint: "order_id")
     }
 
+    @Test func aNumberAfterAPhoneNumberIsNotPartOfIt() {
+        expectFound("phone: 02 76 57 53 31 172 units", .phone, "02 76 57 53 31")
+        expectFound("020 7946 0958 1234", .phone, "020 7946 0958")
+        expectClean("06-1234-5678-9999")
+    }
+
     @Test func anExtensionIsNotPartOfTheNumber() {
         expectFound("415-555-2671x123", .phone, "415-555-2671")
         expectFound("+1 415 555 2671x9", .phone, "+1 415 555 2671")
