@@ -7,22 +7,15 @@ Usage: bench/run quality [--seeds N] [--per-kind N] [--write BENCHMARKS.md]
 """
 import argparse
 import datetime
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Tests" / "integration"))
 from bench import POSTERN, ROOT, append_report, cpu_model  # noqa: E402
-from pii_corpus import KINDS, Corpus, evaluate  # noqa: E402
+from pii_corpus import KINDS, Corpus, evaluate, postern_mask  # noqa: E402
 
-CONFIG = ROOT / "examples" / "quickstart" / "postern.yaml"
-
-
-def mask(fmt, data):
-    done = subprocess.run([str(POSTERN), "mask", "--config", str(CONFIG), "--format", fmt],
-                          input=data, capture_output=True, check=True)
-    return done.stdout
+mask = postern_mask(POSTERN, ROOT / "examples" / "quickstart" / "postern.yaml")
 
 
 def main():

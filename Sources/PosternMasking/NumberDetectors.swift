@@ -185,53 +185,51 @@ enum NumberDetectors {
         let bracketed = b[start] == 0x28
         if bracketed { i += 1 }
         guard b.at(i) == 0x30, Byte.isDigit(b.at(i + 1)), b.at(i + 1) != 0x30 else { return nil }
-        var groups: [Int] = [], ends: [Int] = [], length = 0, end = i
+        var groups: [(length: Int, end: Int)] = []
+        var length = 0
         var sep: UInt8 = 0
         while i < b.count {
             let c = b[i]
             if Byte.isDigit(c) {
                 length += 1
                 i += 1
-                end = i
             } else if bracketed, groups.isEmpty, c == 0x29 {
-                groups.append(length)
-                ends.append(i + 1)
+                groups.append((length, i + 1))
                 length = 0
                 i += b.at(i + 1) == 0x20 ? 2 : 1
                 guard Byte.isDigit(b.at(i)) else { return nil }
             } else if c == 0x20 || c == 0x2D || c == 0x2E, sep == 0 || sep == c, length > 0,
                       !(bracketed && groups.isEmpty), Byte.isDigit(b.at(i + 1)) {
                 sep = c
-                groups.append(length)
-                ends.append(i)
+                groups.append((length, i))
                 length = 0
                 i += 1
             } else {
                 break
             }
         }
-        groups.append(length)
-        ends.append(end)
+        groups.append((length, i))  // the loop stops right after a digit
         // The whole run, or, with spaces, its longest leading groups that make a number
         // (`02 76 57 53 31 172…`: another number follows).
         for count in stride(from: groups.count, through: 2, by: -1) where count == groups.count || sep == 0x20 {
-            let end = ends[count - 1]
-            if nationalShape(groups[..<count], bracketed: bracketed), endsPhone(b, end), !isDecimalContinuation(b, end) {
+            let end = groups[count - 1].end
+            if nationalShape(groups[..<count].map(\.length), bracketed: bracketed), endsPhone(b, end),
+               !isDecimalContinuation(b, end) {
                 return end
             }
         }
         return nil
     }
 
-    private static func nationalShape(_ groups: ArraySlice<Int>, bracketed: Bool) -> Bool {
+    private static func nationalShape(_ groups: [Int], bracketed: Bool) -> Bool {
         let digits = groups.reduce(0, +)
         let rest = groups.dropFirst()
         if bracketed {
-            return (2...5).contains(groups.first!) && rest.count <= 2 && rest.allSatisfy({ $0 >= 3 }) && (9...11).contains(digits)
+            return (2...5).contains(groups[0]) && rest.count <= 2 && rest.allSatisfy({ $0 >= 3 }) && (9...11).contains(digits)
         }
         if groups.count == 5 { return groups.allSatisfy { $0 == 2 } }
         // The first group may be a two-digit area code (`02 9876 5432`, `06 1234 5678`).
-        return (2...3).contains(groups.count) && groups.first! >= 2 && rest.allSatisfy({ $0 >= 3 }) && (10...11).contains(digits)
+        return (2...3).contains(groups.count) && groups[0] >= 2 && rest.allSatisfy({ $0 >= 3 }) && (10...11).contains(digits)
     }
 
     /// 10-15 digits in one run, optionally after `+`: a phone number only where the context

@@ -7,6 +7,7 @@ import base64
 import json
 import random
 import string
+import subprocess
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -465,3 +466,13 @@ def evaluate(corpus, mask):
         out = mask("sse", sse_stream(corpus.rng, text, mode).encode()).decode()
         judge(labels, sse_content(out, mode), "sse")
     return results, misses
+
+
+def postern_mask(binary, config):
+    """`mask(format, bytes) -> bytes` for evaluate(): `postern mask` with `config`."""
+    def mask(fmt, data):
+        done = subprocess.run([str(binary), "mask", "--config", str(config), "--format", fmt],
+                              input=data, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout
+    return mask

@@ -3,21 +3,12 @@ the spellings real traffic uses, in OpenAI chat completions with tool calls, KSe
 outputs and nested records, and streamed a few characters per event; and look-alikes
 (Luhn-failing numbers, invalid SSNs, timestamps, dates, order ids, UUIDs, versions) that
 must come out intact. The aim (issue 4) is 0.99 on every kind, both ways."""
-import subprocess
-
 import pytest
 
 from conftest import POSTERN, ROOT
-from pii_corpus import Corpus, evaluate
+from pii_corpus import Corpus, evaluate, postern_mask
 
-CONFIG = ROOT / "examples" / "quickstart" / "postern.yaml"
-
-
-def mask(fmt, data):
-    done = subprocess.run([str(POSTERN), "mask", "--config", str(CONFIG), "--format", fmt],
-                          input=data, capture_output=True, timeout=60)
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout
+mask = postern_mask(POSTERN, ROOT / "examples" / "quickstart" / "postern.yaml")
 
 
 @pytest.mark.parametrize("seed", [11, 12])
