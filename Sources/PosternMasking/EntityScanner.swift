@@ -47,12 +47,18 @@ public struct EntityScanner: Sendable {
         let n = b.count
         let classes = Self.classes
         while i < n {
+            // Lower-case letters and bytes of no class never begin a value on their own, and
+            // every value that begins with lower-case letters has a trigger byte a few bytes
+            // in (`eyJ`, `ghp_`, `xoxb-`, `https:`, `fe80:`). So prose is skipped eight bytes
+            // at a time up to the next trigger, and scanning resumes at the start of its word:
+            // the same result as visiting every byte.
+            let t = Self.nextTrigger(b, from: i)
+            guard t < n else { break }
+            var wordStart = t
+            while wordStart > i, classes[Int(b[wordStart - 1])] & Self.wordByte != 0 { wordStart -= 1 }
+            i = wordStart
             let c = b[i]
-            let k = classes[Int(c)]
-            if k == 0 {
-                i += 1
-                continue
-            }
+            let k = classes[Int(c)]  // never 0: a trigger or a word byte
             // A lower-case word (most of prose) can only be a token (`eyJ…`, `ghp_…`, `xoxb-…`,
             // `https://hooks…`) or an IPv6 group (`fe80:`): anything else is skipped whole
             // without a detector call.
@@ -197,7 +203,32 @@ public struct EntityScanner: Sendable {
         }
     }
 
-    static let wordByte: UInt8 = 1, startsValue: UInt8 = 2, lowerStart: UInt8 = 4
+    static let wordByte: UInt8 = 1, startsValue: UInt8 = 2, lowerStart: UInt8 = 4, trigger: UInt8 = 8
+
+    /// The first byte from `i` that is a digit, a capital, `_` or one of `+ ( @ - :`: the
+    /// bytes every value holds within its first few. Eight bytes at a time: two range tests
+    /// (`(`…`:` and `@`…`_`) find candidates, the table confirms them.
+    @inline(__always) private static func nextTrigger(_ b: UnsafeBufferPointer<UInt8>, from i: Int) -> Int {
+        let n = b.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var t = i
+        while t < n {
+            if t + 8 <= n {
+                let word = UnsafeRawPointer(b.baseAddress! + t).loadUnaligned(as: UInt64.self)
+                let low = word & ~highs  // bytes of UTF-8 sequences are in no class; no carries below
+                @inline(__always) func atLeast(_ c: UInt64) -> UInt64 { low &+ ones &* (0x80 - c) }
+                let candidates = (atLeast(0x28) & ~atLeast(0x3B) | atLeast(0x40) & ~atLeast(0x60)) & ~word & highs
+                if candidates == 0 {
+                    t += 8
+                    continue
+                }
+                t += candidates.trailingZeroBitCount >> 3
+            }
+            if classes[Int(b[t])] & trigger != 0 { return t }
+            t += 1
+        }
+        return n
+    }
 
     /// The first two bytes of a JWT, GitHub or Slack token or webhook.
     @inline(__always) private static func mayStartToken(_ c: UInt8, _ next: UInt8) -> Bool {
@@ -212,7 +243,8 @@ public struct EntityScanner: Sendable {
 
     /// Per byte: `wordByte` if it continues a word (`Byte.isWord`), plus `startsValue` if a
     /// value can begin with it (letters and digits only at the start of a word; `+ ( @ - :`
-    /// anywhere), plus `lowerStart` for the lower-case letters among those. Allocated once
+    /// anywhere), plus `lowerStart` for the lower-case letters among those, plus `trigger`
+    /// for what `nextTrigger` stops at (word bytes but lower-case letters, and `+ ( @ - :`). Allocated once
     /// and never freed: the hot loop reads it without checks.
     nonisolated(unsafe) static let classes: UnsafePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
@@ -224,6 +256,7 @@ public struct EntityScanner: Sendable {
                 k |= startsValue
                 if Byte.isLower(byte) { k |= lowerStart }
             }
+            if Byte.isWord(byte) && !Byte.isLower(byte) || "+(@-:".utf8.contains(byte) { k |= trigger }
             table[c] = k
         }
         return UnsafePointer(table)
