@@ -10,6 +10,12 @@ enum Byte {
     static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: "_") }
     static func digit(_ b: UInt8) -> Int { Int(b &- 0x30) }
 
+    /// `body` with the UTF-8 bytes of `text`, if any.
+    static func withUTF8<R>(of text: String?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard var text else { return body(nil) }
+        return text.withUTF8 { body($0) }
+    }
+
     /// Well-formed UTF-8 (no overlongs, surrogates or truncated sequences).
     static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0

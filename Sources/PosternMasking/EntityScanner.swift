@@ -42,6 +42,11 @@ public struct EntityScanner: Sendable {
     /// Entities in `b`, in order, not overlapping. `keyHint` is the JSON member name the
     /// text is the value of, if any (an SSN written as nine digits counts under `ssn`).
     public func scan(_ b: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> [Entity] {
+        Byte.withUTF8(of: keyHint) { scan(b, key: $0) }
+    }
+
+    /// `scan(_:keyHint:)` with the member name as UTF-8 bytes.
+    func scan(_ b: UnsafeBufferPointer<UInt8>, key: UnsafeBufferPointer<UInt8>?) -> [Entity] {
         var found: [Entity] = []
         var i = 0
         let n = b.count
@@ -72,7 +77,7 @@ public struct EntityScanner: Sendable {
             }
             // Here a word starts (whole words are skipped below) or a byte that can begin a
             // value anywhere (`@`, `-`, …) stands.
-            if k != Self.wordByte, let (range, kind) = detect(b, i, c, keyHint: keyHint),
+            if k != Self.wordByte, let (range, kind) = detect(b, i, c, key: key),
                found.last.map({ range.lowerBound >= $0.range.upperBound }) ?? true {
                 found.append(Entity(range, kind))
                 i = max(range.upperBound, i + 1)
@@ -93,7 +98,7 @@ public struct EntityScanner: Sendable {
     }
 
     private func detect(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ c: UInt8,
-                        keyHint: String?) -> (Range<Int>, EntityKind)? {
+                        key: UnsafeBufferPointer<UInt8>?) -> (Range<Int>, EntityKind)? {
         if c == 0x40 {  // @
             guard on(.email), let range = TextDetectors.email(b, at: i) else { return nil }
             return (range, .email)
@@ -111,7 +116,7 @@ public struct EntityScanner: Sendable {
                 : previous == 0x3A && Byte.isDigit(b.at(i - 2)) { return nil }
             if on(.creditCard), let end = NumberDetectors.card(b, i) { return (i..<end, .creditCard) }
             if on(.usSSN), let end = NumberDetectors.ssn(b, i, ssnContext: {
-                Self.named(b, before: i, keyHint, keys: Self.ssnKeys, words: Self.ssnWords)
+                Self.named(b, before: i, key, keys: Self.ssnKeys, words: Self.ssnWords)
             }) {
                 return (i..<end, .usSSN)
             }
@@ -123,7 +128,7 @@ public struct EntityScanner: Sendable {
             if on(.phone), previous != 0x2B, !(previous == 0x20 && Byte.isDigit(b.at(i - 2))) {
                 if let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
                 if let end = NumberDetectors.bareDigitsPhone(b, i),
-                   Self.named(b, before: i, keyHint, keys: Self.phoneKeys, words: Self.phoneWords) {
+                   Self.named(b, before: i, key, keys: Self.phoneKeys, words: Self.phoneWords) {
                     return (i..<end, .phone)
                 }
             }
@@ -159,18 +164,19 @@ public struct EntityScanner: Sendable {
         return k > i && b.at(k) == 0x3A
     }
 
+    /// The fewest characters of a built-in value written as a bare number (a nine-digit SSN):
+    /// a shorter JSON number needs no scan.
+    static let shortestBareNumber = 9
+
     static let ssnKeys: [StaticString] = ["ssn", "social"], ssnWords: [StaticString] = ["ssn", "social security"]
     static let phoneKeys: [StaticString] = ["phone", "mobile", "msisdn", "cell", "fax"]
     static let phoneWords: [StaticString] = ["phone", "mobile", "tel:", "tel.", "cell", "fax", "call", "sms"]
 
     /// The value is labelled as what `keys`/`words` name: by its JSON member name, or by
     /// the words just before it (`SSN 123456789`, `phone: 4155552671`).
-    private static func named(_ b: UnsafeBufferPointer<UInt8>, before i: Int, _ keyHint: String?,
+    private static func named(_ b: UnsafeBufferPointer<UInt8>, before i: Int, _ key: UnsafeBufferPointer<UInt8>?,
                               keys: [StaticString], words: [StaticString]) -> Bool {
-        if var key = keyHint {
-            let found = key.withUTF8 { k in keys.contains { containsWord(k, 0..<k.count, $0) } }
-            if found { return true }
-        }
+        if let key, keys.contains(where: { containsWord(key, 0..<key.count, $0) }) { return true }
         let window = max(0, i - 24)..<i
         return words.contains { containsWord(b, window, $0) }
     }

@@ -52,462 +52,355 @@ public final class JSONMasker {
     }
 
     /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    static func isNumber(_ n: [UInt8]) -> Bool { JSONMachine.isNumber(n) }
+    static func isNumber(_ n: [UInt8]) -> Bool { n.withUnsafeBufferPointer(JSONMachine.isNumber) }
 }
 
-/// The JSON masker's state machine.
+/// The JSON masker's state machine. It reads each chunk where it lies and writes it out in
+/// spans: bytes that stay as they came are copied from `copied` up to the next value that
+/// changes, which is written in their place. A token cut by the chunk's end waits in `raw`.
 struct JSONMachine {
     let policy: MaskingPolicy
     let maxStringBytes: Int
     let maxDepth: Int
-    private(set) var findings: [EntityKind: Int] = [:]
+    var findings: [EntityKind: Int] = [:]
 
-    private enum Container { case object, array }
-    private struct Frame {
+    enum Container { case object, array }
+    struct Frame {
         var container: Container
-        var key: String?
-        /// `key` in lower case, when field rules need it.
-        var lowerKey: String?
+        /// Where the current member's name is in `names`.
+        var name: Range<Int>
+        /// The element (array) or member (object) being read; -1 before the first.
         var index = -1
-        var emitted = 0
+        /// Members written so far, when members may be dropped.
+        var kept = 0
     }
-    private enum Expect { case value, key, colon, commaOrEnd, done }
-    private enum Token { case none, string(key: Bool), number, literal([UInt8], Int) }
+    enum Expect { case value, key, colon, commaOrEnd, done }
+    /// A token the last chunk ended inside of.
+    enum Partial { case none, string(key: Bool), number, literal(StaticString, Int) }
 
-    private var stack: [Frame] = []
-    private var expect = Expect.value
-    private var token = Token.none
-    private var escaped = false
-    private var raw: [UInt8] = []
-    /// A member name (with what follows it up to the value) held until its value decides
-    /// whether the member stays.
-    private var pendingKey: [UInt8] = []
-    private var hasPendingKey = false
-    private var offset = 0
+    var stack: [Frame] = []
+    /// The member names of the open objects, outermost first.
+    var names: [UInt8] = []
+    var expect = Expect.value
+    var partial = Partial.none
+    /// The bytes of a partial string or number so far.
+    var raw: [UInt8] = []
+    var rawScan = JSONString.Scan()
+    /// The document offset of the chunk being read, for error messages.
+    var base = 0
     /// Containers being replaced whole by a field rule: their bytes are parsed, not written.
-    private var muted = 0
-    private var mutedAction: MaskAction?
-    private var out: [UInt8] = []
+    var muted = 0
+    var mutedAction: MaskAction?
+    var out: [UInt8] = []
+    /// The chunk's bytes before this are written out (or deliberately left out).
+    var copied = 0
+    /// `out[heldFrom...]` is a member whose value may still be dropped (name, comma and all).
+    var heldFrom: Int?
+    /// Members are held until their value is known only when a value may be dropped.
+    let holdsMembers: Bool
+    let rules: CompiledFieldRules?
 
     init(policy: MaskingPolicy, maxStringBytes: Int, maxDepth: Int) {
         self.policy = policy
         self.maxStringBytes = maxStringBytes
         self.maxDepth = maxDepth
         holdsMembers = policy.mayDrop
+        rules = policy.fields.isEmpty ? nil : CompiledFieldRules(policy.fields)
     }
-
-    /// Member names and commas wait for their value only when a value may be dropped
-    /// (taking its member along); otherwise they are written as they come.
-    private let holdsMembers: Bool
 
     static let placeholder = JSONMachine(policy: MaskingPolicy(kinds: []), maxStringBytes: 0, maxDepth: 0)
 
     mutating func feed(_ chunk: UnsafeBufferPointer<UInt8>) throws(MaskingError) -> [UInt8] {
-        out.removeAll(keepingCapacity: true)
-        var i = 0
-        let n = chunk.count
-        while i < n {
-            // Inside a string, find the next quote, backslash or control byte at once.
-            if case .string(let isKey) = token, !escaped {
-                var j = i
-                var high: UInt8 = 0
-                // Eight bytes at a time while none of them ends the run.
-                var highWord: UInt64 = 0
-                while j + 8 <= n {
-                    let word = UnsafeRawPointer(chunk.baseAddress! + j).loadUnaligned(as: UInt64.self)
-                    if JSONString.mayStopRun(word) { break }
-                    highWord |= word
-                    j += 8
-                }
-                if highWord & 0x8080_8080_8080_8080 != 0 { high = 0x80 }
-                while j < n {
-                    let c = chunk[j]
-                    if c == 0x22 || c == 0x5C || c < 0x20 { break }
-                    high |= c
-                    j += 1
-                }
-                // The whole string is in this chunk, quotes included, without escapes: it is
-                // read where it lies, never copied.
-                if j < n, chunk[j] == 0x22, raw.count == 1, i > 0 {
-                    offset += j - i + 1
-                    token = .none
-                    try finishString(UnsafeBufferPointer(rebasing: chunk[(i - 1)...j]), isKey: isKey,
-                                     hasEscape: false, ascii: high < 0x80)
-                    i = j + 1
-                    continue
-                }
-                if j > i {
-                    raw.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[i..<j]))
-                    offset += j - i
-                    guard raw.count <= maxStringBytes else {
-                        throw MaskingError("a JSON string is longer than \(maxStringBytes) bytes")
-                    }
-                    i = j
-                    if i == n { break }
-                }
-            }
-            offset += 1
-            try consume(chunk[i])
-            i += 1
+        copied = 0
+        out.reserveCapacity(out.count + chunk.count + 64)
+        var i = try resume(chunk)
+        while i < chunk.count { i = try step(chunk, i) }
+        flush(chunk, to: chunk.count)
+        base += chunk.count
+        guard let held = heldFrom else {
+            defer { out = [] }
+            return out
         }
-        return out
+        guard out.count - held <= maxStringBytes else { throw MaskingError("a JSON member is held longer than \(maxStringBytes) bytes") }
+        defer {
+            out.removeSubrange(..<held)
+            heldFrom = 0
+        }
+        return Array(out[..<held])
     }
 
     mutating func finish() throws(MaskingError) -> [UInt8] {
-        out.removeAll(keepingCapacity: true)
-        if case .number = token {
-            try finishNumber()
-            token = .none
+        if case .number = partial {
+            partial = .none
+            let token = raw
+            try token.withUnsafeBufferPointer { (text) throws(MaskingError) in
+                try finishNumber(text, UnsafeBufferPointer(start: nil, count: 0), 0..<0, carried: text.count)
+            }
         }
-        guard case .none = token, expect == .done, stack.isEmpty else {
-            throw MaskingError("JSON ends early (offset \(offset))")
+        guard case .none = partial, expect == .done, stack.isEmpty else {
+            throw MaskingError("JSON ends early (offset \(base))")
         }
+        defer { out = [] }
         return out
     }
 
     // MARK: Tokens
 
-    private mutating func consume(_ byte: UInt8) throws(MaskingError) {
-        switch token {
-        case .string(let isKey):
-            raw.append(byte)
-            if escaped {
-                escaped = false
-            } else if byte == 0x5C {
-                escaped = true
-            } else if byte == 0x22 {
-                token = .none
-                try finishString(isKey: isKey)
-            } else if byte < 0x20 {
-                throw invalid("control character in a string")
-            } else if raw.count > maxStringBytes {
-                throw MaskingError("a JSON string is longer than \(maxStringBytes) bytes")
-            }
-            return
-        case .number:
-            if Byte.isDigit(byte) || byte == 0x2E || byte == 0x2D || byte == 0x2B || byte == 0x65 || byte == 0x45 {
-                raw.append(byte)
-                guard raw.count <= 1024 else { throw invalid("number too long") }
-                return
-            }
-            token = .none
-            try finishNumber()
-        case .literal(let word, let position):
-            guard byte == word[position] else { throw invalid("unknown literal") }
-            if position + 1 < word.count {
-                token = .literal(word, position + 1)
-            } else {
-                token = .none
-                try word.withUnsafeBufferPointer { (bytes) throws(MaskingError) in try finishScalar(bytes, masked: nil) }
-            }
-            return
-        case .none:
-            break
-        }
-        try structural(byte)
-    }
-
-    private mutating func structural(_ byte: UInt8) throws(MaskingError) {
-        switch byte {
+    /// Reads the token at `i`; returns where the next one starts.
+    private mutating func step(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) -> Int {
+        switch b[i] {
         case 0x20, 0x0A, 0x0D, 0x09:
-            // Whitespace after a comma waits for the comma, which waits for the next member.
-            if hasPendingKey { pendingKey.append(byte) } else if trailingComma && holdsMembers { gap.append(byte) } else { emit(byte) }
+            var j = i + 1
+            while j < b.count, b[j] == 0x20 || b[j] == 0x0A || b[j] == 0x0D || b[j] == 0x09 { j += 1 }
+            return j
         case 0x22:
-            switch expect {
-            case .key: token = .string(key: true)
-            case .value: try beginValue(); token = .string(key: false)
-            default: throw invalid("unexpected string")
-            }
-            // Usually `raw` still holds just the quote of the last string (read in place).
-            if raw.count != 1 || raw[0] != 0x22 {
-                raw.removeAll(keepingCapacity: true)
-                raw.append(byte)
-            }
+            return try string(b, i)
+        case 0x2D, 0x30...0x39:
+            return try number(b, i)
+        case 0x74:
+            return try literal(b, i, "true")
+        case 0x66:
+            return try literal(b, i, "false")
+        case 0x6E:
+            return try literal(b, i, "null")
         case 0x7B, 0x5B:
-            guard expect == .value else { throw invalid("unexpected \(byte == 0x7B ? "{" : "[")") }
-            guard stack.count < maxDepth else { throw MaskingError("JSON nested deeper than \(maxDepth)") }
-            try beginValue()
-            let rule = muted == 0 ? fieldRule() : nil
-            if let rule {
-                muted = 1
-                mutedAction = rule.action
-            } else if muted > 0 {
-                muted += 1
-            } else {
-                writeMemberPrefix()
-                emit(byte)
-            }
-            stack.append(Frame(container: byte == 0x7B ? .object : .array))
-            expect = byte == 0x7B ? .key : .value
+            try open(b, i)
         case 0x7D, 0x5D:
-            let container: Container = byte == 0x7D ? .object : .array
-            guard let frame = stack.last, frame.container == container else { throw invalid("unbalanced bracket") }
-            // `}` after a key is wanted means `{}` or a trailing comma; only the first is JSON.
-            let empty = frame.emitted == 0 && frame.index <= 0 && frame.key == nil
-            guard expect == .commaOrEnd || ((expect == .key || expect == .value) && empty && !trailingComma) else {
-                throw invalid("unexpected \(byte == 0x7D ? "}" : "]")")
-            }
-            stack.removeLast()
-            trailingComma = false
-            if muted > 0 {
-                muted -= 1
-                if muted == 0 {
-                let replacement = mutedAction.map { action in
-                    [UInt8]().withUnsafeBufferPointer { wholeValue($0, action) }
-                }
-                try finishScalar(nil, masked: replacement)
-            }
-            } else {
-                emit(byte)
-                valueDone()
-            }
+            try close(b, i)
         case 0x3A:
-            guard expect == .colon else { throw invalid("unexpected :") }
-            if hasPendingKey { pendingKey.append(byte) } else { emit(byte) }
+            guard expect == .colon else { throw invalid(i, "unexpected :") }
             expect = .value
         case 0x2C:
-            guard expect == .commaOrEnd, let frame = stack.last else { throw invalid("unexpected ,") }
-            expect = frame.container == .object ? .key : .value
-            trailingComma = true
-            if !holdsMembers { emit(byte) }
-            if frame.container == .object {
-                stack[stack.count - 1].key = nil
-                stack[stack.count - 1].lowerKey = nil
-            }
-        case 0x2D, 0x30...0x39:
-            guard expect == .value else { throw invalid("unexpected number") }
-            try beginValue()
-            token = .number
-            raw.removeAll(keepingCapacity: true)
-            raw.append(byte)
-        case 0x74, 0x66, 0x6E:
-            guard expect == .value else { throw invalid("unexpected literal") }
-            try beginValue()
-            let word: [UInt8] = byte == 0x74 ? Array("true".utf8) : byte == 0x66 ? Array("false".utf8) : Array("null".utf8)
-            token = .literal(word, 1)
+            try comma(b, i)
         default:
-            throw invalid("unexpected byte 0x\(String(byte, radix: 16))")
+            throw invalid(i, "unexpected byte 0x\(String(b[i], radix: 16))")
+        }
+        return i + 1
+    }
+
+    /// The rest of the token the last chunk ended inside of; returns where it ends.
+    private mutating func resume(_ b: UnsafeBufferPointer<UInt8>) throws(MaskingError) -> Int {
+        switch partial {
+        case .none:
+            return 0
+        case .string(let isKey):
+            var scan = rawScan
+            let j = scan.end(b, from: 0)
+            let taken = j < b.count ? j + 1 : j
+            raw.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<taken]))
+            guard raw.count <= maxStringBytes + 2 else { throw tooLong() }
+            guard j < b.count else {
+                rawScan = scan
+                copied = b.count
+                return b.count
+            }
+            guard b[j] == 0x22 else { throw invalid(j, "control character in a string") }
+            partial = .none
+            let token = raw  // a second reference: the buffer stays valid while self changes
+            try token.withUnsafeBufferPointer { (all) throws(MaskingError) in
+                try finishString(all, isKey: isKey, scan, b, 0..<taken, carried: all.count - taken)
+            }
+            return taken
+        case .number:
+            var j = 0
+            while j < b.count, Self.isNumberByte(b[j]) { j += 1 }
+            raw.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<j]))
+            guard raw.count <= 1024 else { throw invalid(j, "number too long") }
+            guard j == b.count else {
+                partial = .none
+                let token = raw
+                try token.withUnsafeBufferPointer { (text) throws(MaskingError) in
+                    try finishNumber(text, b, 0..<j, carried: text.count - j)
+                }
+                return j
+            }
+            copied = b.count
+            return j
+        case .literal(let word, let position):
+            let n = word.utf8CodeUnitCount
+            var j = 0
+            while j < b.count, position + j < n {
+                guard b[j] == word.utf8Start[position + j] else { throw invalid(j, "unknown literal") }
+                j += 1
+            }
+            if position + j == n {
+                partial = .none
+                literalDone()
+            } else {
+                partial = .literal(word, position + j)
+            }
+            return j
         }
     }
 
-    private var trailingComma = false
-    /// Whitespace between a held-back comma and the next member.
-    private var gap: [UInt8] = []
-
-    private func invalid(_ what: String) -> MaskingError {
-        MaskingError("invalid JSON at offset \(offset): \(what)")
+    private mutating func string(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) -> Int {
+        let isKey: Bool
+        switch expect {
+        case .key:
+            isKey = true
+            if holdsMembers, muted == 0, heldFrom == nil {
+                flush(b, to: i)
+                heldFrom = out.count
+            }
+        case .value:
+            isKey = false
+            beginValue()
+        default:
+            throw invalid(i, "unexpected string")
+        }
+        var scan = JSONString.Scan()
+        let j = scan.end(b, from: i + 1)
+        guard j < b.count else {
+            guard j - i <= maxStringBytes + 2 else { throw tooLong() }
+            keepPartial(.string(key: isKey), b, from: i)
+            rawScan = scan
+            return j
+        }
+        guard b[j] == 0x22 else { throw invalid(j, "control character in a string") }
+        try finishString(UnsafeBufferPointer(rebasing: b[i...j]), isKey: isKey, scan, b, i..<(j + 1), carried: 0)
+        return j + 1
     }
 
-    // MARK: Values
+    private mutating func number(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) -> Int {
+        guard expect == .value else { throw invalid(i, "unexpected number") }
+        beginValue()
+        var j = i + 1
+        while j < b.count, Self.isNumberByte(b[j]) { j += 1 }
+        guard j < b.count else {
+            guard j - i <= 1024 else { throw invalid(j, "number too long") }
+            keepPartial(.number, b, from: i)
+            return j
+        }
+        try finishNumber(UnsafeBufferPointer(rebasing: b[i..<j]), b, i..<j, carried: 0)
+        return j
+    }
+
+    /// `true`, `false` or `null`: never masked, so copied through even when cut by the chunk's end.
+    private mutating func literal(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ word: StaticString) throws(MaskingError) -> Int {
+        guard expect == .value else { throw invalid(i, "unexpected literal") }
+        beginValue()
+        let n = word.utf8CodeUnitCount
+        var k = 1
+        while k < n, i + k < b.count {
+            guard b[i + k] == word.utf8Start[k] else { throw invalid(i + k, "unknown literal") }
+            k += 1
+        }
+        if k == n {
+            literalDone()
+        } else {
+            partial = .literal(word, k)
+        }
+        return i + k
+    }
+
+    /// The token from `i` continues in the next chunk: what comes before it is written,
+    /// it waits in `raw`.
+    private mutating func keepPartial(_ token: Partial, _ b: UnsafeBufferPointer<UInt8>, from i: Int) {
+        flush(b, to: i)
+        copied = b.count
+        raw.removeAll(keepingCapacity: true)
+        raw.append(contentsOf: UnsafeBufferPointer(rebasing: b[i...]))
+        partial = token
+    }
+
+    // MARK: Structure
+
+    private mutating func open(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) {
+        let isObject = b[i] == 0x7B
+        guard expect == .value else { throw invalid(i, "unexpected \(isObject ? "{" : "[")") }
+        guard stack.count < maxDepth else { throw MaskingError("JSON nested deeper than \(maxDepth)") }
+        beginValue()
+        if muted > 0 {
+            muted += 1
+        } else if let rule = fieldRule() {  // the whole container is replaced, or goes
+            flush(b, to: i)
+            muted = 1
+            mutedAction = rule.action
+        } else {
+            keepMember()
+        }
+        stack.append(Frame(container: isObject ? .object : .array, name: names.count..<names.count))
+        expect = isObject ? .key : .value
+    }
+
+    private mutating func close(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) {
+        let isObject = b[i] == 0x7D
+        guard let frame = stack.last, frame.container == (isObject ? .object : .array) else {
+            throw invalid(i, "unbalanced bracket")
+        }
+        // `}` where a key is wanted is `{}` (or a trailing comma, which is not JSON).
+        guard expect == .commaOrEnd || ((expect == .key || expect == .value) && frame.index == -1) else {
+            throw invalid(i, "unexpected \(isObject ? "}" : "]")")
+        }
+        stack.removeLast()
+        guard muted > 0 else {
+            valueDone()
+            return
+        }
+        muted -= 1
+        guard muted == 0 else { return }
+        muted = 1
+        flush(b, to: i + 1)  // leaves the container out
+        muted = 0
+        let replacement = mutedAction.map { action in [UInt8]().withUnsafeBufferPointer { wholeValue($0, action) } }
+        mutedAction = nil
+        settle(replacement, b, (i + 1)..<(i + 1), carried: 0)
+    }
+
+    private mutating func comma(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) {
+        guard expect == .commaOrEnd, let frame = stack.last else { throw invalid(i, "unexpected ,") }
+        guard frame.container == .object else {
+            expect = .value
+            return
+        }
+        expect = .key
+        guard holdsMembers, muted == 0 else { return }
+        flush(b, to: i)
+        if frame.kept == 0 {
+            copied = i + 1  // every member before it went: a comma would lead
+        } else {
+            heldFrom = out.count  // the next member, comma first
+        }
+    }
+
+    // MARK: Output
+
+    /// Writes the chunk's bytes from `copied` up to `end` as they came.
+    @inline(__always) mutating func flush(_ b: UnsafeBufferPointer<UInt8>, to end: Int) {
+        if muted == 0, end > copied { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[copied..<end])) }
+        copied = end
+    }
 
     /// A value starts: arrays count their elements.
-    private mutating func beginValue() throws(MaskingError) {
-        trailingComma = false
+    private mutating func beginValue() {
         if let last = stack.last, last.container == .array { stack[stack.count - 1].index += 1 }
     }
 
-    private mutating func finishString(isKey: Bool) throws(MaskingError) {
-        let bytes = raw  // a second reference: the buffer stays valid while self changes
-        try bytes.withUnsafeBufferPointer { (all) throws(MaskingError) in
-            try finishString(all, isKey: isKey, hasEscape: nil, ascii: nil)
-        }
-    }
-
-    /// A whole string token, quotes included; what is already known of it saves a pass.
-    private mutating func finishString(_ all: UnsafeBufferPointer<UInt8>, isKey: Bool, hasEscape: Bool?,
-                                       ascii: Bool?) throws(MaskingError) {
-        let content = UnsafeBufferPointer(rebasing: all[1..<(all.count - 1)])
-        let hasEscape = hasEscape ?? content.contains(0x5C)
-        let ascii = ascii ?? !content.contains(where: { $0 > 0x7F })
-        if isKey {
-            let name: String
-            if hasEscape {
-                guard let decoded = JSONString.decode(content), ascii || JSONString.isValidUTF8(decoded) else {
-                    throw invalid("bad string escape or UTF-8")
-                }
-                name = String(decoding: decoded, as: UTF8.self)
-            } else {
-                guard ascii || Byte.isValidUTF8(content) else { throw invalid("invalid UTF-8") }
-                name = String(decoding: content, as: UTF8.self)
-            }
-            stack[stack.count - 1].key = name
-            stack[stack.count - 1].lowerKey = policy.fields.isEmpty ? nil : name.lowercased()
-            if !holdsMembers {
-                emit(all)
-            } else if muted == 0 {
-                pendingKey.removeAll(keepingCapacity: true)
-                pendingKey.append(contentsOf: all)
-                hasPendingKey = true
-            }
-            expect = .colon
-            return
-        }
-        if muted > 0 {
-            valueDone()
-            return
-        }
-        if hasEscape {
-            guard let decoded = JSONString.decode(content) else { throw invalid("bad string escape or UTF-8") }
-            try decoded.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, all) }
-        } else {
-            guard ascii || Byte.isValidUTF8(content) else { throw invalid("invalid UTF-8") }
-            try finishStringValue(content, all)
-        }
-    }
-
-    private mutating func finishStringValue(_ text: UnsafeBufferPointer<UInt8>,
-                                            _ original: UnsafeBufferPointer<UInt8>) throws(MaskingError) {
-        if let rule = fieldRule() {
-            try finishScalar(original, masked: wholeValue(text, rule.action))
-        } else {
-            try finishScalar(original, masked: maskText(text))
-        }
-    }
-
-    private mutating func finishNumber() throws(MaskingError) {
-        guard Self.isNumber(raw) else { throw invalid("malformed number") }
-        if muted > 0 {
-            valueDone()
-            return
-        }
-        // A card number written as a JSON number is still a card number.
-        let bytes = raw
-        try bytes.withUnsafeBufferPointer { (text) throws(MaskingError) in try finishStringValue(text, text) }
-    }
-
-    /// Writes a finished scalar: the original bytes, or the masked replacement (a JSON
-    /// string), or nothing at all when the member is dropped.
-    private mutating func finishScalar(_ original: UnsafeBufferPointer<UInt8>?, masked: Replacement?) throws(MaskingError) {
-        if muted > 0 {
-            valueDone()
-            return
-        }
-        switch masked {
-        case nil:
-            writeMemberPrefix()
-            if let original, muted == 0 { out.append(contentsOf: original) }
-        case .drop:
-            if let frame = stack.last, frame.container == .array {
-                writeMemberPrefix()
-                emit(Array("null".utf8))
-            } else if stack.isEmpty || !holdsMembers {  // (the name is out already: never without a drop action)
-                emit(Array("null".utf8))
-            } else {
-                hasPendingKey = false  // the member disappears, name and all
-                gap.removeAll(keepingCapacity: true)
-            }
-        case .text(let bytes):
-            writeMemberPrefix()
-            JSONString.encode(bytes, into: &out)
-        case .json(let bytes):
-            writeMemberPrefix()
-            emit(bytes)
-        }
-        mutedAction = nil
-        valueDone()
-    }
-
-    private mutating func valueDone() {
+    mutating func valueDone() {
         expect = stack.isEmpty ? .done : .commaOrEnd
     }
 
-    private mutating func writeMemberPrefix() {
-        guard muted == 0, holdsMembers else { return }
-        if let frame = stack.last {
-            if frame.emitted > 0 { emit(0x2C) }
-            stack[stack.count - 1].emitted += 1
-        }
-        if !gap.isEmpty {  // removeAll is not free even on an empty array
-            emit(gap)
-            gap.removeAll(keepingCapacity: true)
-        }
-        if hasPendingKey {
-            emit(pendingKey)
-            hasPendingKey = false
-        }
+    private mutating func literalDone() {
+        if muted == 0 { keepMember() }
+        valueDone()
     }
 
-    private mutating func emit(_ byte: UInt8) { if muted == 0 { out.append(byte) } }
-    private mutating func emit(_ bytes: [UInt8]) { if muted == 0 { out += bytes } }
-    private mutating func emit(_ bytes: UnsafeBufferPointer<UInt8>) { if muted == 0 { out.append(contentsOf: bytes) } }
-
-    // MARK: Policy
-
-    private enum Replacement {
-        case text([UInt8])
-        /// Masked JSON nested in a string, re-encoded as a string.
-        case json([UInt8])
-        case drop
+    /// The held member stays.
+    mutating func keepMember() {
+        guard heldFrom != nil else { return }
+        heldFrom = nil
+        stack[stack.count - 1].kept += 1
     }
 
-    private mutating func maskText(_ text: UnsafeBufferPointer<UInt8>) -> Replacement? {
-        let nestedDepth = stack.count < maxDepth / 2 ? maxDepth / 2 : 0
-        switch policy.maskString(text, keyHint: stack.last?.key, nestedDepth: nestedDepth,
-                                 maxStringBytes: maxStringBytes, findings: &findings) {
-        case nil: return nil
-        case .text(let bytes)?: return .text(bytes)
-        case .drop?: return .drop
-        case .json(let masked)?:
-            var quoted: [UInt8] = []
-            JSONString.encode(masked, into: &quoted)
-            return .json(quoted)
-        }
+    func invalid(_ i: Int, _ what: String) -> MaskingError {
+        MaskingError("invalid JSON at offset \(base + i): \(what)")
     }
 
-    private mutating func wholeValue(_ value: UnsafeBufferPointer<UInt8>, _ action: MaskAction) -> Replacement {
-        findings[.custom, default: 0] += 1
-        if action == .drop { return .drop }
-        let label = (stack.last?.key ?? "field").uppercased()
-        return .text(policy.replacement(for: value, label: label, action: action))
+    func tooLong() -> MaskingError {
+        MaskingError("a JSON string is longer than \(maxStringBytes) bytes")
     }
 
-    /// The field rule that covers the value about to be written, if any.
-    private func fieldRule() -> FieldRule? {
-        guard !policy.fields.isEmpty else { return nil }
-        let lowered = stack.last?.lowerKey
-        for rule in policy.fields {
-            switch rule.selector {
-            case .key(let name):
-                if let lowered, lowered == name { return rule }
-            case .path(let steps):
-                if matches(steps) { return rule }
-            }
-        }
-        return nil
-    }
-
-    private func matches(_ steps: [FieldRule.PathStep]) -> Bool {
-        guard steps.count == stack.count else { return false }
-        for (step, frame) in zip(steps, stack) {
-            switch (step, frame.container) {
-            case (.key(let name), .object): if frame.key != name { return false }
-            case (.anyIndex, .array): continue
-            case (.index(let i), .array): if frame.index != i { return false }
-            default: return false
-            }
-        }
-        return true
-    }
-
-    static func isNumber(_ n: [UInt8]) -> Bool {
-        var i = 0
-        if n.first == 0x2D { i += 1 }
-        func digits() -> Int {
-            let start = i
-            while i < n.count, Byte.isDigit(n[i]) { i += 1 }
-            return i - start
-        }
-        guard i < n.count else { return false }
-        if n[i] == 0x30 { i += 1 } else if digits() == 0 { return false }
-        if i < n.count, n[i] == 0x2E {
-            i += 1
-            if digits() == 0 { return false }
-        }
-        if i < n.count, n[i] | 0x20 == 0x65 {
-            i += 1
-            if i < n.count, n[i] == 0x2B || n[i] == 0x2D { i += 1 }
-            if digits() == 0 { return false }
-        }
-        return i == n.count
+    @inline(__always) static func isNumberByte(_ c: UInt8) -> Bool {
+        Byte.isDigit(c) || c == 0x2E || c == 0x2D || c == 0x2B || c | 0x20 == 0x65
     }
 }

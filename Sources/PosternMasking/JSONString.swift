@@ -10,18 +10,12 @@ enum JSONString {
         var run = 0  // start of the plain bytes not yet copied: copied in one go, up to an escape
         var high: UInt64 = 0
         while i < n {
-            while i + 8 <= n {  // eight plain bytes at a time
-                let word = UnsafeRawPointer(raw.baseAddress! + i).loadUnaligned(as: UInt64.self)
-                if mayStopRun(word) { break }
-                high |= word
-                i += 8
-            }
+            i = plainRun(raw, from: i, high: &high)
             guard i < n else { break }
             let c = raw[i]
             if c != 0x5C {
                 if c < 0x20 { return nil }
-                high |= UInt64(c)
-                i += 1
+                i += 1  // a quote: only ever in the content when it was passed in so
                 continue
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[run..<i]))
@@ -62,10 +56,15 @@ enum JSONString {
         out.reserveCapacity(out.count + text.count + 2)
         out.append(0x22)
         text.withUnsafeBufferPointer { text in
-            var run = 0  // start of the bytes not yet written: copied in one go, up to an escape
-            for (i, c) in text.enumerated() where c == 0x22 || c == 0x5C || c < 0x20 {
+            var i = 0
+            var high: UInt64 = 0
+            while true {
+                let run = i
+                i = plainRun(text, from: i, high: &high)
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run..<i]))
-                run = i + 1
+                guard i < text.count else { break }
+                let c = text[i]
+                i += 1
                 out.append(0x5C)
                 switch c {
                 case 0x22, 0x5C: out.append(c)
@@ -81,7 +80,6 @@ enum JSONString {
                     out.append(hex.utf8Start[Int(c & 15)])
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run...]))
         }
         out.append(0x22)
     }
@@ -108,17 +106,73 @@ enum JSONString {
         }
     }
 
-    /// Whether any of the eight bytes in `word` may be a quote, a backslash or a control
-    /// byte (what ends a run of plain string content). Exact when it says no; a yes is
-    /// checked byte by byte.
-    @inline(__always) static func mayStopRun(_ word: UInt64) -> Bool {
+    /// From `i`, the index of the first quote, backslash or control byte (what ends a run
+    /// of plain string content), or `b.count`. `high` collects the bits of the bytes passed:
+    /// bit 7 set means some were not ASCII.
+    @inline(__always) static func plainRun(_ b: UnsafeBufferPointer<UInt8>, from i: Int, high: inout UInt64) -> Int {
+        let n = b.count
+        var j = i
+        while j + 8 <= n {  // eight bytes at a time
+            let word = UnsafeRawPointer(b.baseAddress! + j).loadUnaligned(as: UInt64.self)
+            let stops = runStops(word)
+            if stops != 0 {
+                let k = stops.trailingZeroBitCount >> 3
+                high |= word & ((1 &<< UInt64(k &* 8)) &- 1)
+                return j + k
+            }
+            high |= word
+            j += 8
+        }
+        while j < n {
+            let c = b[j]
+            if c == 0x22 || c == 0x5C || c < 0x20 { return j }
+            high |= UInt64(c)
+            j += 1
+        }
+        return n
+    }
+
+    /// Bit 7 of each byte of `word` that may be a quote, a backslash or a control byte.
+    /// The lowest one set is exact (a borrow only runs up from a byte that is itself one).
+    @inline(__always) static func runStops(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
-        let quote = hasZeroByte(word ^ (ones &* 0x22))
-        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let quote = zeroBytes(word ^ (ones &* 0x22))
+        let backslash = zeroBytes(word ^ (ones &* 0x5C))
         let control = (word &- ones &* 0x20) & ~word & highs
-        return quote | backslash | control != 0
+        return quote | backslash | control
+    }
+
+    /// Finds where a string's content ends, and what it met on the way. A string cut by
+    /// the end of a chunk goes on with the same scan in the next.
+    struct Scan {
+        var hasEscape = false
+        /// Bytes beyond ASCII were seen (where bit 7 is set): the UTF-8 is to be checked.
+        var high: UInt64 = 0
+        /// The last chunk ended right after a backslash.
+        var escaped = false
+
+        var ascii: Bool { high & 0x8080_8080_8080_8080 == 0 }
+
+        /// The index of the closing quote or of a control byte from `start`, or `b.count`.
+        /// Escapes are skipped here and checked when the string is decoded.
+        mutating func end(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+            let n = b.count
+            var j = start
+            if escaped, j < n {
+                escaped = false
+                j += 1
+            }
+            while true {
+                j = plainRun(b, from: j, high: &high)
+                guard j < n, b[j] == 0x5C else { return j }
+                hasEscape = true
+                escaped = j + 1 == n
+                j += 2
+                guard j < n else { return n }
+            }
+        }
     }
 
     static func isValidUTF8(_ bytes: [UInt8]) -> Bool {

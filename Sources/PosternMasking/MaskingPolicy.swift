@@ -121,7 +121,12 @@ public struct MaskingPolicy: Sendable {
 
     /// Built-in detectors, then operator patterns where they do not overlap what was found.
     public func entities(in text: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> [Entity] {
-        var found = scanner.scan(text, keyHint: keyHint)
+        Byte.withUTF8(of: keyHint) { entities(in: text, key: $0) }
+    }
+
+    /// `entities(in:keyHint:)` with the member name as UTF-8 bytes.
+    func entities(in text: UnsafeBufferPointer<UInt8>, key: UnsafeBufferPointer<UInt8>?) -> [Entity] {
+        var found = scanner.scan(text, key: key)
         guard !patterns.isEmpty else { return found }
         for pattern in patterns {
             for range in pattern.matches(in: text)

@@ -9,7 +9,12 @@ extension MaskingPolicy {
     }
 
     public func mask(_ text: UnsafeBufferPointer<UInt8>, keyHint: String? = nil) -> Masked? {
-        let entities = entities(in: text, keyHint: keyHint)
+        Byte.withUTF8(of: keyHint) { mask(text, key: $0) }
+    }
+
+    /// `mask(_:keyHint:)` with the member name as UTF-8 bytes.
+    func mask(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeBufferPointer<UInt8>?) -> Masked? {
+        let entities = entities(in: text, key: key)
         guard !entities.isEmpty else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
@@ -37,7 +42,7 @@ extension MaskingPolicy {
     /// A string value: a JSON document inside it (tool-call arguments) is masked as JSON,
     /// so its structure and escapes are honoured; anything else by the detectors. nil when
     /// nothing was found. `nestedDepth` 0 turns the JSON reading off.
-    func maskString(_ text: UnsafeBufferPointer<UInt8>, keyHint: String?, nestedDepth: Int, maxStringBytes: Int,
+    func maskString(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeBufferPointer<UInt8>?, nestedDepth: Int, maxStringBytes: Int,
                     findings: inout [EntityKind: Int]) -> MaskedString? {
         if nestedDepth > 0, let first = text.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
            first == 0x7B || first == 0x5B {
@@ -48,7 +53,7 @@ extension MaskingPolicy {
                 return .json(masked)
             }
         }
-        guard let masked = mask(text, keyHint: keyHint) else { return nil }
+        guard let masked = mask(text, key: key) else { return nil }
         for kind in masked.kinds { findings[kind, default: 0] += 1 }
         return masked.drop ? .drop : .text(masked.bytes)
     }

@@ -112,6 +112,25 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
         }
     }
 
+    /// Dropped members (first, middle, last, all), containers masked or dropped whole by
+    /// rule, escaped names, numbers and literals: the same valid output at every split.
+    @Test func rulesAndDropsGiveTheSameOutputAtEverySplit() throws {
+        let policy = MaskingPolicy(actions: [.email: .drop], fields: [
+            FieldRule(.key("secret"), action: .drop), FieldRule(.key("token"), action: .redact),
+            FieldRule(.path(FieldRule.parsePath("$.list[1]")!), action: .redact),
+        ])
+        let text = #"{"a":"x@example.com", "n\u0061me" : 4111111111111111,"secret":{"k":[1,{"e":"y@example.org"}]},"#
+            + #""b":[true,false,null,-1.5e3,"z@example.net"],"token":[1,2],"list":[{"q":1},{"q":"r"},3],"#
+            + #""c":{"only":"w@example.com"},"last":"v@example.com"}"#
+        let whole = try maskJSON(text, policy)
+        #expect(whole == #"{ "n\u0061me" : "[CREDIT_CARD]","b":[true,false,null,-1.5e3,null],"token":"[TOKEN]","#
+                + #""list":[{"q":1},"[LIST]",3],"c":{}}"#)
+        for cut in 0...text.utf8.count {
+            #expect(try maskJSON(text, cuts: [cut], policy) == whole, "cut at \(cut)")
+            #expect(try maskJSON(text, cuts: [cut, cut + 1, cut + 2], policy) == whole, "cuts from \(cut)")
+        }
+    }
+
     /// Property: whatever the chunk boundaries, the output is the same valid document and
     /// no planted value survives.
     @Test func everySplitGivesTheSameOutput() throws {

@@ -53,8 +53,10 @@ extension ProtobufMasker {
                 return try walk(buf, valueRange, type: type, depth: depth + 1, group: nil).output.map(Outcome.payload) ?? .keep
             case .string:
                 guard Byte.isValidUTF8(value) else { throw MaskingError("string field \(field.name) is not valid UTF-8") }
-                switch policy.maskString(value, keyHint: hint, nestedDepth: 32, maxStringBytes: value.count,
-                                         findings: &findings) {
+                let masked = Byte.withUTF8(of: hint) {
+                    policy.maskString(value, key: $0, nestedDepth: 32, maxStringBytes: value.count, findings: &findings)
+                }
+                switch masked {
                 case nil: return .keep
                 case .text(let bytes)?, .json(let bytes)?: return .payload(bytes)
                 case .drop?: return .drop
