@@ -33,6 +33,39 @@ enum Byte {
     }
 }
 
+/// Sixteen bytes at a time, for the loops that pass over plain text. Comparisons are made
+/// against whole vectors (`Lanes.splat`): against a scalar, Swift does them lane by lane.
+enum Lanes {
+    typealias Bytes = SIMD16<UInt8>
+    typealias Mask = SIMDMask<SIMD16<Int8>>
+
+    @inline(__always) static func splat(_ byte: UInt8) -> Bytes { Bytes(repeating: byte) }
+
+    @inline(__always) static func load(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bytes {
+        UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: Bytes.self)
+    }
+
+    /// Some lane of `mask` is set. (The standard `any` reduces lane by lane, in a call.)
+    @inline(__always) static func any(_ mask: Mask) -> Bool {
+        let halves = unsafeBitCast(unsafeBitCast(mask, to: SIMD16<Int8>.self), to: (UInt64, UInt64).self)
+        return halves.0 | halves.1 != 0
+    }
+
+    /// The first lane set in `mask` (which has one).
+    @inline(__always) static func first(_ mask: Mask) -> Int {
+        let halves = unsafeBitCast(unsafeBitCast(mask, to: SIMD16<Int8>.self), to: (UInt64, UInt64).self)
+        return halves.0 != 0 ? halves.0.trailingZeroBitCount >> 3 : 8 + halves.1.trailingZeroBitCount >> 3
+    }
+
+    /// The lanes before `k`.
+    @inline(__always) static func before(_ k: Int) -> Mask {
+        Bytes(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< splat(UInt8(k))
+    }
+
+    /// Bytes of UTF-8 sequences (bit 7 set).
+    @inline(__always) static func nonASCII(_ v: Bytes) -> Mask { v .>= splat(0x80) }
+}
+
 extension UnsafeBufferPointer where Element == UInt8 {
     /// The byte at `i`, or 0 outside the buffer (0 is in no class, so bounds read as a boundary).
     @inline(__always) func at(_ i: Int) -> UInt8 { i >= 0 && i < count ? self[i] : 0 }

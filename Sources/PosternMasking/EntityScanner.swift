@@ -211,24 +211,26 @@ public struct EntityScanner: Sendable {
 
     static let wordByte: UInt8 = 1, startsValue: UInt8 = 2, lowerStart: UInt8 = 4, trigger: UInt8 = 8
 
+    /// The lanes of `v` in `(`…`:` or `@`…`_`, the two ranges that hold every trigger byte
+    /// (and a few others). Text without one holds no value.
+    @inline(__always) static func triggerCandidates(_ v: Lanes.Bytes) -> Lanes.Mask {
+        (v &- Lanes.splat(0x28)) .< Lanes.splat(0x3B - 0x28) .| (v &- Lanes.splat(0x40)) .< Lanes.splat(0x20)
+    }
+
     /// The first byte from `i` that is a digit, a capital, `_` or one of `+ ( @ - :`: the
-    /// bytes every value holds within its first few. Eight bytes at a time: two range tests
-    /// (`(`…`:` and `@`…`_`) find candidates, the table confirms them.
+    /// bytes every value holds within its first few. Sixteen bytes at a time: candidates
+    /// are found by `triggerCandidates`, the table confirms them.
     @inline(__always) private static func nextTrigger(_ b: UnsafeBufferPointer<UInt8>, from i: Int) -> Int {
         let n = b.count
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         var t = i
         while t < n {
-            if t + 8 <= n {
-                let word = UnsafeRawPointer(b.baseAddress! + t).loadUnaligned(as: UInt64.self)
-                let low = word & ~highs  // bytes of UTF-8 sequences are in no class; no carries below
-                @inline(__always) func atLeast(_ c: UInt64) -> UInt64 { low &+ ones &* (0x80 - c) }
-                let candidates = (atLeast(0x28) & ~atLeast(0x3B) | atLeast(0x40) & ~atLeast(0x60)) & ~word & highs
-                if candidates == 0 {
-                    t += 8
+            if t + 16 <= n {
+                let candidates = triggerCandidates(Lanes.load(b, t))
+                guard Lanes.any(candidates) else {
+                    t += 16
                     continue
                 }
-                t += candidates.trailingZeroBitCount >> 3
+                t += Lanes.first(candidates)
             }
             if classes[Int(b[t])] & trigger != 0 { return t }
             t += 1

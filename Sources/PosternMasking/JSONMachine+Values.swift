@@ -20,11 +20,13 @@ extension JSONMachine {
             guard scan.ascii || Byte.isValidUTF8(content) else { throw invalid(span.lowerBound, "invalid UTF-8") }
         }
         if isKey {
-            if let decoded { readName(decoded[...]) } else { readName(content[...]) }
+            if let decoded { decoded.withUnsafeBufferPointer { readName($0) } } else { readName(content) }
             writeCarried(carried)
             expect = .colon
         } else if muted > 0 {
             valueDone()
+        } else if decoded == nil, !scan.triggers, detectorsOnly {
+            settle(nil, b, span, carried: carried)  // no byte in it can begin a value
         } else if let decoded {
             settle(decoded.withUnsafeBufferPointer { masked($0) }, b, span, carried: carried)
         } else {
@@ -42,7 +44,7 @@ extension JSONMachine {
         }
         // A card number written as a JSON number is still a card number; a short number
         // holds no built-in value, so only rules and the operator's patterns look at it.
-        let mayHold = text.count >= EntityScanner.shortestBareNumber || rules != nil || !policy.patterns.isEmpty
+        let mayHold = text.count >= EntityScanner.shortestBareNumber || !detectorsOnly
         settle(mayHold ? masked(text) : nil, b, span, carried: carried)
     }
 
@@ -77,18 +79,18 @@ extension JSONMachine {
         if carried > 0, muted == 0 { out.append(contentsOf: raw[..<carried]) }
     }
 
-    /// The current member's name becomes `name`.
-    private mutating func readName(_ name: Slice<UnsafeBufferPointer<UInt8>>) {
+    /// The current member's name becomes `name`. `names` only grows: what lies past the
+    /// innermost name is stale and overwritten in place.
+    private mutating func readName(_ name: UnsafeBufferPointer<UInt8>) {
         let top = stack.count - 1
         let start = stack[top].name.lowerBound
-        names.removeSubrange(start...)
-        names.append(contentsOf: name)
-        stack[top].name = start..<names.count
+        let end = start + name.count
+        if names.count < end { names.append(contentsOf: repeatElement(0, count: end - names.count)) }
+        if let source = name.baseAddress {
+            names.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: start).update(from: source, count: name.count) }
+        }
+        stack[top].name = start..<end
         stack[top].index += 1
-    }
-
-    private mutating func readName(_ name: ArraySlice<UInt8>) {
-        name.withUnsafeBufferPointer { readName($0[...]) }
     }
 
     // MARK: Policy

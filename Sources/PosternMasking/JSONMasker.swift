@@ -79,7 +79,7 @@ struct JSONMachine {
     enum Partial { case none, string(key: Bool), number, literal(StaticString, Int) }
 
     var stack: [Frame] = []
-    /// The member names of the open objects, outermost first.
+    /// The member names of the open objects, outermost first (see `Frame.name`).
     var names: [UInt8] = []
     var expect = Expect.value
     var partial = Partial.none
@@ -99,6 +99,8 @@ struct JSONMachine {
     /// Members are held until their value is known only when a value may be dropped.
     let holdsMembers: Bool
     let rules: CompiledFieldRules?
+    /// No field rules or operator patterns: only the built-in detectors look at values.
+    let detectorsOnly: Bool
 
     init(policy: MaskingPolicy, maxStringBytes: Int, maxDepth: Int) {
         self.policy = policy
@@ -106,6 +108,7 @@ struct JSONMachine {
         self.maxDepth = maxDepth
         holdsMembers = policy.mayDrop
         rules = policy.fields.isEmpty ? nil : CompiledFieldRules(policy.fields)
+        detectorsOnly = policy.fields.isEmpty && policy.patterns.isEmpty
     }
 
     static let placeholder = JSONMachine(policy: MaskingPolicy(kinds: []), maxStringBytes: 0, maxDepth: 0)
@@ -150,9 +153,7 @@ struct JSONMachine {
     private mutating func step(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) throws(MaskingError) -> Int {
         switch b[i] {
         case 0x20, 0x0A, 0x0D, 0x09:
-            var j = i + 1
-            while j < b.count, b[j] == 0x20 || b[j] == 0x0A || b[j] == 0x0D || b[j] == 0x09 { j += 1 }
-            return j
+            return Self.skipSpace(b, i + 1)
         case 0x22:
             return try string(b, i)
         case 0x2D, 0x30...0x39:
@@ -170,12 +171,20 @@ struct JSONMachine {
         case 0x3A:
             guard expect == .colon else { throw invalid(i, "unexpected :") }
             expect = .value
+            return Self.skipSpace(b, i + 1)
         case 0x2C:
             try comma(b, i)
+            return Self.skipSpace(b, i + 1)
         default:
             throw invalid(i, "unexpected byte 0x\(String(b[i], radix: 16))")
         }
         return i + 1
+    }
+
+    @inline(__always) private static func skipSpace(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+        var j = i
+        while j < b.count, b[j] == 0x20 || b[j] == 0x0A || b[j] == 0x0D || b[j] == 0x09 { j += 1 }
+        return j
     }
 
     /// The rest of the token the last chunk ended inside of; returns where it ends.
@@ -319,7 +328,8 @@ struct JSONMachine {
         } else {
             keepMember()
         }
-        stack.append(Frame(container: isObject ? .object : .array, name: names.count..<names.count))
+        let namesEnd = stack.last?.name.upperBound ?? 0
+        stack.append(Frame(container: isObject ? .object : .array, name: namesEnd..<namesEnd))
         expect = isObject ? .key : .value
     }
 

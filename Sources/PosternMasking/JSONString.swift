@@ -8,7 +8,7 @@ enum JSONString {
         let n = raw.count
         var i = 0
         var run = 0  // start of the plain bytes not yet copied: copied in one go, up to an escape
-        var high: UInt64 = 0
+        var high = false
         while i < n {
             i = plainRun(raw, from: i, high: &high)
             guard i < n else { break }
@@ -47,7 +47,7 @@ enum JSONString {
         }
         if run < n { out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[run..<n])) }
         // Escapes only ever produce valid UTF-8; raw bytes beyond ASCII are checked.
-        if high & 0x8080_8080_8080_8080 != 0, !isValidUTF8(out) { return nil }
+        if high, !isValidUTF8(out) { return nil }
         return out
     }
 
@@ -57,7 +57,7 @@ enum JSONString {
         out.append(0x22)
         text.withUnsafeBufferPointer { text in
             var i = 0
-            var high: UInt64 = 0
+            var high = false
             while true {
                 let run = i
                 i = plainRun(text, from: i, high: &high)
@@ -107,53 +107,58 @@ enum JSONString {
     }
 
     /// From `i`, the index of the first quote, backslash or control byte (what ends a run
-    /// of plain string content), or `b.count`. `high` collects the bits of the bytes passed:
-    /// bit 7 set means some were not ASCII.
-    @inline(__always) static func plainRun(_ b: UnsafeBufferPointer<UInt8>, from i: Int, high: inout UInt64) -> Int {
+    /// of plain string content), or `b.count`. `high` is set if a byte passed is not ASCII.
+    @inline(__always) static func plainRun(_ b: UnsafeBufferPointer<UInt8>, from i: Int, high: inout Bool) -> Int {
+        var unused = false
+        return plainRun(b, from: i, high: &high, triggers: &unused)
+    }
+
+    /// `plainRun`, also setting `triggers` if a byte passed is an `EntityScanner.triggerCandidates`.
+    @inline(__always) static func plainRun(_ b: UnsafeBufferPointer<UInt8>, from i: Int, high: inout Bool,
+                                           triggers: inout Bool) -> Int {
         let n = b.count
         var j = i
-        while j + 8 <= n {  // eight bytes at a time
-            let word = UnsafeRawPointer(b.baseAddress! + j).loadUnaligned(as: UInt64.self)
-            let stops = runStops(word)
-            if stops != 0 {
-                let k = stops.trailingZeroBitCount >> 3
-                high |= word & ((1 &<< UInt64(k &* 8)) &- 1)
+        var highs = Lanes.Mask(repeating: false), marks = highs
+        defer {
+            high = high || Lanes.any(highs)
+            triggers = triggers || Lanes.any(marks)
+        }
+        while j + 16 <= n {
+            let v = Lanes.load(b, j)
+            let stops = v .== Lanes.splat(0x22) .| v .== Lanes.splat(0x5C) .| v .< Lanes.splat(0x20)
+            if Lanes.any(stops) {
+                let k = Lanes.first(stops)
+                let before = Lanes.before(k)
+                highs = highs .| (before .& Lanes.nonASCII(v))
+                marks = marks .| (before .& EntityScanner.triggerCandidates(v))
                 return j + k
             }
-            high |= word
-            j += 8
+            highs = highs .| Lanes.nonASCII(v)
+            marks = marks .| EntityScanner.triggerCandidates(v)
+            j += 16
         }
         while j < n {
             let c = b[j]
             if c == 0x22 || c == 0x5C || c < 0x20 { return j }
-            high |= UInt64(c)
+            if c >= 0x80 { high = true }
+            if EntityScanner.classes[Int(c)] & EntityScanner.trigger != 0 { triggers = true }
             j += 1
         }
         return n
-    }
-
-    /// Bit 7 of each byte of `word` that may be a quote, a backslash or a control byte.
-    /// The lowest one set is exact (a borrow only runs up from a byte that is itself one).
-    @inline(__always) static func runStops(_ word: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
-        let quote = zeroBytes(word ^ (ones &* 0x22))
-        let backslash = zeroBytes(word ^ (ones &* 0x5C))
-        let control = (word &- ones &* 0x20) & ~word & highs
-        return quote | backslash | control
     }
 
     /// Finds where a string's content ends, and what it met on the way. A string cut by
     /// the end of a chunk goes on with the same scan in the next.
     struct Scan {
         var hasEscape = false
-        /// Bytes beyond ASCII were seen (where bit 7 is set): the UTF-8 is to be checked.
-        var high: UInt64 = 0
+        /// Bytes beyond ASCII were seen: the UTF-8 is to be checked.
+        var high = false
+        /// Bytes that may begin a value were seen; without them no detector can match.
+        var triggers = false
         /// The last chunk ended right after a backslash.
         var escaped = false
 
-        var ascii: Bool { high & 0x8080_8080_8080_8080 == 0 }
+        var ascii: Bool { !high }
 
         /// The index of the closing quote or of a control byte from `start`, or `b.count`.
         /// Escapes are skipped here and checked when the string is decoded.
@@ -165,7 +170,7 @@ enum JSONString {
                 j += 1
             }
             while true {
-                j = plainRun(b, from: j, high: &high)
+                j = plainRun(b, from: j, high: &high, triggers: &triggers)
                 guard j < n, b[j] == 0x5C else { return j }
                 hasEscape = true
                 escaped = j + 1 == n

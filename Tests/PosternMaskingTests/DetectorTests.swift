@@ -210,6 +210,40 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
     }
 }
 
+/// The scanner skips plain prose sixteen bytes at a time; a value is found wherever it falls
+/// against those steps, and numbers too short to be a value never match.
+@Suite struct ScanStepTests {
+    static let values: [(String, EntityKind)] = [
+        ("4111 1111 1111 1111", .creditCard), ("ann@example.com", .email), ("AKIAIOSFODNN7EXAMPLE", .awsKey),
+        ("ghp_" + String(repeating: "a1B2", count: 9), .githubToken), ("xoxb-1234567890-abcdefghij", .slackToken),
+        ("fe80::1ff:fe23:4567:890a", .ipAddress), ("+44 20 7946 0958", .phone), ("GB82 WEST 1234 5698 7654 32", .iban),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", .jwt),
+    ]
+
+    @Test func aValueIsFoundWhereverItFallsInProse() {
+        for (value, kind) in Self.values {
+            for offset in 0..<40 {
+                let before = String(repeating: "plain words ", count: 4).prefix(offset)
+                let text = before + (before.last.map { $0 == " " } ?? true ? "" : " ") + value + " and more words after it"
+                expectFound(text, kind, value)
+            }
+        }
+    }
+
+    @Test(arguments: ["12345678", "-1234567", "1.234567", "9.99e+10", "-0.12345", "87654321"])
+    func numbersShorterThanTheShortestValueHoldNone(_ number: String) throws {
+        #expect(number.utf8.count < EntityScanner.shortestBareNumber)
+        expectClean(number, keyHint: "ssn")
+        expectClean(number, keyHint: "phone")
+        #expect(try maskJSON(#"{"ssn":\#(number),"phone":\#(number)}"#) == #"{"ssn":\#(number),"phone":\#(number)}"#)
+    }
+
+    @Test func operatorPatternsStillSeeShortNumbers() throws {
+        let policy = MaskingPolicy(patterns: [try CustomPattern(name: "answer", pattern: "^42$")])
+        #expect(try maskJSON(#"{"a":42,"b":"42","c":421}"#, policy) == #"{"a":"[ANSWER]","b":"[ANSWER]","c":421}"#)
+    }
+}
+
 extension String {
     func replacingNewlines() -> String { split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") }
 }

@@ -131,6 +131,22 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
         }
     }
 
+    /// Strings are read sixteen bytes at a time: a value, an escape or a non-ASCII letter is
+    /// handled wherever it falls against those steps, and wherever the chunk ends.
+    @Test func stringsAreReadRightAtEveryOffset() throws {
+        for offset in 0..<40 {
+            let pad = String(repeating: "a", count: offset)
+            #expect(try maskJSON(#"["\#(pad) ann@example.com b"]"#) == #"["\#(pad) [EMAIL] b"]"#, "at \(offset)")
+            #expect(try maskJSON(#"["\#(pad) \u0041KIAIOSFODNN7EXAMPLE"]"#) == #"["\#(pad) [AWS_KEY]"]"#, "at \(offset)")
+            let plain = #"{"k":"\#(pad)é\"q\" \#(pad)","\#(pad)":1}"#
+            for cut in [offset / 2, offset, offset + 5] {
+                #expect(try maskJSON(plain, cuts: [cut]) == plain, "at \(offset), cut at \(cut)")
+            }
+            #expect(throws: MaskingError.self) { try maskJSON("[\"\(pad)\u{01}\"]") }
+            #expect(throws: MaskingError.self) { try JSONMasker.mask(Array("[\"\(pad)".utf8) + [0xFF, 0x22, 0x5D], policy: MaskingPolicy()) }
+        }
+    }
+
     /// Property: whatever the chunk boundaries, the output is the same valid document and
     /// no planted value survives.
     @Test func everySplitGivesTheSameOutput() throws {
@@ -149,11 +165,11 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
 @Suite struct JSONStringTests {
     func decode(_ raw: [UInt8]) -> [UInt8]? { raw.withUnsafeBufferPointer(JSONString.decode) }
 
-    /// Escapes and invalid bytes at every position around the eight-byte steps.
+    /// Escapes and invalid bytes at every position around the sixteen-byte steps.
     @Test func escapesAnywhereInLongRuns() {
-        for at in 0..<20 {
+        for at in 0..<40 {
             let pad = Array(repeating: UInt8(ascii: "a"), count: at)
-            let tail = Array(repeating: UInt8(ascii: "b"), count: 19 - at)
+            let tail = Array(repeating: UInt8(ascii: "b"), count: 39 - at)
             #expect(decode(pad + Array(#"\n\u00e9\ud83d\ude00\""#.utf8) + tail)
                     == pad + [0x0A] + Array("é😀\"".utf8) + tail, "at \(at)")
             #expect(decode(pad + [0xC3, 0xA9] + tail) == pad + [0xC3, 0xA9] + tail)
