@@ -46,7 +46,7 @@ extension MaskingPolicy {
                     findings: inout [EntityKind: Int]) -> MaskedString? {
         if nestedDepth > 0, let first = text.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }),
            first == 0x7B || first == 0x5B {
-            let nested = JSONMasker(policy: self, maxStringBytes: maxStringBytes, maxDepth: nestedDepth)
+            var nested = JSONMachine(policy: self, maxStringBytes: maxStringBytes, maxDepth: nestedDepth)
             if let masked = try? nested.feed(text) + nested.finish() {
                 guard !nested.findings.isEmpty else { return nil }
                 for (kind, n) in nested.findings { findings[kind, default: 0] += n }
