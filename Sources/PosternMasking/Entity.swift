@@ -15,19 +15,24 @@ public enum EntityKind: String, Sendable, CaseIterable, Hashable {
     case custom
 
     public var label: String {
+        redaction.withUTF8Buffer { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) }
+    }
+
+    /// What `redact` writes: the label in brackets.
+    var redaction: StaticString {
         switch self {
-        case .creditCard: "CREDIT_CARD"
-        case .usSSN: "US_SSN"
-        case .email: "EMAIL"
-        case .phone: "PHONE"
-        case .iban: "IBAN"
-        case .ipAddress: "IP_ADDRESS"
-        case .awsKey: "AWS_KEY"
-        case .githubToken: "GITHUB_TOKEN"
-        case .slackToken: "SLACK_TOKEN"
-        case .jwt: "JWT"
-        case .privateKey: "PRIVATE_KEY"
-        case .custom: "REDACTED"
+        case .creditCard: "[CREDIT_CARD]"
+        case .usSSN: "[US_SSN]"
+        case .email: "[EMAIL]"
+        case .phone: "[PHONE]"
+        case .iban: "[IBAN]"
+        case .ipAddress: "[IP_ADDRESS]"
+        case .awsKey: "[AWS_KEY]"
+        case .githubToken: "[GITHUB_TOKEN]"
+        case .slackToken: "[SLACK_TOKEN]"
+        case .jwt: "[JWT]"
+        case .privateKey: "[PRIVATE_KEY]"
+        case .custom: "[REDACTED]"
         }
     }
 

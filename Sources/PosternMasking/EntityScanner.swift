@@ -79,6 +79,7 @@ public struct EntityScanner: Sendable {
             // value anywhere (`@`, `-`, …) stands.
             if k != Self.wordByte, let (range, kind) = detect(b, i, c, key: key),
                found.last.map({ range.lowerBound >= $0.range.upperBound }) ?? true {
+                if found.isEmpty { found.reserveCapacity(8) }  // grown once, not at 1, 2 and 4
                 found.append(Entity(range, kind))
                 i = max(range.upperBound, i + 1)
             } else {

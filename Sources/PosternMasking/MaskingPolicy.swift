@@ -112,7 +112,7 @@ public struct MaskingPolicy: Sendable {
         if entity.kind == .custom, let pattern = patterns.first(where: { $0.name == entity.name }) {
             return pattern.action ?? action
         }
-        return actions[entity.kind] ?? action
+        return actions.isEmpty ? action : actions[entity.kind] ?? action
     }
 
     func label(for entity: Entity) -> String {
@@ -135,6 +135,16 @@ public struct MaskingPolicy: Sendable {
             }
         }
         return found.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// `replacement(for:label:action:)` for `entity`, written to the end of `out`.
+    func appendReplacement(for value: UnsafeBufferPointer<UInt8>, _ entity: Entity, action: MaskAction,
+                           to out: inout [UInt8]) {
+        if action == .redact || action == .drop, entity.kind != .custom {
+            entity.kind.redaction.withUTF8Buffer { out.append(contentsOf: $0) }  // the common case, made once
+        } else {
+            out += replacement(for: value, label: label(for: entity), action: action)
+        }
     }
 
     /// The replacement text for `value` (the detected bytes) under `action`.

@@ -24,8 +24,7 @@ extension MaskingPolicy {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: text[cursor..<entity.range.lowerBound]))
             let action = self.action(for: entity)
             if action == .drop { drop = true }
-            out += replacement(for: UnsafeBufferPointer(rebasing: text[entity.range]), label: label(for: entity),
-                               action: action)
+            appendReplacement(for: UnsafeBufferPointer(rebasing: text[entity.range]), entity, action: action, to: &out)
             cursor = entity.range.upperBound
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: text[cursor...]))
