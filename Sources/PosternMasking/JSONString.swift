@@ -15,7 +15,7 @@ enum JSONString {
             let c = raw[i]
             if c != 0x5C {
                 if c < 0x20 { return nil }
-                i += 1  // a quote: only ever in the content when it was passed in so
+                i += 1  // a bare quote, kept: the caller found where the string ends
                 continue
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[run..<i]))
