@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import PosternCore
 import PosternTLS
 
 /// Tells HTTP/2 (h2 or h2c prior knowledge) from HTTP/1.1 by the first bytes a caller
@@ -29,11 +30,11 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A TLS layer whose refused handshakes go to the request log.
     static func tlsHandler(_ context: TLSServerContext, channel: Channel, services: LoopServices) -> TLSServerHandler {
-        let peer = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+        let peer = channel.remoteAddress?.hostPort ?? "?"
         let log = services.log
         return TLSServerHandler(context: context,
                                 handshakeTimeout: .nanoseconds(services.config.limits.headerReadTimeout.nanoseconds)) { reason in
-            log.connectionRefused(peer: peer, reason: reason)
+            log.connectionEvent("connection_refused", outcome: "tls_refused", peer: peer, detail: reason)
         }
     }
 

@@ -45,11 +45,12 @@ final class RequestLog: Sendable {
         write(bytes)
     }
 
-    /// A connection refused before any request (a failed TLS handshake), written at once.
-    func connectionRefused(peer: String, reason: String) {
+    /// Something that happened to a connection before any request (a refused TLS
+    /// handshake, a connection that could not be set up), written at once.
+    func connectionEvent(_ event: String, outcome: String, peer: String, detail: String) {
         guard enabled else { return }
-        let line = "{\"ts\":\(Self.now()),\"event\":\"connection_refused\",\"peer\":\(JSONText.quote(peer)),"
-            + "\"outcome\":\"tls_refused\",\"detail\":\(JSONText.quote(reason))}\n"
+        let line = "{\"ts\":\(Self.now()),\"event\":\(JSONText.quote(event)),\"peer\":\(JSONText.quote(peer)),"
+            + "\"outcome\":\(JSONText.quote(outcome)),\"detail\":\(JSONText.quote(detail))}\n"
         write(Array(line.utf8))
     }
 
@@ -123,9 +124,9 @@ final class RequestLogBuffer {
         eventLoop.assumeIsolated().execute { [self] in flush() }
     }
 
-    func connectionRefused(peer: String, reason: String) {
+    func connectionEvent(_ event: String, outcome: String, peer: String, detail: String) {
         flush()  // keep the order of lines
-        log.connectionRefused(peer: peer, reason: reason)
+        log.connectionEvent(event, outcome: outcome, peer: peer, detail: detail)
     }
 
     func flush() {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import PosternAdmin
 import PosternConfig
+import PosternCore
 import PosternProxy
 import PosternMasking
 import PosternTLS
@@ -22,6 +23,7 @@ enum RunCommand {
         let draining = NIOLockedValueBox(false)
         let admin = AdminServer(group: group) {
             if draining.withLockedValue({ $0 }) { return "draining" }
+            if let reason = await proxy.selfCheck() { return reason }
             let down = await UpstreamProbe.unreachable(config.upstreams, group: group)
             return down.isEmpty ? nil : "upstream not answering: " + down.joined(separator: ", ")
         }
@@ -82,13 +84,5 @@ enum Stderr {
     static func line(_ text: String) {
         var line = text + "\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
-}
-
-extension SocketAddress {
-    /// `127.0.0.1:8080` or `[::1]:8080`, the form the configuration uses.
-    var hostPort: String {
-        let ip = ipAddress ?? "?"
-        return (ip.contains(":") ? "[\(ip)]" : ip) + ":\(port ?? 0)"
     }
 }

@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # POSTERN_BIN runs the suite against another build (e.g. one with --sanitize=address).
 POSTERN = Path(os.environ.get("POSTERN_BIN", ROOT / ".build" / "debug" / "postern"))
 MODEL_SERVER = ROOT / "examples" / "quickstart" / "model_server.py"
+# Postern runs as the chart runs it: an unprivileged user with no capabilities. Only when
+# the suite itself runs as root can it switch; POSTERN_TEST_AS_ROOT=1 keeps root.
+UNPRIVILEGED_UID = 65532
+RUN_UNPRIVILEGED = os.geteuid() == 0 and os.environ.get("POSTERN_TEST_AS_ROOT") != "1"
 sys.path.insert(0, str(Path(__file__).parent))
 import grpc_echo  # noqa: E402
 
@@ -24,6 +28,32 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def unprivileged(command):
+    """`command` as UID/GID 65532 without supplementary groups or capabilities."""
+    if not RUN_UNPRIVILEGED:
+        return list(command)
+    uid = str(UNPRIVILEGED_UID)
+    return ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all", *command]
+
+
+def share_with_postern(path):
+    """Lets the unprivileged Postern read what a test wrote for it: the tree under `path`
+    (pytest makes its temporary folders 0700, openssl writes keys 0600) and the folders
+    above it."""
+    path = Path(path)
+    if not RUN_UNPRIVILEGED:
+        return path
+    for directory, _, files in os.walk(path):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o005)
+    return path
 
 
 def wait_for_port(port, timeout=10):
@@ -94,7 +124,8 @@ class Postern:
         self.stdout = open(tmp_path / "requests.jsonl", "w+")
         self.stderr_path = tmp_path / "postern.log"
         self.stderr = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen([str(POSTERN), "run", "--config", str(self.config), *extra_args],
+        share_with_postern(tmp_path)
+        self.proc = subprocess.Popen(unprivileged([str(POSTERN), "run", "--config", str(self.config), *extra_args]),
                                      stdout=self.stdout, stderr=self.stderr)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -148,12 +179,13 @@ class Postern:
 
 
 @pytest.fixture
-def start_postern(tmp_path):
+def start_postern(tmp_path, tmp_path_factory):
     started = []
 
     def start(**kwargs):
         directory = tmp_path / f"p{len(started)}" if started else tmp_path
         directory.mkdir(exist_ok=True)
+        share_with_postern(tmp_path_factory.getbasetemp())
         instance = Postern(directory, **kwargs)
         started.append(instance)
         return instance

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import jwt
+from conftest import share_with_postern
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ OIDC_ISSUER = "https://idp.example.test"
 
 def make_svids(directory):
     subprocess.run(["sh", str(MAKE_SVIDS), str(directory)], check=True)
-    return Path(directory)
+    return share_with_postern(directory)
 
 
 def jwk(private_key, kid):

@@ -13,7 +13,7 @@ import h2.events
 import httpx
 import pytest
 
-from conftest import POSTERN, curl, free_port, wait_for_port
+from conftest import POSTERN, curl, free_port, share_with_postern, unprivileged, wait_for_port
 
 
 def get_json(url):
@@ -68,8 +68,9 @@ def test_command_line_overrides_the_file(tmp_path, model_server):
     config.write_text("upstreams: { model: { url: 'http://127.0.0.1:1' } }\n"
                       "routes: [{ prefix: /, upstream: model, public: true }]\n")
     port, admin = free_port(), free_port()
-    proc = subprocess.Popen([str(POSTERN), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}",
-                             "--admin", f"127.0.0.1:{admin}", "--upstream", f"model={model_server}"],
+    share_with_postern(tmp_path)
+    proc = subprocess.Popen(unprivileged([str(POSTERN), "run", "--config", str(config), "--listen", f"127.0.0.1:{port}",
+                                          "--admin", f"127.0.0.1:{admin}", "--upstream", f"model={model_server}"]),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port)
