@@ -1,3 +1,4 @@
+import PosternCore
 import Yams
 
 extension PosternConfig {
@@ -115,6 +116,15 @@ extension PosternConfig {
         guard prefix.hasPrefix("/") else {
             d.report("\(key).prefix", prefixNode, "a prefix starts with /")
             return nil
+        }
+        // Requests are matched after normalisation, so a prefix must be normal itself.
+        switch RequestTarget.normalize(prefix, allowAbsoluteForm: false) {
+        case .success(let normal) where normal.path == prefix:
+            break
+        case .success(let normal):
+            d.report("\(key).prefix", prefixNode, "write the normalised path '\(normal.path)': requests are matched after normalisation")
+        case .failure(let error):
+            d.report("\(key).prefix", prefixNode, error.message)
         }
         let isPublic = values["public"].flatMap { d.boolean($0, "\(key).public") } ?? false
         var route = Route(prefix: prefix, upstream: upstream, isPublic: isPublic)

@@ -1,3 +1,5 @@
+import PosternCore
+
 extension PosternConfig {
     /// Checks what only makes sense once the file and the command line are merged.
     /// Returns every problem; `file` names where the configuration came from.
@@ -64,13 +66,14 @@ extension PosternConfig {
         return name == "none" ? nil : masking.first { $0.name == name }
     }
 
-    /// The route a request path takes: the first matching one; without routes, a
+    /// The route a (normalised) request path takes: the first whose prefix covers it by
+    /// whole segments, ignoring ASCII case (`RequestTarget.isPath`); without routes, a
     /// non-public route to the only upstream (or the default).
     public func route(forPath path: Substring) -> Route? {
         if routes.isEmpty {
             let name = upstreams.count == 1 ? upstreams[0].name : upstream(named: "default")?.name
             return name.map { Route(prefix: "/", upstream: $0) }
         }
-        return routes.first { path.hasPrefix($0.prefix) }
+        return routes.first { RequestTarget.isPath(path, under: $0.prefix) }
     }
 }

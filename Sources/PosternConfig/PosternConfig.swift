@@ -10,7 +10,8 @@ import PosternCore
 /// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
 ///   response_timeout, max_connections, max_idle_connections, idle_timeout}`. At least one
 ///   upstream is required.
-/// - `routes`: list of `{prefix, upstream, public}`, first match wins; without routes,
+/// - `routes`: list of `{prefix, upstream, public, masking}`, first match wins (a prefix
+///   covers whole segments, any ASCII case, of the normalised path); without routes,
 ///   everything goes to the only upstream (or to the one called `default`). Only a route
 ///   marked `public: true` serves callers without a verified identity.
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
@@ -62,7 +63,7 @@ public struct Upstream: Sendable, Equatable {
     }
 }
 
-/// Sends requests whose path starts with `prefix` to `upstream`.
+/// Sends requests whose normalised path lies under `prefix` (whole segments) to `upstream`.
 public struct Route: Sendable, Equatable {
     public var prefix: String
     public var upstream: String

@@ -13,7 +13,8 @@ import PosternMasking
 /// report to the exchange, never to each other, and it runs on the caller's event loop.
 final class Exchange {
     let requestID: String
-    let request: RequestHead
+    /// The caller's head; its path is normalised by `start` before any step reads it.
+    private(set) var request: RequestHead
     let isGRPC: Bool
 
     private let services: LoopServices
@@ -59,6 +60,15 @@ final class Exchange {
 
     /// Runs the request steps once the caller's head is complete.
     func start(endStream: Bool) {
+        // normalise the path: every step below and the model server see the same one
+        switch RequestTarget.normalize(request.path, allowAbsoluteForm: true) {
+        case .success(let target):
+            request.path = target.path
+            if let authority = target.authority { request.authority = authority }
+        case .failure(let error):
+            fail(error, outcome: "bad_path")
+            return
+        }
         // A declared length over the limit is refused before anything reaches the upstream.
         let limit = services.config.limits.maxRequestBody
         if limit > 0, let declared = request.headers["content-length"].flatMap({ Int($0) }), declared > limit {

@@ -151,6 +151,27 @@ import Testing
         config.routes = [Route(prefix: "/v1/", upstream: "m")]
         #expect(config.route(forPath: "/v2/x")?.upstream == nil)
     }
+
+    @Test func routePrefixesCoverWholeSegmentsAndMustBeNormal() {
+        var config = PosternConfig()
+        config.upstreams = [Upstream(name: "m", wireProtocol: .http1, address: HostPort(host: "a", port: 1))]
+        config.routes = [Route(prefix: "/v2", upstream: "m", isPublic: true), Route(prefix: "/", upstream: "m")]
+        #expect(config.route(forPath: "/v2/models")?.isPublic == true)
+        #expect(config.route(forPath: "/v2x")?.isPublic == false)
+        let yaml = """
+        upstreams: { m: { url: 'http://a:1' } }
+        routes:
+          - { prefix: '/v2/../v1', upstream: m }
+          - { prefix: '/v1//chat', upstream: m }
+          - { prefix: '/v1/%2F', upstream: m }
+        """
+        guard case .failure(let problems) = PosternConfig.parse(yaml: yaml, file: "f.yaml") else {
+            Issue.record("expected problems")
+            return
+        }
+        #expect(problems.problems.map(\.key) == ["routes[0].prefix", "routes[1].prefix", "routes[2].prefix"])
+        #expect(problems.problems[0].message.contains("'/v1'"))
+    }
 }
 
 @Suite struct ConfigRandomInputTests {
