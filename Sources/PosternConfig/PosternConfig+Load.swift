@@ -32,7 +32,7 @@ extension PosternConfig {
     }
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
-        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking"]
+        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -61,6 +61,8 @@ extension PosternConfig {
                 }
             case "limits":
                 limits.decode(node, d)
+            case "forwarding":
+                forwarding.decode(node, d)
             case "identity":
                 identity.decode(node, d, base: base)
             case "masking":

@@ -14,6 +14,7 @@ import PosternCore
 ///   covers whole segments, any ASCII case, of the normalised path); without routes,
 ///   everything goes to the only upstream (or to the one called `default`). Only a route
 ///   marked `public: true` serves callers without a verified identity.
+/// - `forwarding`: see `ForwardingSettings`.
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
 /// - `runtime.request_log`: one JSON line per request on standard output (default true).
 /// - `limits`: see `Limits`.
@@ -26,6 +27,7 @@ public struct PosternConfig: Sendable, Equatable {
     public var admin: HostPort = HostPort(host: "127.0.0.1", port: 9901)
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
+    public var forwarding = ForwardingSettings()
     public var eventLoopThreads: Int = 0
     public var requestLog = true
     public var limits = Limits()

@@ -4,16 +4,16 @@
 /// upstream for gRPC; callers of `forwarded` decide that with `keepTETrailers`.
 public enum HopByHop {
     /// The fields of `headers` that may cross the proxy, with `x-request-id` set to
-    /// `requestID`: one pass, one allocation. For requests, `dropCallerCredentials` also
-    /// removes what the caller proved or claimed its identity with (`CallerCredentials`).
+    /// `requestID`: one pass, one allocation. For requests, `dropping` also removes what
+    /// the caller proved or claimed its identity with (`CallerClaims`).
     public static func forwarded(_ headers: HeaderList, requestID: String, keepTETrailers: Bool = false,
-                                 dropCallerCredentials: Bool = false) -> HeaderList {
+                                 dropping claims: CallerClaims? = nil, reserve extra: Int = 1) -> HeaderList {
         let named = connectionNamed(headers)
         var out: [HeaderField] = []
-        out.reserveCapacity(headers.count + 1)
+        out.reserveCapacity(headers.count + extra)
         for field in headers.fields where field.name != "x-request-id" {
             if isHopByHop(field, named: named, keepTETrailers: keepTETrailers) { continue }
-            if dropCallerCredentials, CallerCredentials.isCredential(field.name) { continue }
+            if let claims, claims.isClaim(field.name) { continue }
             out.append(field)
         }
         out.append(HeaderField("x-request-id", requestID))

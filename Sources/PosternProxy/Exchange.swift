@@ -18,8 +18,8 @@ final class Exchange {
     let isGRPC: Bool
 
     private let services: LoopServices
-    /// The connection's verified client certificate, if any.
-    private let peer: Principal?
+    /// The connection: its address and verified client certificate, if any.
+    private let peer: CallerConnection
     /// Who is calling, once authenticated; nil on a public route without credentials.
     private(set) var principal: Principal?
     private var caller: CallerStream?
@@ -43,7 +43,7 @@ final class Exchange {
     private var bytesIn = 0
     private var bytesOut = 0
 
-    init(request: RequestHead, caller: CallerStream, peer: Principal?, services: LoopServices) {
+    init(request: RequestHead, caller: CallerStream, peer: CallerConnection, services: LoopServices) {
         let incoming = request.headers["x-request-id"]
         self.requestID = incoming.flatMap { RequestID.isAcceptable($0) ? $0 : nil } ?? services.requestIDs.next()
         self.request = request
@@ -77,7 +77,7 @@ final class Exchange {
         }
         // authenticate, before the route is revealed: only a public route takes anyone
         let route = services.config.route(forPath: request.pathWithoutQuery)
-        switch services.authenticate(request.headers, peer: peer) {
+        switch services.authenticate(request.headers, peer: peer.certificate) {
         case .verified(let principal):
             self.principal = principal
         case .refused(let reason):
@@ -108,7 +108,8 @@ final class Exchange {
         var head = request
         head.headers = HopByHop.forwarded(request.headers, requestID: requestID,
                                           keepTETrailers: client.upstream.wireProtocol == .h2c,
-                                          dropCallerCredentials: true)
+                                          dropping: services.callerClaims, reserve: 5)
+        addForwardingFields(to: &head.headers)
         if masking != nil {
             // Masking reads the body: ask for it uncompressed.
             head.headers.remove("accept-encoding")
@@ -121,6 +122,18 @@ final class Exchange {
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
         if endStream { requestFinished() }
+    }
+
+    /// What Postern saw of the caller, in place of what the caller claimed.
+    private func addForwardingFields(to headers: inout HeaderList) {
+        if let ip = peer.address?.ipAddress {
+            headers.add("x-forwarded-for", ip)
+            headers.add("forwarded", "for=" + (ip.contains(":") ? "\"[\(ip)]\"" : ip) + ";proto=" + peer.scheme)
+        }
+        headers.add("x-forwarded-proto", peer.scheme)
+        if let name = services.config.forwarding.callerHeader, let principal {
+            headers.add(name, principal.id)
+        }
     }
 
     private func requestFinished() {

@@ -14,8 +14,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let services: LoopServices
-    /// The caller's verified X.509-SVID, for every request on this connection.
-    private let peer: Principal?
+    /// The caller's address and verified X.509-SVID, for every request on this connection.
+    private let peer: CallerConnection
     private let connection: ConnectionTimers
     private var context: ChannelHandlerContext!
     private var exchange: Exchange?
@@ -29,7 +29,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private let flush: FlushScheduler
     private var writeCredit = WriteCredit()
 
-    init(services: LoopServices, peer: Principal?) {
+    init(services: LoopServices, peer: CallerConnection) {
         self.services = services
         self.peer = peer
         self.connection = ConnectionTimers(sweeper: services.sweeper, limits: services.config.limits)

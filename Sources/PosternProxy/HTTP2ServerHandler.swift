@@ -13,8 +13,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let services: LoopServices
-    /// The caller's verified X.509-SVID, for every request on this connection.
-    private let peer: Principal?
+    /// The caller's address and verified X.509-SVID, for every request on this connection.
+    private let peer: CallerConnection
     private let session: HTTP2Session
     private var streams: [Int32: HTTP2CallerStream] = [:]
     private var context: ChannelHandlerContext?
@@ -22,7 +22,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     private let timers: ConnectionTimers
     private var draining = false
 
-    init(services: LoopServices, peer: Principal?) throws {
+    init(services: LoopServices, peer: CallerConnection) throws {
         self.services = services
         self.peer = peer
         let limits = services.config.limits

@@ -28,12 +28,15 @@ final class LoopServices {
     var verifiedTokens = VerifiedTokenCache()
     /// Masking policies by name, built once at start-up.
     let maskingPolicies: [String: MaskingPolicy]
+    /// The caller fields that never reach the model server.
+    let callerClaims: CallerClaims
 
     init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
          log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
         self.maskingPolicies = masking
+        self.callerClaims = config.forwarding.claims
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)

@@ -90,7 +90,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func install(_ context: ChannelHandlerContext, http2: Bool) {
-        let peer = tls?.peer
+        let peer = CallerConnection(address: context.channel.remoteAddress, isTLS: tls != nil, certificate: tls?.peer)
         install(context) { [services] pipeline in
             if http2 {
                 try pipeline.addHandler(try HTTP2ServerHandler(services: services, peer: peer))

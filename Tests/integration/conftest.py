@@ -94,9 +94,10 @@ class Postern:
     """A running `postern run`, its addresses and its output."""
 
     def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=(), public=True,
-                 tls=None, identity=None, masking=None, route_masking=None):
+                 tls=None, identity=None, masking=None, route_masking=None, extra=""):
         """Routes are public (no identity needed) unless `public=False`: the data-path tests
-        are about proxying; the identity tests pass `tls` and `identity` (YAML flow text)."""
+        are about proxying; the identity tests pass `tls` and `identity` (YAML flow text);
+        `extra` is more YAML for the file's end."""
         self.config = tmp_path / "postern.yaml"
         listen = "listen: { address: 127.0.0.1:0" + (f", tls: {tls}" if tls else "") + " }"
         lines = [listen, "admin: { address: 127.0.0.1:0 }", "runtime: { event_loop_threads: 1 }", "upstreams:"]
@@ -120,6 +121,8 @@ class Postern:
         if limits:
             lines.append("limits:")
             lines += [f"  {k}: {v}" for k, v in limits.items()]
+        if extra:
+            lines.append(extra)
         self.config.write_text("\n".join(lines) + "\n")
         self.stdout = open(tmp_path / "requests.jsonl", "w+")
         self.stderr_path = tmp_path / "postern.log"
