@@ -42,6 +42,8 @@ final class Exchange {
     private var grpcStatus: String?
     private var bytesIn = 0
     private var bytesOut = 0
+    /// Set for an event stream: whether the caller already has its `[DONE]`.
+    private var sseDone: SSEDoneMarker?
 
     init(request: RequestHead, caller: CallerStream, peer: CallerConnection, services: LoopServices) {
         let incoming = request.headers["x-request-id"]
@@ -168,7 +170,11 @@ final class Exchange {
     func callerAborted() {
         guard response != .done else { return }
         upstream?.cancel()
-        finish(outcome: "caller_reset", detail: nil)
+        if sseDone?.endsWithDone == true {
+            finish(outcome: "ok", detail: "caller closed after [DONE]")
+        } else {
+            finish(outcome: "caller_reset", detail: nil)
+        }
     }
 
     /// Fails the exchange with a Postern error (timeouts, limits, shutdown).
@@ -270,6 +276,7 @@ extension Exchange: UpstreamDelegate {
     private func sendHead(_ head: ResponseHead, endStream: Bool) {
         response = .streaming
         if endStream { grpcStatus = head.headers["grpc-status"] }
+        if !isGRPC, head.headers["content-type"]?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
         caller?.sendResponseHead(head, endStream: endStream)
         if endStream { finish(outcome: "ok", detail: nil) }
     }
@@ -279,6 +286,7 @@ extension Exchange: UpstreamDelegate {
         bytesOut += data.readableBytes
         lastActivity = .now()
         guard let masking, !masking.passedUnmasked else {
+            sseDone?.sent(data.readableBytesView)
             caller?.sendResponseBody(data)
             return
         }
@@ -287,7 +295,7 @@ extension Exchange: UpstreamDelegate {
             fail(error, outcome: "masking_failed")
         case .success(let (head, output, creditNow)):
             if let head { sendHead(head, endStream: false) }
-            if !output.isEmpty { caller?.sendResponseBody(ByteBuffer(bytes: output)) }
+            sendMasked(output)
             if creditNow > 0 { upstream?.creditResponseBody(creditNow) }
         }
     }
@@ -301,12 +309,18 @@ extension Exchange: UpstreamDelegate {
                 return
             case .success(let (head, output)):
                 if let head { sendHead(head, endStream: false) }
-                if !output.isEmpty { caller?.sendResponseBody(ByteBuffer(bytes: output)) }
+                sendMasked(output)
             }
         }
         grpcStatus = trailers?["grpc-status"]
         caller?.sendResponseEnd(trailers: trailers)
         finish(outcome: "ok", detail: nil)
+    }
+
+    private func sendMasked(_ output: [UInt8]) {
+        guard !output.isEmpty else { return }
+        sseDone?.sent(output)
+        caller?.sendResponseBody(ByteBuffer(bytes: output))
     }
 
     func upstreamFailed(_ error: CallerError) {

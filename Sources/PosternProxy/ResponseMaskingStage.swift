@@ -4,8 +4,11 @@ import PosternMasking
 
 /// The mask step on the response path: picks the masker for the response's content type,
 /// masks the body as it streams (gRPC message by message, by the method's protobuf type),
-/// and fails closed when it cannot (unless the policy says pass). A JSON response's head is held until the body is masked (or 1 MiB of it is), so
-/// a body that turns out not to parse still gets a clean 502; SSE and text stream at once.
+/// and fails closed when it cannot (unless the policy says pass). A JSON response's head is
+/// held until the body is masked (or 1 MiB of it is), so a body that turns out not to parse
+/// still gets a clean 502; SSE and text stream at once. A response Postern cannot mask (no
+/// or an unknown content type, a content coding) is held too: refused with 502 at its first
+/// body byte, passed with its own status when it has none (redirects, empty 404s, HEAD).
 final class ResponseMaskingStage {
     static let holdLimit = 1 << 20
 
@@ -17,6 +20,8 @@ final class ResponseMaskingStage {
     /// the upstream is credited as the caller takes the output, keeping backpressure.
     private var ledger: [(output: Int, input: Int)] = []
     private(set) var passedUnmasked = false
+    /// Why the held head's body could not be masked, should a byte of it come.
+    private var refusal: MaskingError?
 
     init(policy: MaskingPolicy) { self.policy = policy }
 
@@ -25,7 +30,9 @@ final class ResponseMaskingStage {
 
     /// What to do with the upstream's head: send it (possibly changed), hold it, or fail.
     func start(_ head: ResponseHead, grpcMethod: String?, endStream: Bool) -> Result<ResponseHead?, CallerError> {
-        if endStream || head.status == 204 || head.status == 304 { return .success(head) }
+        if endStream || head.status == 204 || head.status == 304 || head.headers["content-length"] == "0" {
+            return .success(head)
+        }
         var head = head
         let choice: Result<ResponseMasker, MaskingError>
         if let grpcMethod {
@@ -47,9 +54,13 @@ final class ResponseMaskingStage {
         case .success(let masker):
             chosen = masker
         case .failure(let error):
-            guard policy.passUnparseable else { return .failure(.maskingFailed(error.message)) }
-            passedUnmasked = true
-            return .success(head)
+            if policy.passUnparseable {
+                passedUnmasked = true
+                return .success(head)
+            }
+            refusal = error
+            heldHead = head
+            return .success(nil)
         }
         masker = chosen
         head.headers.remove("content-length")  // the masked body has its own length
@@ -63,7 +74,8 @@ final class ResponseMaskingStage {
     /// Masks a piece of the body. Returns a head released now (if it was held) and the
     /// bytes to send, plus the upstream bytes to credit at once.
     func body(_ data: ByteBuffer) -> Result<(head: ResponseHead?, output: [UInt8], creditNow: Int), CallerError> {
-        guard let masker else { return .success((nil, Array(data.readableBytesView), 0)) }
+        if let refusal, data.readableBytes > 0 { return .failure(.maskingFailed(refusal.message)) }
+        guard let masker else { return .success((nil, Array(data.readableBytesView), data.readableBytes)) }
         let input = data.readableBytes
         do throws(MaskingError) {
             let output = try masker.feed(Array(data.readableBytesView))
@@ -82,7 +94,11 @@ final class ResponseMaskingStage {
 
     /// The end of the body: whatever the masker still held.
     func end() -> Result<(head: ResponseHead?, output: [UInt8]), CallerError> {
-        guard let masker else { return .success((nil, [])) }
+        guard let masker else {
+            // No body came that needed a masker: the held head goes as it is.
+            defer { heldHead = nil }
+            return .success((heldHead, []))
+        }
         do throws(MaskingError) {
             let output = try masker.finish()
             if heldHead != nil {

@@ -73,6 +73,8 @@ def test_the_openai_client_streams_a_masked_chat_completion(start_postern, model
     assert reply.choices[0].message.content == MASKED
     entries = p.request_log(entries=2)
     assert all(e["auth"] == "jwt-svid" and e["masked"]["credit_card"] == 1 for e in entries)
+    # The client closes right after [DONE], before the upstream's end: still a finished exchange.
+    assert [e["outcome"] for e in entries] == ["ok", "ok"], entries
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{p.url}/v1", api_key="sk-a-standing-key", max_retries=0).models.list()
 
@@ -91,6 +93,28 @@ def test_a_response_that_cannot_be_masked_is_not_passed(masked, content_type, bo
     assert b"ann@example.com" not in answer
     entry = masked.request_log(entries=1)[-1]
     assert entry["outcome"] == "masking_failed" and reason in entry["detail"]
+
+
+@pytest.mark.parametrize("code", [200, 307, 404, 500])
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_empty_answer_keeps_its_status_on_a_masked_route(masked, code, framing):
+    status, headers, body = curl(f"{masked.url}/status?code={code}&framing={framing}")
+    assert status == code and body == b""
+    if code == 307:
+        assert headers["location"] == "/v1/models"
+    assert masked.request_log(entries=1)[-1]["outcome"] == "ok"
+
+
+def test_a_head_request_on_a_masked_route_keeps_its_status(masked):
+    status, headers, body = curl("-I", f"{masked.url}/v1/models")
+    assert status == 501 and body == b""
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_answer_with_bytes_and_no_type_still_fails_closed(masked, framing):
+    status, _, body = curl(f"{masked.url}/status?code=200&framing={framing}&body=ann@example.com")
+    assert status == 502 and b"ann@example.com" not in body
+    assert "cannot mask content type ''" in json.loads(body)["error"]["message"]
 
 
 def test_routes_without_masking_and_lenient_policies_pass_what_they_cannot_mask(start_postern, model_server):

@@ -129,9 +129,24 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"slept": float(query.get("seconds", "1")),
                                  "peer": f"{self.client_address[0]}:{self.client_address[1]}"})
         elif url.path == "/status":
+            # An answer with a given status, optional content type and body, framed by
+            # content-length or (framing=chunked) as chunks, with no type unless asked.
+            body = query.get("body", "").encode()
             self.send_response(int(query.get("code", "200")))
-            self.send_header("content-length", "0")
-            self.end_headers()
+            if "type" in query:
+                self.send_header("content-type", query["type"])
+            if query.get("code") in ("301", "302", "307", "308"):
+                self.send_header("location", "/v1/models")
+            if query.get("framing") == "chunked":
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                if body:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(body), body))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
         else:
             self.send_json(404, {"error": "not found", "path": url.path})
 
