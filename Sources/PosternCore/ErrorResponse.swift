@@ -1,10 +1,27 @@
+/// The shape of the JSON error a caller's client expects.
+public enum ErrorDialect: Sendable {
+    /// OpenAI-compatible clients: `{"error": {"code", "message", "request_id"}}`.
+    case openAI
+    /// KServe v2 / Open Inference Protocol clients (tritonclient, the KServe SDK) read
+    /// `{"error": "message"}` and break on an object there; `code` and `request_id` ride
+    /// along as members they ignore.
+    case openInference
+
+    /// The dialect of the API a path belongs to: the Open Inference Protocol lives under `/v2`.
+    public static func forPath(_ path: Substring) -> ErrorDialect {
+        RequestTarget.isPath(path, under: "/v2") ? .openInference : .openAI
+    }
+}
+
 /// How a `CallerError` looks on the wire.
 public enum ErrorResponse {
-    /// For HTTP callers: a JSON body `{"error": {"code", "message", "request_id"}}`.
-    public static func http(_ error: CallerError, requestID: String) -> (ResponseHead, String) {
-        let body = "{\"error\":{\"code\":\(JSONText.quote(error.code)),"
-            + "\"message\":\(JSONText.quote(error.message)),"
-            + "\"request_id\":\(JSONText.quote(requestID))}}\n"
+    /// For HTTP callers: a JSON body in the caller's dialect.
+    public static func http(_ error: CallerError, requestID: String, dialect: ErrorDialect = .openAI) -> (ResponseHead, String) {
+        let code = JSONText.quote(error.code), message = JSONText.quote(error.message), id = JSONText.quote(requestID)
+        let body = switch dialect {
+        case .openAI: "{\"error\":{\"code\":\(code),\"message\":\(message),\"request_id\":\(id)}}\n"
+        case .openInference: "{\"error\":\(message),\"code\":\(code),\"request_id\":\(id)}\n"
+        }
         var head = ResponseHead(status: error.httpStatus, headers: HeaderList([
             HeaderField("content-type", "application/json"),
             HeaderField("content-length", String(body.utf8.count)),

@@ -16,6 +16,8 @@ final class Exchange {
     /// The caller's head; its path is normalised by `start` before any step reads it.
     private(set) var request: RequestHead
     let isGRPC: Bool
+    /// The shape of the errors this caller's client reads, by the path it wrote.
+    private let errorDialect: ErrorDialect
 
     private let services: LoopServices
     /// The connection: its address and verified client certificate, if any.
@@ -50,6 +52,7 @@ final class Exchange {
         self.requestID = incoming.flatMap { RequestID.isAcceptable($0) ? $0 : nil } ?? services.requestIDs.next()
         self.request = request
         self.isGRPC = request.isGRPC
+        self.errorDialect = ErrorDialect.forPath(request.pathWithoutQuery)
         self.caller = caller
         self.peer = peer
         self.services = services
@@ -189,7 +192,7 @@ final class Exchange {
                 grpcStatus = String(error.grpcStatus.rawValue)
                 caller?.sendResponseHead(ErrorResponse.grpc(error, requestID: requestID), endStream: true)
             } else {
-                let (head, body) = ErrorResponse.http(error, requestID: requestID)
+                let (head, body) = ErrorResponse.http(error, requestID: requestID, dialect: errorDialect)
                 caller?.sendResponseHead(head, endStream: false)
                 caller?.sendResponseBody(ByteBuffer(string: body))
                 caller?.sendResponseEnd(trailers: nil)

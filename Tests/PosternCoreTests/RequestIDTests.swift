@@ -56,6 +56,16 @@ import Testing
         #expect(body == #"{"error":{"code":"upstream_unavailable","message":"cannot \"connect\"\n","request_id":"r1"}}"# + "\n")
     }
 
+    @Test func openInferenceErrorsAreAMessageString() {
+        let (head, body) = ErrorResponse.http(.noRoute("/v2/x"), requestID: "r1", dialect: .openInference)
+        #expect(head.status == 404 && head.headers["content-length"] == String(body.utf8.count))
+        #expect(body == #"{"error":"no route for /v2/x","code":"no_route","request_id":"r1"}"# + "\n")
+        #expect(ErrorDialect.forPath("/v2/models/m/infer") == .openInference)
+        #expect(ErrorDialect.forPath("/v2") == .openInference)
+        #expect(ErrorDialect.forPath("/v1/chat/completions") == .openAI)
+        #expect(ErrorDialect.forPath("/v2x") == .openAI)
+    }
+
     @Test func grpcErrorIsTrailersOnlyWithStatus() {
         let head = ErrorResponse.grpc(.upstreamTimeout("slow"), requestID: "r2")
         #expect(head.status == 200)

@@ -32,7 +32,7 @@ def guarded(start_postern, triton, proto, grpc_server):
     masking = (f"{{ default: {{ detectors: all, descriptor_sets: ['{proto[1]}'] }}, "
                f"lenient: {{ detectors: all, on_unparseable: pass, descriptor_sets: ['{proto[1]}'] }} }}")
     p = start_postern(upstreams={"triton": triton, "echo": grpc_server},
-                      routes=[("/inference.", "triton"), ("/postern.test.Echo/Peer", "echo"), ("/", "echo")],
+                      routes=[(f"/{triton_mock.SERVICE}/", "triton"), ("/postern.test.Echo/Peer", "echo"), ("/", "echo")],
                       masking=masking, route_masking={"/postern.test.Echo/Peer": "lenient"})
     channel = grpc.insecure_channel(p.target, options=triton_mock.OPTIONS)
     yield p, channel

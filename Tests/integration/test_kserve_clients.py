@@ -1,0 +1,122 @@
+"""tritonclient (HTTP and gRPC) through Postern to a real KServe ModelServer: answers pass,
+and every error Postern itself gives (401, 404, 502, 400 and their gRPC statuses) is one
+the Open Inference Protocol clients can read: `{"error": "message"}`, not an object."""
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import tritonclient.grpc as triton_grpc
+import tritonclient.http as triton_http
+from tritonclient.utils import InferenceServerException
+
+from conftest import curl, free_port
+from identity_material import Keys, make_svids, mint
+
+KSERVE_MODEL = Path(__file__).parent / "kserve_model.py"
+# kserve reads a body without this type as binary tensor data.
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def kserve():
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, str(KSERVE_MODEL), "--http-port", str(http_port),
+                             "--grpc-port", str(grpc_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/health/ready", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.time() < deadline, "kserve did not start"
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{http_port}", f"h2c://127.0.0.1:{grpc_port}"
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
+
+
+@pytest.fixture
+def guarded(start_postern, kserve, keys):
+    rest, grpc_url = kserve
+    return start_postern(upstreams={"rest": rest, "grpc": grpc_url, "down": f"http://127.0.0.1:{free_port()}"},
+                         routes=[("/inference.GRPCInferenceService/", "grpc", False), ("/v2/health/", "rest", True),
+                                 ("/v2/models/", "rest", False), ("/v2/down/", "down", False)],
+                         identity="{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                                  f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+
+
+def token_headers(keys):
+    return {"authorization": f"Bearer {mint(keys.svid_key)}"}
+
+
+def text_input(module, values):
+    tensor = module.InferInput("text", [len(values)], "BYTES")
+    if module is triton_http:
+        tensor.set_data_from_numpy(np.array(values, dtype=object), binary_data=False)
+    else:
+        tensor.set_data_from_numpy(np.array(values, dtype=object))
+    return tensor
+
+
+def test_tritonclient_http_infers_through_postern(guarded, keys):
+    client = triton_http.InferenceServerClient(guarded.target)
+    assert client.is_server_ready()  # the public health route
+    result = client.infer("echo", [text_input(triton_http, [b"hi", b"there"])],
+                          outputs=[triton_http.InferRequestedOutput("text", binary_data=False)],
+                          headers={**JSON, **token_headers(keys)})
+    assert list(result.as_numpy("text")) == ["echo: hi", "echo: there"]
+
+
+def test_tritonclient_grpc_infers_through_postern(guarded, keys):
+    client = triton_grpc.InferenceServerClient(guarded.target)
+    result = client.infer("echo", [text_input(triton_grpc, [b"hi"])], headers=token_headers(keys))
+    assert list(result.as_numpy("text")) == [b"echo: hi"]
+    assert client.is_model_ready("echo", headers=token_headers(keys))
+
+
+@pytest.mark.parametrize("case", ["no_token", "bad_token", "no_route", "upstream_down", "bad_path"])
+def test_postern_errors_reach_tritonclient_http_as_messages(guarded, keys, case):
+    client = triton_http.InferenceServerClient(guarded.target)
+    headers = {"no_token": {}, "bad_token": {"authorization": "Bearer not-a-token"}}.get(case, token_headers(keys))
+    model = {"no_route": "../other", "upstream_down": "../down/x", "bad_path": "..%2f..%2fv1"}.get(case, "echo")
+    with pytest.raises(InferenceServerException) as raised:
+        client.get_model_metadata(model, headers=headers)
+    status, text = raised.value.status(), str(raised.value)  # str() broke on a nested error object
+    expected = {"no_token": ("401", "no credential"), "bad_token": ("401", "compact form"),
+                "no_route": ("404", "no route"), "upstream_down": ("502", "down"),
+                "bad_path": ("400", "path refused")}[case]
+    assert status == expected[0] and expected[1] in text, text
+
+
+def test_open_inference_errors_carry_code_and_request_id_as_members(guarded):
+    status, headers, body = curl(f"{guarded.url}/v2/models/echo")
+    error = json.loads(body)
+    assert status == 401 and isinstance(error["error"], str) and error["code"] == "unauthenticated"
+    assert error["request_id"] == headers["x-request-id"]
+    # OpenAI paths keep the OpenAI-compatible nested object.
+    status, _, body = curl(f"{guarded.url}/v1/models")
+    assert status == 401 and json.loads(body)["error"]["code"] == "unauthenticated"
+
+
+def test_postern_errors_reach_tritonclient_grpc_as_statuses(guarded, keys):
+    client = triton_grpc.InferenceServerClient(guarded.target)
+    with pytest.raises(InferenceServerException) as raised:
+        client.infer("echo", [text_input(triton_grpc, [b"hi"])])
+    assert raised.value.status() == "StatusCode.UNAUTHENTICATED" and "no credential" in str(raised.value)
+    channel = grpc.insecure_channel(guarded.target)
+    with pytest.raises(grpc.RpcError) as refused:
+        channel.unary_unary("/inference.Other/Method")(b"", timeout=10, metadata=list(token_headers(keys).items()))
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
