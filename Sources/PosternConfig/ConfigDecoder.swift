@@ -4,6 +4,8 @@ import Yams
 final class ConfigDecoder {
     let file: String
     private(set) var problems: [ConfigProblem] = []
+    /// The line of every key and list item seen, by dotted path, for problems found later.
+    private(set) var lines: [String: Int] = [:]
 
     init(file: String) { self.file = file }
 
@@ -25,6 +27,7 @@ final class ConfigDecoder {
                 continue
             }
             let path = key.isEmpty ? name : "\(key).\(name)"
+            if let mark = keyNode.mark, lines[path] == nil { lines[path] = mark.line }
             if !seen.insert(name).inserted {
                 report(path, keyNode, "key appears twice")
             } else if let allowed, !allowed.contains(name) {
@@ -40,6 +43,9 @@ final class ConfigDecoder {
         guard case .sequence(let sequence) = node else {
             report(key, node, "expected a list")
             return nil
+        }
+        for (index, item) in sequence.enumerated() {
+            if let mark = item.mark { lines["\(key)[\(index)]"] = mark.line }
         }
         return Array(sequence)
     }
@@ -70,6 +76,15 @@ final class ConfigDecoder {
             report(key, node, "expected true or false, got '\(text)'")
             return nil
         }
+    }
+
+    /// One of an enumeration's raw values, or a problem listing them.
+    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ key: String, _ type: T.Type) -> T?
+        where T.RawValue == String {
+        guard let text = string(node, key) else { return nil }
+        if let value = T(rawValue: text) { return value }
+        report(key, node, "expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+        return nil
     }
 
     /// Applies a `ConfigValues` parser, reporting its reason on failure.

@@ -44,7 +44,8 @@ public enum ConfigValues {
     /// The largest size any setting accepts.
     public static let maxByteSize = 1 << 40
 
-    /// `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds; at most 7 days.
+    /// `250ms`, `10s`, `5m`, `1h` (or `0`); at most 7 days. A bare number is refused: is
+    /// `idle_timeout: 300` seconds or milliseconds?
     public static func duration(_ text: String) -> Result<Duration, ConfigValueError> {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
         var millis: Int64?
@@ -55,9 +56,9 @@ public enum ConfigValues {
             millis = overflow ? Int64.max : product
             break
         }
-        if millis == nil, let seconds = Int64(text), seconds >= 0 {
-            let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-            millis = overflow ? Int64.max : product
+        if millis == nil, let number = Int64(text), number >= 0 {
+            guard number == 0 else { return .failure("'\(text)' needs a unit: \(text)s, \(text)m, \(text)ms or \(text)h") }
+            millis = 0
         }
         guard let millis else {
             return .failure("expected a duration like 250ms, 10s, 5m or 1h, got '\(text)'")
@@ -68,13 +69,16 @@ public enum ConfigValues {
         return .success(.milliseconds(millis))
     }
 
-    /// `512`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB, read as powers of 1024); at most 1 TiB.
+    /// `512` (bytes), `64KiB`, `16MiB`, `1GiB`, in any case (`64mib`), also KB/MB/GB and
+    /// K/M/G, all read as powers of 1024; at most 1 TiB.
     public static func byteSize(_ text: String) -> Result<Int, ConfigValueError> {
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
-                                      ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+        let units: [(String, Int)] = [("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30),
+                                      ("kb", 1 << 10), ("mb", 1 << 20), ("gb", 1 << 30),
+                                      ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("b", 1)]
+        let lower = text.lowercased()
         var size: Int?
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            guard let value = Int(text.dropLast(suffix.count).trimmingCharacters(" ")), value >= 0 else { break }
+        for (suffix, factor) in units where lower.hasSuffix(suffix) {
+            guard let value = Int(lower.dropLast(suffix.count).trimmingCharacters(" ")), value >= 0 else { break }
             let (product, overflow) = value.multipliedReportingOverflow(by: factor)
             size = overflow ? Int.max : product
             break

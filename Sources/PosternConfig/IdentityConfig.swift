@@ -37,6 +37,9 @@ public struct IdentitySettings: Sendable, Equatable {
     /// How often credential files are checked for changes; a change is applied once the
     /// files have stayed the same for one more interval (spiffe-helper writes in steps).
     public var reloadInterval: Duration = .seconds(1)
+    /// At start-up, how long to wait for credential files that do not exist yet (SPIRE
+    /// issues the first SVID a moment after the pod starts); not ready meanwhile. 0: no wait.
+    public var waitForCredentials: Duration = .seconds(120)
 
     public init() {}
 
@@ -83,10 +86,7 @@ extension TLSSettings {
                     d.report(path, value, "expected 1.2 or 1.3, got '\(text)'")
                 }
             case "client_certificates":
-                guard let text = d.string(value, path) else { continue }
-                if let mode = ClientCertificates(rawValue: text) { tls.clientCertificates = mode } else {
-                    d.report(path, value, "expected none, optional or required, got '\(text)'")
-                }
+                if let mode = d.choice(value, path, ClientCertificates.self) { tls.clientCertificates = mode }
             case "cleartext":
                 if let on = d.boolean(value, path) { tls.cleartext = on }
             default: break
@@ -105,6 +105,7 @@ extension IdentitySettings {
         let durations: [String: WritableKeyPath<IdentitySettings, Duration>] = [
             "max_token_lifetime": \.maxTokenLifetime, "max_certificate_lifetime": \.maxCertificateLifetime,
             "leeway": \.leeway, "reload_interval": \.reloadInterval,
+            "wait_for_credentials": \.waitForCredentials,
         ]
         let allowed = Set(durations.keys).union(["trust_domain", "x509_bundles", "jwt_issuers"])
         for (name, value) in d.mapping(node, "identity", allowed: allowed) ?? [] {

@@ -1,34 +1,78 @@
 import PosternCore
 import Yams
 
+/// A configuration as read: the values that parsed, every problem found, and the line of
+/// each key, so that problems found once the file is merged still point into it.
+public struct ConfigDraft: Sendable {
+    public var config: PosternConfig
+    public var problems: [ConfigProblem]
+    var lines: [String: Int] = [:]
+
+    /// The line of `key`, or of the nearest enclosing key that has one.
+    func line(of key: String) -> Int? {
+        var key = Substring(key)
+        while !key.isEmpty {
+            if let line = lines[String(key)] { return line }
+            guard let cut = key.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            key = key[..<cut]
+        }
+        return nil
+    }
+}
+
 extension PosternConfig {
-    /// Parses a configuration file's text. Every problem is reported, not just the first.
-    /// The result still needs `validated()` once command-line overrides are applied.
-    public static func parse(yaml: String, file: String) -> Result<PosternConfig, ConfigProblems> {
+    /// Reads the file (if any), applies the command line and validates the result, reporting
+    /// every problem of every stage in one pass.
+    public static func assemble(file: String?, overrides: ConfigOverrides) -> ConfigDraft {
+        var draft = file.map { Self.draft(file: $0) } ?? ConfigDraft(config: PosternConfig(), problems: [])
+        switch draft.config.applying(overrides) {
+        case .success(let merged): draft.config = merged
+        case .failure(let problems): draft.problems += problems.problems
+        }
+        if draft.problems.allSatisfy({ !$0.key.isEmpty || $0.line != nil }) {
+            // A file that could not be read or is not YAML has nothing further to check.
+            for var problem in draft.config.validationProblems(file: file ?? "command line") {
+                if problem.line == nil, file != nil { problem.line = draft.line(of: problem.key) }
+                draft.problems.append(problem)
+            }
+        }
+        return draft
+    }
+
+    /// Parses a configuration file's text: what parsed, and every problem.
+    public static func draft(yaml: String, file: String) -> ConfigDraft {
         let decoder = ConfigDecoder(file: file)
         var config = PosternConfig()
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            return .failure(ConfigProblems(problems: [
+            return ConfigDraft(config: config, problems: [
                 ConfigProblem(file: file, key: "", message: "not valid YAML: \(error)"),
-            ]))
+            ])
         }
         let base = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
         if let root { config.decode(root, decoder, base: base) }
-        if decoder.problems.isEmpty { return .success(config) }
-        return .failure(ConfigProblems(problems: decoder.problems))
+        return ConfigDraft(config: config, problems: decoder.problems, lines: decoder.lines)
     }
 
     /// Reads and parses a configuration file.
-    public static func load(file: String) -> Result<PosternConfig, ConfigProblems> {
-        guard let text = TextFile.read(file) else {
-            return .failure(ConfigProblems(problems: [
-                ConfigProblem(file: file, key: "", message: "cannot read the file"),
-            ]))
+    public static func draft(file: String) -> ConfigDraft {
+        switch TextFile.load(file) {
+        case .success(let bytes):
+            return draft(yaml: String(decoding: bytes, as: UTF8.self), file: file)
+        case .failure(let error):
+            return ConfigDraft(config: PosternConfig(), problems: [
+                ConfigProblem(file: file, key: "", message: "cannot read the file: \(error)"),
+            ])
         }
-        return parse(yaml: text, file: file)
+    }
+
+    /// Parses a configuration file's text. Every problem is reported, not just the first.
+    /// The result still needs `validated()` once command-line overrides are applied.
+    public static func parse(yaml: String, file: String) -> Result<PosternConfig, ConfigProblems> {
+        let draft = draft(yaml: yaml, file: file)
+        return draft.problems.isEmpty ? .success(draft.config) : .failure(ConfigProblems(problems: draft.problems))
     }
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
@@ -52,9 +96,11 @@ extension PosternConfig {
                     if let route = Self.decodeRoute(value, "routes[\(index)]", d) { routes.append(route) }
                 }
             case "runtime":
-                for (name, value) in d.mapping(node, key, allowed: ["event_loop_threads", "request_log"]) ?? [] {
+                for (name, value) in d.mapping(node, key, allowed: ["event_loop_threads", "request_log", "log_format"]) ?? [] {
                     if name == "request_log" {
                         if let on = d.boolean(value, "runtime.\(name)") { requestLog = on }
+                    } else if name == "log_format" {
+                        if let format = d.choice(value, "runtime.\(name)", LogFormat.self) { logFormat = format }
                     } else if let n = d.integer(value, "runtime.\(name)", range: 0...1024) {
                         eventLoopThreads = n
                     }
@@ -80,11 +126,14 @@ extension PosternConfig {
         let allowed: Set = ["url", "connect_timeout", "response_timeout", "max_connections", "max_idle_connections",
                             "idle_timeout"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
+        // Without a usable url the upstream still counts as declared, so that routes naming
+        // it are not reported as well (the configuration is refused either way).
+        let placeholder = Upstream(name: name, wireProtocol: .http1, address: HostPort(host: "", port: 0))
         guard let urlNode = entries.first(where: { $0.0 == "url" })?.1 else {
             d.report(key, node, "an upstream needs a url (http://HOST:PORT or h2c://HOST:PORT)")
-            return nil
+            return placeholder
         }
-        guard let (kind, address) = d.parse(urlNode, "\(key).url", ConfigValues.upstreamURL) else { return nil }
+        guard let (kind, address) = d.parse(urlNode, "\(key).url", ConfigValues.upstreamURL) else { return placeholder }
         var upstream = Upstream(name: name, wireProtocol: kind, address: address)
         for (field, value) in entries {
             let path = "\(key).\(field)"

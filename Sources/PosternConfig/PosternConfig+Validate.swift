@@ -4,6 +4,11 @@ extension PosternConfig {
     /// Checks what only makes sense once the file and the command line are merged.
     /// Returns every problem; `file` names where the configuration came from.
     public func validated(file: String) -> Result<PosternConfig, ConfigProblems> {
+        let problems = validationProblems(file: file)
+        return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
+    }
+
+    func validationProblems(file: String) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         func report(_ key: String, _ message: String) {
             problems.append(ConfigProblem(file: file, key: key, message: message))
@@ -36,7 +41,7 @@ extension PosternConfig {
                 report("routes[\(index)].masking", "no masking policy called '\(name)'")
             }
         }
-        return problems.isEmpty ? .success(self) : .failure(ConfigProblems(problems: problems))
+        return problems
     }
 
     private func validateIdentity(_ report: (String, String) -> Void) {

@@ -17,6 +17,8 @@ import PosternCore
 /// - `forwarding`: see `ForwardingSettings`.
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
 /// - `runtime.request_log`: one JSON line per request on standard output (default true).
+/// - `runtime.log_format`: `text` (default) or `json` for start-up, reload and shutdown
+///   messages on standard error (JSON lines with `ts`, `level`, `message`).
 /// - `limits`: see `Limits`.
 public struct PosternConfig: Sendable, Equatable {
     public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
@@ -30,6 +32,7 @@ public struct PosternConfig: Sendable, Equatable {
     public var forwarding = ForwardingSettings()
     public var eventLoopThreads: Int = 0
     public var requestLog = true
+    public var logFormat = LogFormat.text
     public var limits = Limits()
 
     public init() {}
@@ -38,6 +41,9 @@ public struct PosternConfig: Sendable, Equatable {
         upstreams.first { $0.name == name }
     }
 }
+
+/// How Postern writes its own messages on standard error.
+public enum LogFormat: String, Sendable, CaseIterable { case text, json }
 
 /// A model server port Postern forwards to.
 public struct Upstream: Sendable, Equatable {

@@ -28,10 +28,11 @@ extension MaskingPolicy {
         }
         var key: [UInt8] = []
         if let file = settings.hashKeyFile {
-            guard let bytes = TextFile.bytes(file) else {
-                return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): cannot read the file"))
+            switch TextFile.load(file) {
+            case .success(let bytes): key = bytes
+            case .failure(let error):
+                return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): cannot read the file: \(error)"))
             }
-            key = bytes
             while let last = key.last, last == 0x0A || last == 0x0D { key.removeLast() }
             guard key.count >= 16 else {
                 return .failure(MaskingError("masking.\(settings.name).hash_key_file: \(file): a key needs at least 16 bytes"))
@@ -50,10 +51,11 @@ extension MaskingPolicy {
         if !settings.descriptorSets.isEmpty {
             var sets: [[UInt8]] = []
             for file in settings.descriptorSets {
-                guard let bytes = TextFile.bytes(file) else {
-                    return .failure(MaskingError("masking.\(settings.name).descriptor_sets: \(file): cannot read the file"))
+                switch TextFile.load(file) {
+                case .success(let bytes): sets.append(bytes)
+                case .failure(let error):
+                    return .failure(MaskingError("masking.\(settings.name).descriptor_sets: \(file): cannot read the file: \(error)"))
                 }
-                sets.append(bytes)
             }
             do {
                 schema = try ProtoSchema.build(descriptorSets: sets)

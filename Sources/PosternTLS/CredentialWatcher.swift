@@ -16,7 +16,7 @@ public struct CredentialWatcher: Sendable {
     }
 
     /// Polls until the task is cancelled.
-    public mutating func run(apply: (Credentials) async -> Void, log: (String) -> Void) async {
+    public mutating func run(apply: (Credentials) async -> Void, log: (String) -> Void, warn: (String) -> Void) async {
         let interval = config.identity.reloadInterval
         var seen = current.files
         while !Task.isCancelled {
@@ -35,7 +35,7 @@ public struct CredentialWatcher: Sendable {
                 continue  // changed again while being read: try once it settles
             case .failure(let problems):
                 failed = now
-                log("postern: credential reload failed, keeping the previous set: "
+                warn("postern: credential reload failed, keeping the previous set: "
                     + problems.problems.joined(separator: "; "))
             }
         }

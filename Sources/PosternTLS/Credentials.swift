@@ -31,7 +31,9 @@ public final class Credentials: Sendable {
             tls = loader.tlsContext(settings, verifier: verifier)
         }
         let bearer = loader.bearerAuthenticator()
-        guard loader.problems.isEmpty else { return .failure(CredentialProblems(problems: loader.problems)) }
+        guard loader.problems.isEmpty else {
+            return .failure(CredentialProblems(problems: loader.problems, missing: loader.missing))
+        }
         return .success(Credentials(tls: tls, bearer: bearer, leeway: Int64(config.identity.leeway.components.seconds),
                                     generation: generation, files: loader.stamps))
     }
@@ -47,23 +49,29 @@ public final class Credentials: Sendable {
 /// Why credential files could not be used, one line per problem (`key: file: why`).
 public struct CredentialProblems: Error, Sendable, CustomStringConvertible {
     public var problems: [String]
+    /// Files that do not exist (yet): at start-up, Postern waits for them.
+    public var missing: [String] = []
     public var description: String { problems.joined(separator: "\n") }
 }
 
 private struct Loader {
     let identity: IdentitySettings
     var problems: [String] = []
+    var missing: [String] = []
     var stamps: [String: [Int64]] = [:]
 
     init(identity: IdentitySettings) { self.identity = identity }
 
     mutating func read(_ path: String, _ key: String) -> [UInt8]? {
         stamps[path] = TextFile.stamp(path) ?? []
-        guard let bytes = TextFile.bytes(path) else {
-            problems.append("\(key): \(path): cannot read the file")
+        switch TextFile.load(path) {
+        case .success(let bytes):
+            return bytes
+        case .failure(let error):
+            problems.append("\(key): \(path): cannot read the file: \(error)")
+            if error.isMissing { missing.append(path) }
             return nil
         }
-        return bytes
     }
 
     mutating func trustDomain(_ name: String, _ key: String) -> TrustDomain? {

@@ -66,6 +66,8 @@ enum Arguments {
     static func parse(_ args: [String]) throws -> Command {
         guard let verb = args.first else { return .help }
         var rest = args.dropFirst()
+        // `postern check --help` asks for help; it is not a file called --help.
+        if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help }
         func value(_ flag: String) throws -> String {
             guard let next = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
             return next
@@ -131,8 +133,6 @@ enum Arguments {
                     overrides.admin = try hostPort(value(flag), flag)
                 case "--upstream":
                     overrides.upstreams.append(ConfigOverrides.upstreamArgument(try value(flag)))
-                case "-h", "--help":
-                    return .help
                 default:
                     throw UsageError(description: "unknown option \(flag)")
                 }

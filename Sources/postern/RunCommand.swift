@@ -1,5 +1,4 @@
 import NIOConcurrencyHelpers
-import Dispatch
 import NIOCore
 import NIOPosix
 import PosternAdmin
@@ -9,80 +8,70 @@ import PosternProxy
 import PosternMasking
 import PosternTLS
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `postern run`: starts the data path and the admin listener, drains on SIGTERM/SIGINT.
+/// `postern run`: starts the admin listener, waits for the credentials, starts the data
+/// path, and drains on SIGTERM/SIGINT.
 enum RunCommand {
-    static func run(config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy]) async throws {
+    /// What `/readyz` reports from.
+    private enum Phase {
+        case waiting(String)
+        case serving(ProxyServer)
+        case draining
+    }
+
+    static func run(config: PosternConfig, masking: [String: MaskingPolicy]) async throws -> Bool {
+        let signal = TerminationSignal()
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
+        let admin = AdminServer(group: group) {
+            switch phase.withLockedValue({ $0 }) {
+            case .waiting(let reason): return reason
+            case .draining: return "draining"
+            case .serving(let proxy):
+                if let reason = await proxy.selfCheck() { return reason }
+                let down = await UpstreamProbe.unreachable(config.upstreams, group: group)
+                return down.isEmpty ? nil : "upstream not answering: " + down.joined(separator: ", ")
+            }
+        }
+        let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
+        let credentials: Credentials
+        switch await CredentialWait.load(config, signal: signal, waiting: { reason in phase.withLockedValue { $0 = .waiting(reason) } }) {
+        case .success(let loaded):
+            credentials = loaded
+        case .failure(let problems):
+            for problem in problems.problems { Log.error(problem) }
+            if let received = signal.received {
+                Log.info("postern: \(received) while waiting for credentials, stopping")
+            }
+            await admin.stop()
+            try await group.shutdownGracefully()
+            return signal.received != nil
+        }
+
         let proxy = ProxyServer(config: config, credentials: credentials, masking: masking, group: group,
                                 requestLog: config.requestLog)
-        let draining = NIOLockedValueBox(false)
-        let admin = AdminServer(group: group) {
-            if draining.withLockedValue({ $0 }) { return "draining" }
-            if let reason = await proxy.selfCheck() { return reason }
-            let down = await UpstreamProbe.unreachable(config.upstreams, group: group)
-            return down.isEmpty ? nil : "upstream not answering: " + down.joined(separator: ", ")
-        }
         let listenAddress = try await proxy.start()
-        let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
-        Stderr.line("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
+        phase.withLockedValue { $0 = .serving(proxy) }
+        Log.info("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
             + "\(threads) event loop(s), \(config.tls == nil ? "cleartext" : "TLS"), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
         let watcher = Task {
             var watcher = CredentialWatcher(config: config, current: credentials)
-            await watcher.run(apply: { await proxy.update(credentials: $0) }, log: Stderr.line)
+            await watcher.run(apply: { await proxy.update(credentials: $0) }, log: Log.info, warn: Log.warning)
         }
         defer { watcher.cancel() }
 
-        let signal = await waitForTerminationSignal()
-        Stderr.line("postern: \(signal), draining (grace \(config.limits.drainGracePeriod))")
-        draining.withLockedValue { $0 = true }
+        let received = await signal.wait()
+        Log.info("postern: \(received), draining (grace \(config.limits.drainGracePeriod))")
+        phase.withLockedValue { $0 = .draining }
         await proxy.drain(grace: config.limits.drainGracePeriod)
         await admin.stop()
         try await group.shutdownGracefully()
-        Stderr.line("postern: stopped")
+        Log.info("postern: stopped")
+        return true
     }
-
-    private static func waitForTerminationSignal() async -> String {
-        await withCheckedContinuation { continuation in
-            let queue = DispatchQueue(label: "postern.signals")
-            let once = NIOLockedValueBox(false)
-            var sources: [DispatchSourceSignal] = []
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    let first = once.withLockedValue { fired in
-                        defer { fired = true }
-                        return !fired
-                    }
-                    if first { continuation.resume(returning: name) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            // Keep the sources alive for the life of the process.
-            SignalSources.keep(sources)
-        }
-    }
-}
-
-enum SignalSources {
-    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
-    static func keep(_ sources: [DispatchSourceSignal]) { kept = sources }
 }
 
 enum Version {
     static let current = "0.1.0"
-}
-
-enum Stderr {
-    static func line(_ text: String) {
-        var line = text + "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
 }

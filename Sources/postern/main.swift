@@ -6,19 +6,13 @@ import PosternTLS
 import Glibc
 #endif
 
-/// Loads, overrides and validates a configuration, or prints every problem.
+/// Loads, overrides and validates a configuration, or prints every problem (as JSON lines
+/// when the file asks for `runtime.log_format: json`, even if other keys are wrong).
 func loadConfig(_ file: String?, _ overrides: ConfigOverrides) -> PosternConfig? {
-    let base: Result<PosternConfig, ConfigProblems> = file.map(PosternConfig.load(file:)) ?? .success(PosternConfig())
-    let result = base
-        .flatMap { $0.applying(overrides) }
-        .flatMap { $0.validated(file: file ?? "command line") }
-    switch result {
-    case .success(let config):
-        return config
-    case .failure(let problems):
-        for problem in problems.problems { Stderr.line(problem.description) }
-        return nil
-    }
+    let draft = PosternConfig.assemble(file: file, overrides: overrides)
+    Log.format = draft.config.logFormat
+    for problem in draft.problems { Log.error(problem.description) }
+    return draft.problems.isEmpty ? draft.config : nil
 }
 
 /// Reads every credential file the configuration names, or prints every problem.
@@ -27,7 +21,7 @@ func loadCredentials(_ config: PosternConfig) -> Credentials? {
     case .success(let credentials):
         return credentials
     case .failure(let problems):
-        for problem in problems.problems { Stderr.line(problem) }
+        for problem in problems.problems { Log.error(problem) }
         return nil
     }
 }
@@ -40,7 +34,7 @@ func loadMasking(_ config: PosternConfig) -> [String: MaskingPolicy]? {
         switch MaskingPolicy.build(settings) {
         case .success(let policy): policies[settings.name] = policy
         case .failure(let error):
-            Stderr.line(error.description)
+            Log.error(error.description)
             ok = false
         }
     }
@@ -61,9 +55,13 @@ case .help:
 case .version:
     print("postern \(Version.current)")
 case .check(let file):
-    guard let config = loadConfig(file, ConfigOverrides()), loadCredentials(config) != nil, loadMasking(config) != nil else {
-        exit(1)
-    }
+    // Every problem in one pass: the file's, then its credential files' and masking policies'.
+    let draft = PosternConfig.assemble(file: file, overrides: ConfigOverrides())
+    for problem in draft.problems { Stderr.line(problem.description) }
+    let readable = draft.problems.allSatisfy { !$0.key.isEmpty || $0.line != nil }
+    let credentialsOK = !readable || loadCredentials(draft.config) != nil
+    let maskingOK = !readable || loadMasking(draft.config) != nil
+    guard draft.problems.isEmpty, credentialsOK, maskingOK else { exit(1) }
     print("\(file): ok")
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
@@ -72,12 +70,11 @@ case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, options))
 case .run(let file, let overrides):
-    guard let config = loadConfig(file, overrides), let credentials = loadCredentials(config),
-          let masking = loadMasking(config) else { exit(1) }
+    guard let config = loadConfig(file, overrides), let masking = loadMasking(config) else { exit(1) }
     do {
-        try await RunCommand.run(config: config, credentials: credentials, masking: masking)
+        if try await !RunCommand.run(config: config, masking: masking) { exit(1) }
     } catch {
-        Stderr.line("postern: \(error)")
+        Log.error("postern: \(error)")
         exit(1)
     }
 }

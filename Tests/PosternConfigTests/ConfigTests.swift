@@ -24,12 +24,17 @@ import Testing
         #expect(try ConfigValues.duration("250ms").get() == .milliseconds(250))
         #expect(try ConfigValues.duration("10s").get() == .seconds(10))
         #expect(try ConfigValues.duration("5m").get() == .seconds(300))
-        #expect(try ConfigValues.duration("30").get() == .seconds(30))
+        #expect(try ConfigValues.duration("0").get() == .zero)
+        #expect(throws: ConfigValueError.self) { try ConfigValues.duration("30").get() }
         #expect(throws: ConfigValueError.self) { try ConfigValues.duration("soon").get() }
         #expect(throws: ConfigValueError.self) { try ConfigValues.duration("-1s").get() }
         #expect(try ConfigValues.byteSize("64KiB").get() == 65536)
         #expect(try ConfigValues.byteSize("16MiB").get() == 16 << 20)
         #expect(try ConfigValues.byteSize("512").get() == 512)
+        for spelling in ["64mb", "64MiB", "64mib", "64 MB", "64M"] {
+            #expect(try ConfigValues.byteSize(spelling).get() == 64 << 20, "\(spelling)")
+        }
+        #expect(try ConfigValues.byteSize("4kib").get() == 4096)
         #expect(throws: ConfigValueError.self) { try ConfigValues.byteSize("lots").get() }
     }
 
@@ -96,6 +101,33 @@ import Testing
         #expect(described.contains { $0.hasPrefix("f.yaml:4: limits.idle_timeout:") })
         #expect(described.contains { $0.hasPrefix("f.yaml:4: limits.max_connections:") })
         #expect(described.contains { $0.hasPrefix("f.yaml:5: extra: unknown key") })
+    }
+
+    @Test func assembleReportsParseAndValidationProblemsTogetherWithLines() {
+        let yaml = """
+        upstreams:
+          a: { url: 'http://127.0.0.1:1' }
+          b: { url: 'ftp://nowhere' }
+        routes:
+          - { prefix: /v1, upstream: missing }
+          - { prefix: /v2, upstream: b }
+        identity: { max_token_lifetime: 48h, colour: red }
+        limits: { stream_window: 1KiB }
+        """
+        let draft = PosternConfig.draft(yaml: yaml, file: "f.yaml")
+        var assembled = draft
+        for var problem in draft.config.validationProblems(file: "f.yaml") {
+            problem.line = draft.line(of: problem.key)
+            assembled.problems.append(problem)
+        }
+        let described = assembled.problems.map(\.description)
+        #expect(described.contains { $0.hasPrefix("f.yaml:3: upstreams.b.url:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:5: routes[0].upstream: no upstream called 'missing'") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:7: identity.colour: unknown key") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:7: identity.max_token_lifetime:") })
+        #expect(described.contains { $0.hasPrefix("f.yaml:8: limits.stream_window:") })
+        // An upstream whose url is wrong is still declared: its routes are not reported too.
+        #expect(!described.contains { $0.contains("routes[1]") })
     }
 
     @Test func invalidYAMLIsOneProblemNotACrash() {

@@ -50,7 +50,7 @@ import Testing
     @Test(arguments: [
         ("listen: { tls: { certificate: a.pem } }", "listen.tls: TLS needs certificate and private_key"),
         ("listen: { tls: { certificate: a, private_key: b, min_version: '1.1' } }", "expected 1.2 or 1.3"),
-        ("listen: { tls: { certificate: a, private_key: b, client_certificates: maybe } }", "expected none, optional or required"),
+        ("listen: { tls: { certificate: a, private_key: b, client_certificates: maybe } }", "expected one of none, optional, required"),
         ("listen: { tls: { certificate: a, private_key: b, client_certificates: required } }", "need identity.x509_bundles"),
         ("identity: { x509_bundles: { example.org: b.pem } }", "client certificates need TLS"),
         ("identity: { max_token_lifetime: 48h }", "a longer-lived token is a standing credential"),

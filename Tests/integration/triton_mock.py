@@ -7,7 +7,7 @@ ModelInfer echoes each element of the request's BYTES input (raw_input_contents[
 ModelStreamInfer answers each request of the stream the same way.
 """
 import struct
-import sys
+import types
 from concurrent import futures
 from pathlib import Path
 
@@ -19,15 +19,23 @@ OPTIONS = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_messag
 
 
 def compile_protos(out_dir):
-    """inference_pb2 and a FileDescriptorSet for Postern, generated into out_dir by protoc."""
+    """The message classes of protos/inference.proto and a FileDescriptorSet for Postern,
+    compiled by protoc into out_dir. The classes come from a pool of their own: tritonclient
+    and kserve register their own `inference` package in the default one."""
     from grpc_tools import protoc
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     descriptor_set = Path(out_dir) / "inference.pb"
-    status = protoc.main(["protoc", f"-I{PROTO_DIR}", f"--python_out={out_dir}", "--include_imports",
+    status = protoc.main(["protoc", f"-I{PROTO_DIR}", "--include_imports",
                           f"--descriptor_set_out={descriptor_set}", str(PROTO_DIR / "inference.proto")])
     assert status == 0, "protoc failed"
-    sys.path.insert(0, str(out_dir))
-    import inference_pb2
-    return inference_pb2, descriptor_set
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    for file in files.file:
+        pool.Add(file)
+    package = pool.FindFileByName("inference.proto")
+    classes = {name: message_factory.GetMessageClass(message)
+               for name, message in package.message_types_by_name.items()}
+    return types.SimpleNamespace(**classes), descriptor_set
 
 
 def bytes_tensor(elements):
