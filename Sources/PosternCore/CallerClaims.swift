@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Request fields through which a caller proves or claims who it is, where it came from, or
 /// which request it "really" made. They stop at Postern: the model server sees Postern's own
 /// credential and the fields Postern sets (`x-forwarded-for`, `x-forwarded-proto`,
@@ -39,23 +43,39 @@ public struct CallerClaims: Sendable {
         "x-postern-",                   // Postern's own, whatever a caller writes there
     ]
 
-    private let names: Set<String>
-    private let prefixes: [String]
+    /// Names and prefixes as bytes, by first byte: a header is compared with the few
+    /// entries that start like it, byte by byte, on every request.
+    private let byFirstByte: [[(bytes: [UInt8], isPrefix: Bool)]]
 
     /// The built-in families plus `patterns`: lowercase names, or prefixes ending in `*`.
     public init(adding patterns: [String] = []) {
-        var names = Set(Self.builtInNames)
-        var prefixes = Self.builtInPrefixes
-        for pattern in patterns {
-            if pattern.hasSuffix("*") { prefixes.append(String(pattern.dropLast())) } else { names.insert(pattern) }
+        var table = [[(bytes: [UInt8], isPrefix: Bool)]](repeating: [], count: 256)
+        func add(_ text: Substring, isPrefix: Bool) {
+            guard let first = text.utf8.first else { return }
+            table[Int(first)].append((Array(text.utf8), isPrefix))
         }
-        self.names = names
-        self.prefixes = prefixes
+        for name in Self.builtInNames { add(name[...], isPrefix: false) }
+        for prefix in Self.builtInPrefixes { add(prefix[...], isPrefix: true) }
+        for pattern in patterns {
+            if pattern.hasSuffix("*") { add(pattern.dropLast(), isPrefix: true) } else { add(pattern[...], isPrefix: false) }
+        }
+        self.byFirstByte = table
     }
 
     /// `name` is lowercase, as in `HeaderList`.
     public func isClaim(_ name: String) -> Bool {
-        names.contains(name) || prefixes.contains { name.hasPrefix($0) }
+        var name = name
+        return name.withUTF8 { bytes in
+            guard let first = bytes.first else { return false }
+            for entry in byFirstByte[Int(first)] {
+                let length = entry.bytes.count
+                guard entry.isPrefix ? bytes.count >= length : bytes.count == length else { continue }
+                if entry.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, length) == 0 }) {
+                    return true
+                }
+            }
+            return false
+        }
     }
 
     /// Why `pattern` is not a usable entry of `forwarding.drop_headers`, or nil.
