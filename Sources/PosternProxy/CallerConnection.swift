@@ -4,11 +4,23 @@ import PosternIdentity
 /// What Postern knows of a caller's connection, the same for every request on it.
 struct CallerConnection {
     /// The address the connection came from, as the socket says (never as a header says).
-    var address: SocketAddress?
-    var isTLS: Bool
+    let address: SocketAddress?
+    let isTLS: Bool
     /// The verified client X.509-SVID, if the caller presented one.
-    var certificate: Principal?
-
+    let certificate: Principal?
     /// `https` over TLS, else `http`: what `x-forwarded-proto` tells the model server.
-    var scheme: String { isTLS ? "https" : "http" }
+    let scheme: String
+    /// `x-forwarded-for` and `forwarded` as Postern sets them, built once per connection.
+    let forwardedFor: String?
+    let forwarded: String?
+
+    init(address: SocketAddress?, isTLS: Bool, certificate: Principal?) {
+        self.address = address
+        self.isTLS = isTLS
+        self.certificate = certificate
+        scheme = isTLS ? "https" : "http"
+        let ip = address?.ipAddress
+        forwardedFor = ip
+        forwarded = ip.map { "for=" + ($0.contains(":") ? "\"[\($0)]\"" : $0) + ";proto=" + (isTLS ? "https" : "http") }
+    }
 }

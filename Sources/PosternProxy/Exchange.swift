@@ -131,9 +131,9 @@ final class Exchange {
 
     /// What Postern saw of the caller, in place of what the caller claimed.
     private func addForwardingFields(to headers: inout HeaderList) {
-        if let ip = peer.address?.ipAddress {
-            headers.add("x-forwarded-for", ip)
-            headers.add("forwarded", "for=" + (ip.contains(":") ? "\"[\(ip)]\"" : ip) + ";proto=" + peer.scheme)
+        if let forwardedFor = peer.forwardedFor, let forwarded = peer.forwarded {
+            headers.add("x-forwarded-for", forwardedFor)
+            headers.add("forwarded", forwarded)
         }
         headers.add("x-forwarded-proto", peer.scheme)
         if let name = services.config.forwarding.callerHeader, let principal {

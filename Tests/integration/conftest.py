@@ -209,6 +209,18 @@ def postern(start_postern, model_server, grpc_server):
                          routes=[("/postern.test.Echo/", "grpc"), ("/", "model")])
 
 
+def get_json(url):
+    """(status, parsed JSON body) of a GET, error statuses included."""
+    import json
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def curl(*args, timeout=30, input=None):
     """Runs curl and returns (status, headers dict, body bytes)."""
     out = subprocess.run(["curl", "-sS", "-i", *args], capture_output=True, timeout=timeout, input=input)

@@ -5,7 +5,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
 import h2.config
 import h2.connection
@@ -13,15 +12,7 @@ import h2.events
 import httpx
 import pytest
 
-from conftest import POSTERN, curl, free_port, share_with_postern, unprivileged, wait_for_port
-
-
-def get_json(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+from conftest import get_json, POSTERN, curl, free_port, share_with_postern, unprivileged, wait_for_port
 
 
 def test_help_and_version():

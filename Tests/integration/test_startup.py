@@ -8,20 +8,11 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from conftest import POSTERN, RUN_UNPRIVILEGED, curl, free_port, share_with_postern, unprivileged, wait_for_port
+from conftest import get_json, POSTERN, RUN_UNPRIVILEGED, curl, free_port, share_with_postern, unprivileged, wait_for_port
 from identity_material import Keys, make_svids, mint
-
-
-def get_json(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def wait_until(predicate, timeout=15):

@@ -2,13 +2,12 @@
 so when the suite runs as root; these tests say so explicitly and check each protocol,
 with an upstream connection behind each answer, and that readiness tells the truth."""
 import json
-import urllib.request
 from pathlib import Path
 
 import grpc
 import pytest
 
-from conftest import RUN_UNPRIVILEGED, UNPRIVILEGED_UID, curl
+from conftest import RUN_UNPRIVILEGED, UNPRIVILEGED_UID, curl, get_json
 from identity_material import Keys, make_svids, mint
 
 pytestmark = pytest.mark.skipif(not RUN_UNPRIVILEGED, reason="needs root to switch to an unprivileged user")
@@ -20,14 +19,6 @@ def process_status(pid):
         name, _, value = line.partition(":")
         fields[name] = value.split()
     return fields
-
-
-def readiness(p):
-    try:
-        with urllib.request.urlopen(p.admin + "/readyz", timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +42,7 @@ def test_cleartext_callers_are_served(start_postern, model_server, grpc_server, 
     status, _, body = curl(*protocol, f"{p.url}/v1/models")
     assert status == 200 and json.loads(body)["data"]
     assert grpc.insecure_channel(p.target).unary_unary("/postern.test.Echo/Unary")(b"ping", timeout=10) == b"ping"
-    assert readiness(p) == (200, {"status": "ready"})
+    assert get_json(p.admin + "/readyz") == (200, {"status": "ready"})
 
 
 @pytest.mark.parametrize("protocol", [["--http1.1"], ["--http2"]], ids=["http1-tls", "h2-tls"])
@@ -70,6 +61,6 @@ def test_tls_callers_are_served(start_postern, model_server, grpc_server, keys, 
     reply = channel.unary_unary("/postern.test.Echo/Unary")(
         b"ping", timeout=10, metadata=[("authorization", f"Bearer {mint(keys.svid_key)}")])
     assert reply == b"ping"
-    assert readiness(p) == (200, {"status": "ready"})
+    assert get_json(p.admin + "/readyz") == (200, {"status": "ready"})
     principals = {entry.get("principal") for entry in p.request_log(entries=2)}
     assert "spiffe://example.org/ns/app/sa/web" in principals
