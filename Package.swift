@@ -45,6 +45,9 @@ let package = Package(
             "PosternCrypto", "PosternConfig", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        // Classify and authorize: operations from profile tables, decisions by named rules
+        // (pure Swift, no configuration, no sockets).
+        .target(name: "PosternPolicy"),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore",
@@ -78,6 +81,7 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

@@ -1,0 +1,22 @@
+/// One line of a classification table: which requests (methods and a path shape) are which
+/// operation of which function.
+public struct OperationRule: Sendable, Equatable {
+    /// Upper-case methods; empty matches any.
+    public var methods: Set<String>
+    public var path: PathPattern
+    public var function: String
+    public var name: String
+    public var risk: Operation.Risk
+    /// `openai`, `kserve-v2`, …, or `custom` for the operator's own.
+    public var profile: String
+
+    public init(methods: Set<String>, path: PathPattern, function: String, name: String,
+                risk: Operation.Risk = .low, profile: String) {
+        self.methods = methods
+        self.path = path
+        self.function = function
+        self.name = name
+        self.risk = risk
+        self.profile = profile
+    }
+}
