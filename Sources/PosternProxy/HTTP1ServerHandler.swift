@@ -26,6 +26,9 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private var requestEnded = true
     private var responseOpen = false
     private var quiescing = false
+    /// Postern has answered and is closing the connection: what the caller still sends (the
+    /// rest of a refused body) is no request, and its parse errors are not answered or logged.
+    private var closing = false
     private let flush: FlushScheduler
     private var writeCredit = WriteCredit()
 
@@ -92,6 +95,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if closing { return }
         // Malformed HTTP/1.1: answer once with a JSON error if no response is under way.
         if error is HTTPParserError, exchange == nil || !responseOpen {
             keepAlive = false
@@ -189,6 +193,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         context.write(wrapOutboundOut(.end(trailers.map(HeadTranslation.nioHeaders))), promise: nil)
         flush.flushNow()
         if close {
+            closing = true
             context.close(promise: nil)
         } else if releaseRead {
             context.read()
@@ -197,6 +202,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
 
     func resetStream() {
         keepAlive = false
+        closing = true
         context?.close(promise: nil)
     }
 
@@ -209,6 +215,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     /// request/response pairs, and here there is no complete request to pair with.
     private func writeStandalone(_ error: CallerError) {
         guard let context else { return }
+        closing = true
         let requestID = RequestID.generate()
         let (head, body) = ErrorResponse.http(error, requestID: requestID)
         var text = "HTTP/1.1 \(head.status) \(HTTPResponseStatus(statusCode: head.status).reasonPhrase)\r\n"
