@@ -50,12 +50,13 @@ let package = Package(
         .target(name: "PosternPolicy"),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
-            "PosternCore",
+            "PosternCore", "PosternPolicy",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.
         .target(name: "PosternProxy", dependencies: [
             "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS", "PosternMasking",
+            "PosternPolicy",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

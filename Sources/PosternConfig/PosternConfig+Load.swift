@@ -76,7 +76,8 @@ extension PosternConfig {
     }
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
-        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding"]
+        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
+                              "profiles", "operations", "functions", "rules", "shared_callers"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -109,6 +110,11 @@ extension PosternConfig {
                 limits.decode(node, d)
             case "forwarding":
                 forwarding.decode(node, d)
+            case "profiles": policy.decodeProfiles(node, d)
+            case "operations": policy.decodeOperations(node, d)
+            case "functions": policy.decodeFunctions(node, d)
+            case "rules": policy.decodeRules(node, d)
+            case "shared_callers": policy.decodeSharedCallers(node, d)
             case "identity":
                 identity.decode(node, d, base: base)
             case "masking":

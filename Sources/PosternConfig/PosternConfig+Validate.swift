@@ -36,6 +36,7 @@ extension PosternConfig {
             report("limits.max_header_list_size", "must be between 1KiB and 16MiB")
         }
         validateIdentity(report)
+        policy.problems(report: report)
         for (index, route) in routes.enumerated() {
             if let name = route.masking, name != "none", !masking.contains(where: { $0.name == name }) {
                 report("routes[\(index)].masking", "no masking policy called '\(name)'")

@@ -15,6 +15,7 @@ import PosternCore
 ///   everything goes to the only upstream (or to the one called `default`). Only a route
 ///   marked `public: true` serves callers without a verified identity.
 /// - `forwarding`: see `ForwardingSettings`.
+/// - `profiles`, `operations`, `functions`, `rules`, `shared_callers`: see `PolicySettings`.
 /// - `runtime.event_loop_threads`: 0 (default) means one per core.
 /// - `runtime.request_log`: one JSON line per request on standard output (default true).
 /// - `runtime.log_format`: `text` (default) or `json` for start-up, reload and shutdown
@@ -30,6 +31,7 @@ public struct PosternConfig: Sendable, Equatable {
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
     public var forwarding = ForwardingSettings()
+    public var policy = PolicySettings()
     public var eventLoopThreads: Int = 0
     public var requestLog = true
     public var logFormat = LogFormat.text

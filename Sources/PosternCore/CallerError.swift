@@ -26,6 +26,14 @@ extension CallerError {
     public static func unauthenticated(_ message: String) -> CallerError {
         CallerError(code: "unauthenticated", httpStatus: 401, grpcStatus: .unauthenticated, message: message)
     }
+    /// An identified caller that no rule allows (or a deny rule stops): 403 / PERMISSION_DENIED.
+    public static func permissionDenied(_ message: String) -> CallerError {
+        CallerError(code: "permission_denied", httpStatus: 403, grpcStatus: .permissionDenied, message: message)
+    }
+    /// Allowed only once a human approves: 403 / PERMISSION_DENIED until then.
+    public static func approvalRequired(_ message: String) -> CallerError {
+        CallerError(code: "approval_required", httpStatus: 403, grpcStatus: .permissionDenied, message: message)
+    }
     public static func noRoute(_ path: Substring) -> CallerError {
         CallerError(code: "no_route", httpStatus: 404, grpcStatus: .unimplemented,
                     message: "no route for \(path)")

@@ -60,6 +60,7 @@ public struct Classifier: Sendable {
 
 public struct UnknownProfile: Error, Sendable, CustomStringConvertible {
     public var name: String
+    public init(name: String) { self.name = name }
     public var description: String {
         "no profile called '\(name)' (known: \(BuiltInProfiles.names.joined(separator: ", ")))"
     }

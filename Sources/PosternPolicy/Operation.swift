@@ -1,7 +1,7 @@
 /// What a request does, as classification found it: the function it belongs to, the
 /// operation's name, the model and version it concerns, and how risky it is.
 public struct Operation: Sendable, Equatable {
-    public enum Risk: String, Sendable { case low, high }
+    public enum Risk: String, Sendable, CaseIterable { case low, high }
 
     /// `inference`, `deployment`, `telemetry`, `data-access` or an operator-named function.
     public var function: String

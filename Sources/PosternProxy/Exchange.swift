@@ -3,6 +3,7 @@ import PosternConfig
 import PosternCore
 import PosternIdentity
 import PosternMasking
+import PosternPolicy
 
 /// One request and its response, from the caller through Postern to the model server.
 ///
@@ -29,6 +30,9 @@ final class Exchange {
     private var masking: ResponseMaskingStage?
     private var upstream: UpstreamStream?
     private var upstreamName: String?
+    /// What the request does and whether it may, once authorized.
+    private var operation: Operation?
+    private var decision: Decision?
     private let startedAt = NIODeadline.now()
     /// From the end of the request to the response head (`response_timeout`).
     private var responseDeadline: NIODeadline?
@@ -105,6 +109,25 @@ final class Exchange {
             fail(.upstreamUnavailable("upstream '\(name)' speaks HTTP/1.1; gRPC needs an h2c upstream"),
                  outcome: "protocol_mismatch")
             return
+        }
+        // authorize: which function and operation this is, and whether this caller may
+        if route?.isPublic != true, let principal, let authorizer = services.authorizer {
+            guard let operation = services.classifier.classify(method: request.method, path: request.pathWithoutQuery) else {
+                fail(.noRoute(request.pathWithoutQuery), outcome: "no_operation")
+                return
+            }
+            let decision = authorizer.decide(CallerFacts(id: principal.id), operation)
+            self.operation = operation
+            self.decision = decision
+            switch decision.outcome {
+            case .allow: break
+            case .deny:
+                fail(.permissionDenied(decision.reason), outcome: "denied")
+                return
+            case .needsApproval:
+                fail(.approvalRequired(decision.reason), outcome: "approval_required")
+                return
+            }
         }
         if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
             masking = ResponseMaskingStage(policy: policy)
@@ -227,7 +250,8 @@ final class Exchange {
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
-            outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:]))
+            outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:],
+            operation: operation, decision: decision))
         let caller = self.caller
         self.caller = nil
         self.upstream = nil

@@ -12,6 +12,7 @@ protocol UpstreamClient: AnyObject {
 import PosternCore
 import PosternIdentity
 import PosternMasking
+import PosternPolicy
 import PosternTLS
 
 /// Everything an exchange needs, for one event loop: the configuration, that loop's
@@ -30,6 +31,9 @@ final class LoopServices {
     let maskingPolicies: [String: MaskingPolicy]
     /// The caller fields that never reach the model server.
     let callerClaims: CallerClaims
+    /// Classify and authorize, when `functions` are configured.
+    let classifier: Classifier
+    let authorizer: Authorizer?
 
     init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
          log: RequestLog) {
@@ -37,6 +41,8 @@ final class LoopServices {
         self.config = config
         self.maskingPolicies = masking
         self.callerClaims = config.forwarding.claims
+        self.classifier = config.policy.classifier()
+        self.authorizer = config.policy.isEnforced ? config.policy.authorizer() : nil
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)

@@ -8,6 +8,7 @@ import NIOCore
 import PosternCore
 import PosternIdentity
 import PosternMasking
+import PosternPolicy
 
 /// One JSON line per finished exchange, on standard output, for collectors to ship.
 /// The audit trail (hash-chained, tamper-evident) is a separate, later module.
@@ -30,6 +31,9 @@ final class RequestLog: Sendable {
         var principal: Principal?
         /// Values masked in the response, by kind.
         var masked: [EntityKind: Int] = [:]
+        /// What classification found and what authorization decided, when it ran.
+        var operation: Operation?
+        var decision: Decision?
     }
 
     let enabled: Bool
@@ -78,6 +82,14 @@ final class RequestLog: Sendable {
             if let issuer = principal.issuer { line += ",\"issuer\":\(JSONText.quote(issuer))" }
             if let credential = principal.credentialID { line += ",\"credential_id\":\(JSONText.quote(credential))" }
             line += ",\"credential_expiry\":\(principal.expiry)"
+        }
+        if let operation = entry.operation {
+            line += ",\"function\":\(JSONText.quote(operation.function)),\"operation\":\(JSONText.quote(operation.name))"
+            if let model = operation.model { line += ",\"model\":\(JSONText.quote(model))" }
+            if let version = operation.version { line += ",\"model_version\":\(JSONText.quote(version))" }
+        }
+        if let decision = entry.decision {
+            line += ",\"decision\":\"\(decision.outcome.rawValue)\",\"rule\":\(JSONText.quote(decision.rule))"
         }
         if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
         line += ",\"status\":\(entry.status)"

@@ -1,0 +1,178 @@
+import PosternCore
+import PosternPolicy
+import Yams
+
+/// Classification and authorization, as configured.
+///
+/// YAML keys (top level):
+/// - `profiles`: the built-in classification tables to use (default: all of `openai`,
+///   `kserve-v2`, `triton`, `tgi`).
+/// - `operations`: the operator's own, before the profiles: `{methods, path, function, name,
+///   risk}` (`path` like `/retrieve/{model}/**`).
+/// - `functions`: map of function name (`inference`, `deployment`, `telemetry`,
+///   `data-access` or your own) to `{callers: [SPIFFE ID, OIDC identity, or a
+///   `spiffe://td/path/*` pattern]}`. With functions, every request on a non-public route
+///   is classified and authorized; without, any verified identity may call (a warning).
+/// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models,
+///   namespaces}`; a deny beats every allow, order never matters.
+/// - `shared_callers`: `[{caller, functions, reason}]`: the only way one identity may be a
+///   caller of several functions.
+public struct PolicySettings: Sendable, Equatable {
+    public var profiles: [String] = BuiltInProfiles.names
+    public var operations: [OperationRule] = []
+    public var functions: [Authorizer.Function] = []
+    public var rules: [PolicyRule] = []
+    public var sharedCallers: [SharedCaller] = []
+
+    public struct SharedCaller: Sendable, Equatable {
+        public var caller: String
+        public var functions: Set<String>
+        public var reason: String
+    }
+
+    public init() {}
+
+    /// Authorization applies once functions are configured.
+    public var isEnforced: Bool { !functions.isEmpty }
+
+    public func classifier() -> Classifier {
+        (try? Classifier.build(profiles: profiles, custom: operations).get()) ?? Classifier(rules: operations)
+    }
+
+    public func authorizer() -> Authorizer { Authorizer(functions: functions, rules: rules) }
+}
+
+extension PolicySettings {
+    mutating func decodeProfiles(_ node: Node, _ d: ConfigDecoder) {
+        profiles = []
+        for (index, entry) in (d.sequence(node, "profiles") ?? []).enumerated() {
+            guard let name = d.string(entry, "profiles[\(index)]") else { continue }
+            if BuiltInProfiles.rules(name) == nil {
+                d.report("profiles[\(index)]", entry, UnknownProfile(name: name).description)
+            } else {
+                profiles.append(name)
+            }
+        }
+    }
+
+    mutating func decodeOperations(_ node: Node, _ d: ConfigDecoder) {
+        for (index, entry) in (d.sequence(node, "operations") ?? []).enumerated() {
+            let key = "operations[\(index)]"
+            let allowed: Set = ["methods", "path", "function", "name", "risk"]
+            guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
+            else { continue }
+            guard let pathNode = values["path"], let functionNode = values["function"], let nameNode = values["name"] else {
+                d.report(key, entry, "an operation needs path, function and name")
+                continue
+            }
+            guard let text = d.string(pathNode, "\(key).path"), let function = d.string(functionNode, "\(key).function"),
+                  let name = d.string(nameNode, "\(key).name") else { continue }
+            guard let path = PathPattern(text) else {
+                d.report("\(key).path", pathNode, "a path like /retrieve/{model}/** ('*' one segment, '**' the rest, last)")
+                continue
+            }
+            let methods = values["methods"].flatMap { d.strings($0, "\(key).methods") }.map { Set($0.map { $0.uppercased() }) } ?? []
+            let risk = values["risk"].flatMap { d.choice($0, "\(key).risk", Operation.Risk.self) } ?? .low
+            operations.append(OperationRule(methods: methods, path: path, function: function, name: name,
+                                            risk: risk, profile: "custom"))
+        }
+    }
+
+    mutating func decodeFunctions(_ node: Node, _ d: ConfigDecoder) {
+        for (name, value) in d.mapping(node, "functions", allowed: nil) ?? [] {
+            let key = "functions.\(name)"
+            var callers: [CallerPattern] = []
+            for (field, entry) in d.mapping(value, key, allowed: ["callers"]) ?? [] {
+                callers = d.callerPatterns(entry, "\(key).\(field)")
+            }
+            functions.append(Authorizer.Function(name: name, callers: callers))
+        }
+    }
+
+    mutating func decodeRules(_ node: Node, _ d: ConfigDecoder) {
+        var names: Set<String> = []
+        for (index, entry) in (d.sequence(node, "rules") ?? []).enumerated() {
+            let key = "rules[\(index)]"
+            let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "namespaces"]
+            guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
+            else { continue }
+            guard let nameNode = values["name"], let effectNode = values["effect"],
+                  let name = d.string(nameNode, "\(key).name"),
+                  let effect = d.choice(effectNode, "\(key).effect", PolicyRule.Effect.self) else {
+                if values["name"] == nil || values["effect"] == nil { d.report(key, entry, "a rule needs a name and an effect") }
+                continue
+            }
+            if !names.insert(name).inserted { d.report("\(key).name", nameNode, "another rule is called '\(name)'") }
+            var rule = PolicyRule(name: name, effect: effect)
+            rule.callers = values["callers"].map { d.callerPatterns($0, "\(key).callers") } ?? []
+            rule.functions = Set(values["functions"].flatMap { d.strings($0, "\(key).functions") } ?? [])
+            rule.operations = Set(values["operations"].flatMap { d.strings($0, "\(key).operations") } ?? [])
+            rule.models = values["models"].flatMap { d.strings($0, "\(key).models") } ?? []
+            rule.namespaces = Set(values["namespaces"].flatMap { d.strings($0, "\(key).namespaces") } ?? [])
+            rules.append(rule)
+        }
+    }
+
+    mutating func decodeSharedCallers(_ node: Node, _ d: ConfigDecoder) {
+        for (index, entry) in (d.sequence(node, "shared_callers") ?? []).enumerated() {
+            let key = "shared_callers[\(index)]"
+            guard let values = d.mapping(entry, key, allowed: ["caller", "functions", "reason"])
+                .map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) }) else { continue }
+            guard let caller = values["caller"].flatMap({ d.string($0, "\(key).caller") }),
+                  let functions = values["functions"].flatMap({ d.strings($0, "\(key).functions") }),
+                  let reason = values["reason"].flatMap({ d.string($0, "\(key).reason") }), !reason.isEmpty else {
+                d.report(key, entry, "a shared caller needs caller, functions and a written reason")
+                continue
+            }
+            sharedCallers.append(SharedCaller(caller: caller, functions: Set(functions), reason: reason))
+        }
+    }
+
+    /// Separation of duties: one identity (or pattern) in several functions is an error
+    /// unless `shared_callers` allows it with a reason; functions must exist for rules.
+    func problems(report: (String, String) -> Void) {
+        var functionsOf: [String: [String]] = [:]
+        for function in functions {
+            for caller in function.callers { functionsOf[caller.description, default: []].append(function.name) }
+        }
+        for (caller, names) in functionsOf.sorted(by: { $0.key < $1.key }) where names.count > 1 {
+            let allowed = sharedCallers.contains { $0.caller == caller && Set(names).isSubset(of: $0.functions) }
+            if !allowed {
+                report("functions", "\(caller) is a caller of \(names.joined(separator: " and ")): one identity, one job "
+                       + "(or list it in shared_callers with a reason)")
+            }
+        }
+        for function in functions where function.callers.isEmpty {
+            report("functions.\(function.name).callers", "a function without callers admits no one")
+        }
+        let known = Set(functions.map(\.name)).union(operations.map(\.function))
+            .union(["inference", "deployment", "telemetry", "data-access"])
+        for (index, rule) in rules.enumerated() {
+            for name in rule.functions.sorted() where !known.contains(name) {
+                report("rules[\(index)].functions", "no function called '\(name)'")
+            }
+        }
+    }
+}
+
+extension ConfigDecoder {
+    /// A list of strings.
+    func strings(_ node: Node, _ key: String) -> [String]? {
+        guard let items = sequence(node, key) else { return nil }
+        return items.enumerated().compactMap { string($0.element, "\(key)[\($0.offset)]") }
+    }
+
+    func callerPatterns(_ node: Node, _ key: String) -> [CallerPattern] {
+        guard let items = sequence(node, key) else { return [] }
+        var patterns: [CallerPattern] = []
+        for (index, item) in items.enumerated() {
+            guard let text = string(item, "\(key)[\(index)]") else { continue }
+            if let pattern = CallerPattern(text) {
+                patterns.append(pattern)
+            } else {
+                report("\(key)[\(index)]", item, "'\(text)': an identity, or spiffe://TRUST-DOMAIN/PATH/* (anchored at a trust domain)")
+            }
+        }
+        return patterns
+    }
+}

@@ -1,0 +1,55 @@
+import Testing
+@testable import PosternConfig
+
+@Suite struct PolicyConfigTests {
+    static let upstream = "upstreams: { m: { url: 'http://127.0.0.1:1' } }\n"
+
+    private func problems(_ yaml: String) -> [String] {
+        switch PosternConfig.parse(yaml: Self.upstream + yaml, file: "p.yaml").flatMap({ $0.validated(file: "p.yaml") }) {
+        case .success: return []
+        case .failure(let problems): return problems.problems.map(\.description)
+        }
+    }
+
+    @Test func aFullPolicyParses() throws {
+        let yaml = Self.upstream + """
+        profiles: [openai, triton]
+        operations: [{ methods: [post], path: '/retrieve/{model}/**', function: data-access, name: retrieve, risk: high }]
+        functions:
+          inference: { callers: ['spiffe://td/ns/app/*'] }
+          data-access: { callers: [spiffe://td/ns/data/sa/reader] }
+        rules: [{ name: r, effect: deny, models: ['x-*'], namespaces: [app] }]
+        """
+        let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
+        #expect(config.policy.isEnforced && config.policy.profiles == ["openai", "triton"])
+        let operation = config.policy.classifier().classify(method: "POST", path: "/retrieve/customers/1")
+        #expect(operation?.function == "data-access" && operation?.model == "customers" && operation?.risk == .high)
+    }
+
+    @Test func oneIdentityInTwoFunctionsNeedsAWrittenReason() {
+        let shared = """
+        functions:
+          inference: { callers: [spiffe://td/ns/app/sa/web] }
+          deployment: { callers: [spiffe://td/ns/app/sa/web] }
+        """
+        #expect(problems(shared).contains { $0.contains("is a caller of deployment and inference") || $0.contains("is a caller of inference and deployment") })
+        #expect(problems(shared + "\nshared_callers: [{ caller: spiffe://td/ns/app/sa/web, functions: [inference, deployment], reason: 'staging pod' }]").isEmpty)
+        #expect(!problems(shared + "\nshared_callers: [{ caller: spiffe://td/ns/app/sa/web, functions: [inference, deployment] }]").isEmpty)
+    }
+
+    @Test(arguments: [
+        ("profiles: [openai, nope]", "profiles[1]: no profile called 'nope'"),
+        ("functions: { inference: { callers: ['*'] } }", "functions.inference.callers[0]"),
+        ("functions: { inference: { callers: ['spiffe://td/ns/*/sa/x'] } }", "functions.inference.callers[0]"),
+        ("functions: { inference: { callers: [] } }", "admits no one"),
+        ("rules: [{ name: a, effect: maybe }]", "rules[0].effect: expected one of allow, deny, approval"),
+        ("rules: [{ name: a, effect: deny }, { name: a, effect: allow }]", "another rule is called 'a'"),
+        ("rules: [{ name: a, effect: deny, functions: [inferense] }]", "no function called 'inferense'"),
+        ("operations: [{ path: 'nope', function: f, name: n }]", "operations[0].path"),
+        ("operations: [{ path: /x }]", "needs path, function and name"),
+    ])
+    func problemsNameTheirKeys(_ yaml: String, _ expected: String) {
+        let found = problems(yaml)
+        #expect(found.contains { $0.contains(expected) }, "\(found)")
+    }
+}

@@ -1,0 +1,114 @@
+"""Functions and authorization on the wire: every request on a private route is classified
+by the built-in profiles (or the operator's own operations) and decided by a named rule;
+callers of one function cannot reach another's operations."""
+import json
+
+import grpc
+import pytest
+
+from conftest import curl
+from identity_material import Keys, make_svids, mint
+
+TD = "spiffe://example.org"
+WEB, DEPLOYER, PROMETHEUS, READER = (f"{TD}/ns/app/sa/web", f"{TD}/ns/mlops/sa/deployer",
+                                     f"{TD}/ns/monitoring/sa/prometheus", f"{TD}/ns/data/sa/reader")
+POLICY = f"""
+operations:
+  - {{ methods: [POST], path: /echo, function: data-access, name: retrieve }}
+functions:
+  inference: {{ callers: ['{TD}/ns/app/*'] }}
+  deployment: {{ callers: ['{DEPLOYER}'] }}
+  telemetry: {{ callers: ['{PROMETHEUS}'] }}
+  data-access: {{ callers: ['{READER}'] }}
+rules:
+  - {{ name: no-secret-models, effect: deny, models: ['secret-*'] }}
+  - {{ name: deployments-need-approval, effect: approval, functions: [deployment] }}
+"""
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
+
+
+@pytest.fixture
+def guarded(start_postern, model_server, grpc_server, keys):
+    return start_postern(upstreams={"model": model_server, "grpc": grpc_server},
+                         routes=[("/inference.GRPCInferenceService/", "grpc", False), ("/v2/health/", "model", True),
+                                 ("/", "model", False)],
+                         tls=keys.tls_yaml(), identity=keys.identity_yaml(), extra=POLICY)
+
+
+def call(p, keys, caller, path, *args):
+    return curl("--cacert", str(keys.dir / "ca-example.org.pem"), "-H",
+                f"authorization: Bearer {mint(keys.svid_key, sub=caller)}", *args, f"{p.url}{path}")
+
+
+def chat_body():
+    return ["-H", "content-type: application/json", "--data-binary",
+            json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})]
+
+
+def test_a_caller_of_a_function_reaches_its_operations(guarded, keys):
+    status, _, body = call(guarded, keys, WEB, "/v1/chat/completions", *chat_body())
+    assert status == 200 and json.loads(body)["object"] == "chat.completion"
+    entry = guarded.request_log(entries=1)[-1]
+    assert entry["function"] == "inference" and entry["operation"] == "chat_completions"
+    assert entry["decision"] == "allow" and entry["rule"] == "functions.inference.callers"
+
+
+@pytest.mark.parametrize("caller,path,args", [
+    (WEB, "/v1/load_lora_adapter", ["--data-binary", "{}"]),       # inference caller, deployment operation
+    (PROMETHEUS, "/v1/chat/completions", chat_body()),             # telemetry caller, inference operation
+    (READER, "/v1/models", []),                                     # data-access caller, inference operation
+    (f"{TD}/ns/application/sa/web", "/v1/models", []),             # not under ns/app/
+])
+def test_callers_outside_a_function_are_denied_with_the_reason(guarded, keys, caller, path, args):
+    status, _, body = call(guarded, keys, caller, path, *args)
+    error = json.loads(body)["error"]
+    assert status == 403 and error["code"] == "permission_denied" and caller in error["message"]
+    entry = guarded.request_log(entries=1)[-1]
+    assert entry["decision"] == "deny" and entry["rule"] == "default-deny" and entry["outcome"] == "denied"
+
+
+def test_a_deny_rule_beats_the_function_and_the_dialect_follows_the_path(guarded, keys):
+    status, _, body = call(guarded, keys, WEB, "/v2/models/secret-weights/infer", "--data-binary", "{}")
+    error = json.loads(body)
+    assert status == 403 and isinstance(error["error"], str) and "no-secret-models" in error["error"]
+    entry = guarded.request_log(entries=1)[-1]
+    assert entry["model"] == "secret-weights" and entry["rule"] == "no-secret-models"
+
+
+def test_a_deployment_waits_for_approval(guarded, keys):
+    status, _, body = call(guarded, keys, DEPLOYER, "/v2/repository/models/llama/load", "--data-binary", "{}")
+    assert status == 403 and json.loads(body)["code"] == "approval_required"
+    assert guarded.request_log(entries=1)[-1]["decision"] == "needs_approval"
+
+
+def test_operator_operations_and_telemetry(guarded, keys):
+    status, _, body = call(guarded, keys, READER, "/echo", "--data-binary", "rows")
+    assert status == 200 and body == b"rows"
+    assert call(guarded, keys, WEB, "/echo", "--data-binary", "rows")[0] == 403
+    status, _, body = call(guarded, keys, PROMETHEUS, "/metrics")
+    assert status == 404 and json.loads(body)["path"] == "/metrics"  # allowed, and the model server has none
+    # Public routes serve anyone, as before.
+    assert curl("--cacert", str(keys.dir / "ca-example.org.pem"), f"{guarded.url}/v2/health/ready")[0] == 200
+
+
+def test_requests_no_profile_knows_are_not_found(guarded, keys):
+    status, _, body = call(guarded, keys, WEB, "/admin/secrets")
+    assert status == 404 and json.loads(body)["error"]["code"] == "no_route"
+
+
+def test_grpc_methods_are_classified_and_denied_with_permission_denied(guarded, keys):
+    root = (keys.dir / "ca-example.org.pem").read_bytes()
+    channel = grpc.secure_channel(guarded.target, grpc.ssl_channel_credentials(root),
+                                  options=[("grpc.ssl_target_name_override", "localhost")])
+    metadata = [("authorization", f"Bearer {mint(keys.svid_key, sub=WEB)}")]
+    with pytest.raises(grpc.RpcError) as refused:
+        channel.unary_unary("/inference.GRPCInferenceService/RepositoryModelLoad")(b"", timeout=10, metadata=metadata)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as reached:
+        channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(b"", timeout=10, metadata=metadata)
+    # Allowed: the echo server behind it does not implement the method.
+    assert reached.value.code() == grpc.StatusCode.UNIMPLEMENTED and "Method not found" in reached.value.details()
