@@ -15,11 +15,9 @@ public struct ForwardingSettings: Sendable, Equatable {
 
     public init() {}
 
-    /// The claims filter the data path applies: built-in families, `drop_headers`, and the
-    /// caller header itself.
-    public var claims: CallerClaims {
-        CallerClaims(adding: dropHeaders + (callerHeader.map { [$0] } ?? []))
-    }
+    /// What the data path drops beyond the built-in families: `drop_headers` and the caller
+    /// header itself.
+    public var claimPatterns: [String] { dropHeaders + (callerHeader.map { [$0] } ?? []) }
 
     mutating func decode(_ node: Node, _ d: ConfigDecoder) {
         for (key, value) in d.mapping(node, "forwarding", allowed: ["drop_headers", "caller_header"]) ?? [] {

@@ -11,8 +11,11 @@ import Yams
 ///   risk}` (`path` like `/retrieve/{model}/**`).
 /// - `functions`: map of function name (`inference`, `deployment`, `telemetry`,
 ///   `data-access` or your own) to `{callers: [SPIFFE ID, OIDC identity, or a
-///   `spiffe://td/path/*` pattern]}`. With functions, every request on a non-public route
-///   is classified and authorized; without, any verified identity may call (a warning).
+///   `spiffe://td/path/*` pattern], upstream_credential: {file, header, prefix}}`. With
+///   functions, every request on a non-public route is classified and authorized; without,
+///   any verified identity may call (a warning). The upstream credential is the function's
+///   own, read from a mounted file and sent in `header` (default `authorization`, with
+///   `prefix` default `Bearer ` there, empty for other headers).
 /// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models,
 ///   namespaces}`; a deny beats every allow, order never matters.
 /// - `shared_callers`: `[{caller, functions, reason}]`: the only way one identity may be a
@@ -23,6 +26,14 @@ public struct PolicySettings: Sendable, Equatable {
     public var functions: [Authorizer.Function] = []
     public var rules: [PolicyRule] = []
     public var sharedCallers: [SharedCaller] = []
+    /// Function name to its own credential for the model server.
+    public var upstreamCredentials: [String: UpstreamCredentialSettings] = [:]
+
+    public struct UpstreamCredentialSettings: Sendable, Equatable {
+        public var file: String
+        public var header: String
+        public var prefix: String
+    }
 
     public struct SharedCaller: Sendable, Equatable {
         public var caller: String
@@ -78,15 +89,36 @@ extension PolicySettings {
         }
     }
 
-    mutating func decodeFunctions(_ node: Node, _ d: ConfigDecoder) {
+    mutating func decodeFunctions(_ node: Node, _ d: ConfigDecoder, base: String) {
         for (name, value) in d.mapping(node, "functions", allowed: nil) ?? [] {
             let key = "functions.\(name)"
             var callers: [CallerPattern] = []
-            for (field, entry) in d.mapping(value, key, allowed: ["callers"]) ?? [] {
-                callers = d.callerPatterns(entry, "\(key).\(field)")
+            for (field, entry) in d.mapping(value, key, allowed: ["callers", "upstream_credential"]) ?? [] {
+                if field == "callers" {
+                    callers = d.callerPatterns(entry, "\(key).\(field)")
+                } else if let credential = Self.decodeCredential(entry, "\(key).\(field)", d, base: base) {
+                    upstreamCredentials[name] = credential
+                }
             }
             functions.append(Authorizer.Function(name: name, callers: callers))
         }
+    }
+
+    private static func decodeCredential(_ node: Node, _ key: String, _ d: ConfigDecoder,
+                                         base: String) -> UpstreamCredentialSettings? {
+        guard let entries = d.mapping(node, key, allowed: ["file", "header", "prefix"]) else { return nil }
+        let values = Dictionary(entries, uniquingKeysWith: { a, _ in a })
+        guard let fileNode = values["file"], let file = d.file(fileNode, "\(key).file", base: base) else {
+            if values["file"] == nil { d.report(key, node, "an upstream credential needs a file (a mounted Secret)") }
+            return nil
+        }
+        let header = values["header"].flatMap { d.string($0, "\(key).header") } ?? "authorization"
+        if CallerClaims.problem(with: header) != nil || header.hasSuffix("*") {
+            d.report("\(key).header", values["header"], "a lowercase header name, e.g. authorization or x-api-key")
+            return nil
+        }
+        let prefix = values["prefix"].flatMap { d.string($0, "\(key).prefix") } ?? (header == "authorization" ? "Bearer " : "")
+        return UpstreamCredentialSettings(file: file, header: header, prefix: prefix)
     }
 
     mutating func decodeRules(_ node: Node, _ d: ConfigDecoder) {
@@ -141,6 +173,12 @@ extension PolicySettings {
                 report("functions", "\(caller) is a caller of \(names.joined(separator: " and ")): one identity, one job "
                        + "(or list it in shared_callers with a reason)")
             }
+        }
+        var credentialFiles: [String: [String]] = [:]
+        for (function, credential) in upstreamCredentials { credentialFiles[credential.file, default: []].append(function) }
+        for (file, names) in credentialFiles.sorted(by: { $0.key < $1.key }) where names.count > 1 {
+            report("functions", "\(names.sorted().joined(separator: " and ")) share the upstream credential \(file): "
+                   + "each function needs its own")
         }
         for function in functions where function.callers.isEmpty {
             report("functions.\(function.name).callers", "a function without callers admits no one")

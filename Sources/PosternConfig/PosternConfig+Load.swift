@@ -112,7 +112,7 @@ extension PosternConfig {
                 forwarding.decode(node, d)
             case "profiles": policy.decodeProfiles(node, d)
             case "operations": policy.decodeOperations(node, d)
-            case "functions": policy.decodeFunctions(node, d)
+            case "functions": policy.decodeFunctions(node, d, base: base)
             case "rules": policy.decodeRules(node, d)
             case "shared_callers": policy.decodeSharedCallers(node, d)
             case "identity":

@@ -52,6 +52,11 @@ extension CallerError {
     public static func streamIdle(_ message: String) -> CallerError {
         CallerError(code: "stream_idle_timeout", httpStatus: 408, grpcStatus: .deadlineExceeded, message: message)
     }
+    /// The function's own upstream credential cannot be read: its requests fail closed.
+    public static func credentialUnavailable(function: String) -> CallerError {
+        CallerError(code: "upstream_credential_unavailable", httpStatus: 503, grpcStatus: .unavailable,
+                    message: "the \(function) function's upstream credential is unavailable; nothing was sent")
+    }
     public static func upstreamUnavailable(_ message: String) -> CallerError {
         CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
     }

@@ -4,6 +4,7 @@ import PosternCore
 import PosternIdentity
 import PosternMasking
 import PosternPolicy
+import PosternTLS
 
 /// One request and its response, from the caller through Postern to the model server.
 ///
@@ -111,6 +112,7 @@ final class Exchange {
             return
         }
         // authorize: which function and operation this is, and whether this caller may
+        var credential: UpstreamCredential?
         if route?.isPublic != true, let principal, let authorizer = services.authorizer {
             guard let operation = services.classifier.classify(method: request.method, path: request.pathWithoutQuery) else {
                 fail(.noRoute(request.pathWithoutQuery), outcome: "no_operation")
@@ -128,6 +130,15 @@ final class Exchange {
                 fail(.approvalRequired(decision.reason), outcome: "approval_required")
                 return
             }
+            // the function's own upstream credential, or nothing goes out
+            switch services.credentials.upstream[operation.function] {
+            case nil: break
+            case .success(let own)?: credential = own
+            case .failure(let unavailable)?:
+                fail(.credentialUnavailable(function: operation.function), outcome: "upstream_credential_unavailable",
+                     detail: unavailable.description)
+                return
+            }
         }
         if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
             masking = ResponseMaskingStage(policy: policy)
@@ -138,6 +149,7 @@ final class Exchange {
                                           keepTETrailers: client.upstream.wireProtocol == .h2c,
                                           dropping: services.callerClaims, reserve: 5)
         addForwardingFields(to: &head.headers)
+        if let credential { head.headers.add(credential.header, credential.value) }
         if masking != nil {
             // Masking reads the body: ask for it uncompressed.
             head.headers.remove("accept-encoding")
@@ -203,8 +215,9 @@ final class Exchange {
         }
     }
 
-    /// Fails the exchange with a Postern error (timeouts, limits, shutdown).
-    func fail(_ error: CallerError, outcome: String) {
+    /// Fails the exchange with a Postern error (timeouts, limits, shutdown). `detail` is
+    /// for the log when it should say more than the caller is told.
+    func fail(_ error: CallerError, outcome: String, detail: String? = nil) {
         switch response {
         case .done:
             return
@@ -230,7 +243,7 @@ final class Exchange {
                 caller?.resetStream()
             }
         }
-        finish(outcome: outcome, detail: error.message)
+        finish(outcome: outcome, detail: detail ?? error.message)
     }
 
     /// `bytes` of the response have left through the caller's side.

@@ -40,7 +40,9 @@ final class LoopServices {
         self.eventLoop = eventLoop
         self.config = config
         self.maskingPolicies = masking
-        self.callerClaims = config.forwarding.claims
+        // A caller's value of a header that carries a function's credential never passes.
+        self.callerClaims = CallerClaims(adding: config.forwarding.claimPatterns
+                                         + config.policy.upstreamCredentials.values.map(\.header))
         self.classifier = config.policy.classifier()
         self.authorizer = config.policy.isEnforced ? config.policy.authorizer() : nil
         self.credentials = credentials

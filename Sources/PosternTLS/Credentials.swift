@@ -9,15 +9,21 @@ public final class Credentials: Sendable {
     public let tls: TLSServerContext?
     public let bearer: BearerAuthenticator
     public let leeway: Int64
+    /// Each function's own credential for the model server, or why it cannot be used (that
+    /// function's requests are then refused; the others are not affected).
+    public let upstream: [String: Result<UpstreamCredential, UpstreamCredentialUnavailable>]
     /// Counts successful loads; caches of verified tokens are per generation.
     public let generation: Int
     /// The files this set was read from, and their stamps at the time.
     let files: [String: [Int64]]
 
-    init(tls: TLSServerContext?, bearer: BearerAuthenticator, leeway: Int64, generation: Int, files: [String: [Int64]]) {
+    init(tls: TLSServerContext?, bearer: BearerAuthenticator, leeway: Int64,
+         upstream: [String: Result<UpstreamCredential, UpstreamCredentialUnavailable>], generation: Int,
+         files: [String: [Int64]]) {
         self.tls = tls
         self.bearer = bearer
         self.leeway = leeway
+        self.upstream = upstream
         self.generation = generation
         self.files = files
     }
@@ -31,11 +37,24 @@ public final class Credentials: Sendable {
             tls = loader.tlsContext(settings, verifier: verifier)
         }
         let bearer = loader.bearerAuthenticator()
+        var upstream: [String: Result<UpstreamCredential, UpstreamCredentialUnavailable>] = [:]
+        for (function, settings) in config.policy.upstreamCredentials {
+            loader.stamps[settings.file] = TextFile.stamp(settings.file) ?? []
+            upstream[function] = UpstreamCredential.load(settings, function: function)
+        }
         guard loader.problems.isEmpty else {
             return .failure(CredentialProblems(problems: loader.problems, missing: loader.missing))
         }
         return .success(Credentials(tls: tls, bearer: bearer, leeway: Int64(config.identity.leeway.components.seconds),
-                                    generation: generation, files: loader.stamps))
+                                    upstream: upstream, generation: generation, files: loader.stamps))
+    }
+
+    /// Why each function's upstream credential that cannot be used cannot, sorted.
+    public var unavailableUpstreamCredentials: [String] {
+        upstream.values.compactMap { result in
+            if case .failure(let unavailable) = result { return unavailable.description }
+            return nil
+        }.sorted()
     }
 
     /// The current stamps of the files this set was read from, to compare with `files`.

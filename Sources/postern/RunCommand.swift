@@ -38,6 +38,9 @@ enum RunCommand {
         switch await CredentialWait.load(config, signal: signal, waiting: { reason in phase.withLockedValue { $0 = .waiting(reason) } }) {
         case .success(let loaded):
             credentials = loaded
+            for problem in loaded.unavailableUpstreamCredentials {
+                Log.warning("postern: \(problem): that function's requests are refused until it can be read")
+            }
         case .failure(let problems):
             for problem in problems.problems { Log.error(problem) }
             if let received = signal.received {

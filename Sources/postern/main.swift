@@ -59,7 +59,10 @@ case .check(let file):
     let draft = PosternConfig.assemble(file: file, overrides: ConfigOverrides())
     for problem in draft.problems { Stderr.line(problem.description) }
     let readable = draft.problems.allSatisfy { !$0.key.isEmpty || $0.line != nil }
-    let credentialsOK = !readable || loadCredentials(draft.config) != nil
+    let credentials = readable ? loadCredentials(draft.config) : nil
+    let unavailable = credentials?.unavailableUpstreamCredentials ?? []
+    for problem in unavailable { Stderr.line(problem) }
+    let credentialsOK = !readable || (credentials != nil && unavailable.isEmpty)
     let maskingOK = !readable || loadMasking(draft.config) != nil
     guard draft.problems.isEmpty, credentialsOK, maskingOK else { exit(1) }
     print("\(file): ok")

@@ -112,3 +112,83 @@ def test_grpc_methods_are_classified_and_denied_with_permission_denied(guarded, 
         channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(b"", timeout=10, metadata=metadata)
     # Allowed: the echo server behind it does not implement the method.
     assert reached.value.code() == grpc.StatusCode.UNIMPLEMENTED and "Method not found" in reached.value.details()
+
+
+# --- each function's own upstream credential --------------------------------------------
+
+def credential_policy(tmp_path, header=""):
+    (tmp_path / "inference-token").write_text("inference-secret-1\n")
+    (tmp_path / "reader-key").write_text("reader-secret\n")
+    return f"""
+operations:
+  - {{ methods: [GET], path: /headers, function: inference, name: headers }}
+  - {{ methods: [POST], path: /echo, function: data-access, name: retrieve }}
+functions:
+  inference:
+    callers: ['{TD}/ns/app/*']
+    upstream_credential: {{ file: {tmp_path / 'inference-token'} }}
+  data-access:
+    callers: ['{READER}']
+    upstream_credential: {{ file: {tmp_path / 'reader-key'}, header: x-api-key }}
+"""
+
+
+@pytest.fixture
+def with_credentials(start_postern, model_server, keys, tmp_path):
+    return start_postern(upstreams={"model": model_server}, routes=[("/", "model", False)],
+                         tls=keys.tls_yaml(), identity=keys.identity_yaml(), extra=credential_policy(tmp_path))
+
+
+def test_the_function_credential_replaces_the_callers(with_credentials, keys):
+    status, _, body = call(with_credentials, keys, WEB, "/headers", "-H", "x-api-key: caller-key")
+    seen = json.loads(body)
+    assert status == 200 and seen["authorization"] == "Bearer inference-secret-1"
+    assert "x-api-key" not in seen  # another function's header, from the caller: dropped
+    status, headers, body = call(with_credentials, keys, READER, "/echo", "--data-binary", "rows")
+    assert status == 200 and headers["x-echo-authorization"] == ""  # the reader's token stopped at Postern
+    log = json.dumps(with_credentials.request_log(entries=2))
+    assert "inference-secret" not in log and "reader-secret" not in log
+
+
+def test_a_rotated_credential_is_used_without_a_restart(with_credentials, keys, tmp_path):
+    import os
+    import time
+    fresh = tmp_path / "inference-token.new"
+    fresh.write_text("inference-secret-2\n")
+    os.chmod(fresh, 0o644)
+    os.replace(fresh, tmp_path / "inference-token")  # as a Secret volume swaps its files
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        seen = json.loads(call(with_credentials, keys, WEB, "/headers")[2])
+        if seen["authorization"] == "Bearer inference-secret-2":
+            break
+        time.sleep(0.1)
+    assert seen["authorization"] == "Bearer inference-secret-2"
+
+
+def test_an_unreadable_credential_fails_that_function_closed(with_credentials, keys, tmp_path):
+    import time
+    (tmp_path / "reader-key").unlink()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        status, _, body = call(with_credentials, keys, READER, "/echo", "--data-binary", "rows")
+        if status == 503:
+            break
+        time.sleep(0.1)
+    error = json.loads(body)["error"]
+    assert status == 503 and error["code"] == "upstream_credential_unavailable" and "reader-key" not in error["message"]
+    assert call(with_credentials, keys, WEB, "/headers")[0] == 200  # the other function is unaffected
+    entry = [e for e in with_credentials.request_log(entries=3) if e["status"] == 503][-1]
+    assert "reader-key" in entry["detail"] and "no such file" in entry["detail"]
+
+
+def test_a_credential_file_shared_by_two_functions_is_refused(tmp_path):
+    import subprocess
+    from conftest import POSTERN
+    (tmp_path / "token").write_text("t\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\nfunctions:\n"
+                      f"  inference: {{ callers: ['{WEB}'], upstream_credential: {{ file: {tmp_path / 'token'} }} }}\n"
+                      f"  deployment: {{ callers: ['{DEPLOYER}'], upstream_credential: {{ file: {tmp_path / 'token'} }} }}\n")
+    out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
+    assert out.returncode == 1 and "deployment and inference share the upstream credential" in out.stderr
