@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "PosternHTTP2Tests", dependencies: [
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig"]),
+        .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
         .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

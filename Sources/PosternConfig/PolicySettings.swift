@@ -18,6 +18,9 @@ import Yams
 ///   `prefix` default `Bearer ` there, empty for other headers).
 /// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models,
 ///   namespaces}`; a deny beats every allow, order never matters.
+/// - `shadow_rules`: a second rule set, same form, evaluated beside `rules` on every
+///   request and only logged (`shadow_decision`, `shadow_rule`): see who a tighter policy
+///   would refuse before enforcing it.
 /// - `shared_callers`: `[{caller, functions, reason}]`: the only way one identity may be a
 ///   caller of several functions.
 public struct PolicySettings: Sendable, Equatable {
@@ -25,6 +28,7 @@ public struct PolicySettings: Sendable, Equatable {
     public var operations: [OperationRule] = []
     public var functions: [Authorizer.Function] = []
     public var rules: [PolicyRule] = []
+    public var shadowRules: [PolicyRule]?
     public var sharedCallers: [SharedCaller] = []
     /// Function name to its own credential for the model server.
     public var upstreamCredentials: [String: UpstreamCredentialSettings] = [:]
@@ -51,6 +55,11 @@ public struct PolicySettings: Sendable, Equatable {
     }
 
     public func authorizer() -> Authorizer { Authorizer(functions: functions, rules: rules) }
+
+    /// The shadow rule set's authorizer (with the same functions), when there is one.
+    public func shadowAuthorizer() -> Authorizer? {
+        shadowRules.map { Authorizer(functions: functions, rules: $0) }
+    }
 }
 
 extension PolicySettings {
@@ -121,10 +130,12 @@ extension PolicySettings {
         return UpstreamCredentialSettings(file: file, header: header, prefix: prefix)
     }
 
-    mutating func decodeRules(_ node: Node, _ d: ConfigDecoder) {
+    mutating func decodeRules(_ node: Node, _ d: ConfigDecoder, section: String = "rules") {
         var names: Set<String> = []
-        for (index, entry) in (d.sequence(node, "rules") ?? []).enumerated() {
-            let key = "rules[\(index)]"
+        var decoded: [PolicyRule] = []
+        defer { if section == "rules" { rules = decoded } else { shadowRules = decoded } }
+        for (index, entry) in (d.sequence(node, section) ?? []).enumerated() {
+            let key = "\(section)[\(index)]"
             let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "namespaces"]
             guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
             else { continue }
@@ -141,7 +152,7 @@ extension PolicySettings {
             rule.operations = Set(values["operations"].flatMap { d.strings($0, "\(key).operations") } ?? [])
             rule.models = values["models"].flatMap { d.strings($0, "\(key).models") } ?? []
             rule.namespaces = Set(values["namespaces"].flatMap { d.strings($0, "\(key).namespaces") } ?? [])
-            rules.append(rule)
+            decoded.append(rule)
         }
     }
 
@@ -185,9 +196,11 @@ extension PolicySettings {
         }
         let known = Set(functions.map(\.name)).union(operations.map(\.function))
             .union(["inference", "deployment", "telemetry", "data-access"])
-        for (index, rule) in rules.enumerated() {
-            for name in rule.functions.sorted() where !known.contains(name) {
-                report("rules[\(index)].functions", "no function called '\(name)'")
+        for (section, set) in [("rules", rules), ("shadow_rules", shadowRules ?? [])] {
+            for (index, rule) in set.enumerated() {
+                for name in rule.functions.sorted() where !known.contains(name) {
+                    report("\(section)[\(index)].functions", "no function called '\(name)'")
+                }
             }
         }
     }

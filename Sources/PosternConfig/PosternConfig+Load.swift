@@ -77,7 +77,8 @@ extension PosternConfig {
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
         let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
-                              "profiles", "operations", "functions", "rules", "shared_callers"]
+                              "profiles", "operations", "functions", "rules", "shadow_rules",
+                              "shared_callers"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -114,6 +115,7 @@ extension PosternConfig {
             case "operations": policy.decodeOperations(node, d)
             case "functions": policy.decodeFunctions(node, d, base: base)
             case "rules": policy.decodeRules(node, d)
+            case "shadow_rules": policy.decodeRules(node, d, section: "shadow_rules")
             case "shared_callers": policy.decodeSharedCallers(node, d)
             case "identity":
                 identity.decode(node, d, base: base)

@@ -34,6 +34,8 @@ final class Exchange {
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
+    /// What the shadow rule set would have decided (logged, never enforced).
+    private var shadowDecision: Decision?
     private let startedAt = NIODeadline.now()
     /// From the end of the request to the response head (`response_timeout`).
     private var responseDeadline: NIODeadline?
@@ -118,9 +120,11 @@ final class Exchange {
                 fail(.noRoute(request.pathWithoutQuery), outcome: "no_operation")
                 return
             }
-            let decision = authorizer.decide(CallerFacts(id: principal.id), operation)
+            let facts = CallerFacts(id: principal.id)
+            let decision = authorizer.decide(facts, operation)
             self.operation = operation
             self.decision = decision
+            shadowDecision = services.shadowAuthorizer?.decide(facts, operation)
             switch decision.outcome {
             case .allow: break
             case .deny:
@@ -264,7 +268,7 @@ final class Exchange {
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
             outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:],
-            operation: operation, decision: decision))
+            operation: operation, decision: decision, shadowDecision: shadowDecision))
         let caller = self.caller
         self.caller = nil
         self.upstream = nil

@@ -34,6 +34,7 @@ final class LoopServices {
     /// Classify and authorize, when `functions` are configured.
     let classifier: Classifier
     let authorizer: Authorizer?
+    let shadowAuthorizer: Authorizer?
 
     init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
          log: RequestLog) {
@@ -45,6 +46,7 @@ final class LoopServices {
                                          + config.policy.upstreamCredentials.values.map(\.header))
         self.classifier = config.policy.classifier()
         self.authorizer = config.policy.isEnforced ? config.policy.authorizer() : nil
+        self.shadowAuthorizer = config.policy.isEnforced ? config.policy.shadowAuthorizer() : nil
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)

@@ -34,6 +34,7 @@ final class RequestLog: Sendable {
         /// What classification found and what authorization decided, when it ran.
         var operation: Operation?
         var decision: Decision?
+        var shadowDecision: Decision?
     }
 
     let enabled: Bool
@@ -90,6 +91,9 @@ final class RequestLog: Sendable {
         }
         if let decision = entry.decision {
             line += ",\"decision\":\"\(decision.outcome.rawValue)\",\"rule\":\(JSONText.quote(decision.rule))"
+        }
+        if let shadow = entry.shadowDecision {
+            line += ",\"shadow_decision\":\"\(shadow.outcome.rawValue)\",\"shadow_rule\":\(JSONText.quote(shadow.rule))"
         }
         if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
         line += ",\"status\":\(entry.status)"

@@ -6,6 +6,7 @@ enum Command {
     case check(configFile: String)
     case token(configFile: String, repeat: Int)
     case mask(configFile: String, MaskOptions)
+    case explain(configFile: String, caller: String?, method: String, path: String)
     case help
     case version
 }
@@ -37,6 +38,7 @@ enum Arguments {
       postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
       postern mask --config FILE [--policy NAME] --format grpc|protobuf
                    [--descriptor-set FILE]... --message-type TYPE < IN > OUT
+      postern explain --config FILE [--caller ID] [--method M] --path PATH
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -50,6 +52,12 @@ enum Arguments {
     token    Checks a bearer token (read from standard input) as the data path would:
              prints the principal as JSON, or the reason it is refused (exit 1).
              --repeat N verifies it N times and reports the time per verification.
+
+    explain  Prints, as JSON, what Postern would do with a request, sending nothing: the
+             normalised path, the route, the operation (function, name, model) and the
+             decision with the rule that made it (and the shadow rules' decision).
+             --caller is the verified identity (none: an anonymous caller);
+             --method defaults to GET.
 
     mask     Masks standard input to standard output with a policy from the file (the
              'default' one unless --policy names another), as the data path would
@@ -98,6 +106,19 @@ enum Arguments {
             }
             guard let file else { throw UsageError(description: "token needs --config FILE") }
             return .token(configFile: file, repeat: count)
+        case "explain":
+            var file: String?, caller: String?, method = "GET", path: String?
+            while let flag = rest.popFirst() {
+                switch flag {
+                case "--config", "-c": file = try value(flag)
+                case "--caller": caller = try value(flag)
+                case "--method": method = try value(flag)
+                case "--path": path = try value(flag)
+                default: throw UsageError(description: "unknown option \(flag)")
+                }
+            }
+            guard let file, let path else { throw UsageError(description: "explain needs --config FILE and --path PATH") }
+            return .explain(configFile: file, caller: caller, method: method, path: path)
         case "mask":
             var file: String?
             var options = MaskOptions()

@@ -69,6 +69,9 @@ case .check(let file):
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
     exit(TokenCommand.run(credentials: credentials, repeat: count))
+case .explain(let file, let caller, let method, let path):
+    guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
+    print(config.explain(caller: caller, method: method, path: path).json)
 case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, options))

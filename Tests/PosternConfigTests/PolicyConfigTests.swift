@@ -1,5 +1,6 @@
 import Testing
 @testable import PosternConfig
+import PosternPolicy
 
 @Suite struct PolicyConfigTests {
     static let upstream = "upstreams: { m: { url: 'http://127.0.0.1:1' } }\n"
@@ -51,5 +52,30 @@ import Testing
     func problemsNameTheirKeys(_ yaml: String, _ expected: String) {
         let found = problems(yaml)
         #expect(found.contains { $0.contains(expected) }, "\(found)")
+    }
+
+    @Test func explainWalksTheStepsWithoutSendingAnything() throws {
+        let yaml = Self.upstream + """
+        routes: [{ prefix: /v2/health/, upstream: m, public: true }, { prefix: /, upstream: m }]
+        functions:
+          inference: { callers: ['spiffe://td/ns/app/*'] }
+          deployment: { callers: [spiffe://td/ns/mlops/sa/deployer] }
+        rules: [{ name: loads-need-approval, effect: approval, functions: [deployment] }]
+        shadow_rules: [{ name: tighter, effect: deny, namespaces: [app] }]
+        """
+        let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
+        let web = "spiffe://td/ns/app/sa/web"
+        let chat = config.explain(caller: web, method: "post", path: "/v2/health/../../v1/chat/completions")
+        #expect(chat.path == "/v1/chat/completions" && chat.operation?.name == "chat_completions")
+        #expect(chat.decision?.outcome == .allow && chat.shadowDecision?.rule == "tighter")
+        let load = config.explain(caller: "spiffe://td/ns/mlops/sa/deployer", method: "POST",
+                                  path: "/v2/repository/models/llama/load")
+        #expect(load.decision == Decision(.needsApproval, rule: "loads-need-approval",
+                                          reason: "model_load on model 'llama' needs approval (rule 'loads-need-approval')"))
+        #expect(config.explain(caller: web, method: "POST", path: "/v2/repository/models/llama/load").decision?.outcome == .deny)
+        #expect(config.explain(caller: nil, method: "GET", path: "/v2/health/ready").refusal == nil)
+        #expect(config.explain(caller: nil, method: "GET", path: "/v1/models").refusal == "401: no credential")
+        #expect(config.explain(caller: web, method: "GET", path: "/v1/%2e%2e%2f").refusal?.contains("path refused") == true)
+        #expect(chat.json.contains(#""decision":{"outcome":"allow","rule":"functions.inference.callers""#))
     }
 }

@@ -23,6 +23,8 @@ functions:
 rules:
   - {{ name: no-secret-models, effect: deny, models: ['secret-*'] }}
   - {{ name: deployments-need-approval, effect: approval, functions: [deployment] }}
+shadow_rules:
+  - {{ name: no-chat-from-app, effect: deny, namespaces: [app], operations: [chat_completions] }}
 """
 
 
@@ -55,6 +57,14 @@ def test_a_caller_of_a_function_reaches_its_operations(guarded, keys):
     entry = guarded.request_log(entries=1)[-1]
     assert entry["function"] == "inference" and entry["operation"] == "chat_completions"
     assert entry["decision"] == "allow" and entry["rule"] == "functions.inference.callers"
+    # The shadow rule set would have refused it: logged, not enforced.
+    assert entry["shadow_decision"] == "deny" and entry["shadow_rule"] == "no-chat-from-app"
+
+
+def test_shadow_rules_never_change_the_answer(guarded, keys):
+    assert call(guarded, keys, WEB, "/v1/models")[0] == 200
+    entry = guarded.request_log(entries=1)[-1]
+    assert entry["decision"] == "allow" and entry["shadow_decision"] == "allow"
 
 
 @pytest.mark.parametrize("caller,path,args", [
@@ -192,3 +202,15 @@ def test_a_credential_file_shared_by_two_functions_is_refused(tmp_path):
                       f"  deployment: {{ callers: ['{DEPLOYER}'], upstream_credential: {{ file: {tmp_path / 'token'} }} }}\n")
     out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
     assert out.returncode == 1 and "deployment and inference share the upstream credential" in out.stderr
+
+
+def test_postern_explain_prints_the_decision(tmp_path):
+    import subprocess
+    from conftest import POSTERN
+    config = tmp_path / "c.yaml"
+    config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\n" + POLICY)
+    out = subprocess.run([str(POSTERN), "explain", "--config", str(config), "--caller", WEB, "--method", "POST",
+                          "--path", "/v1/load_lora_adapter"], capture_output=True, text=True)
+    answer = json.loads(out.stdout)
+    assert out.returncode == 0 and answer["operation"]["function"] == "deployment"
+    assert answer["decision"]["outcome"] == "deny" and answer["decision"]["rule"] == "default-deny"
