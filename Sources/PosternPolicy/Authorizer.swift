@@ -3,10 +3,12 @@
 /// result never depends on the order rules are written in (ties go to the rule whose name
 /// sorts first), and every decision names the rule that made it.
 ///
-/// A function's callers are an allow rule of their own (`functions.NAME.callers`). Exact
-/// caller IDs are looked up in a hash map; patterns are few and checked in turn.
+/// A function's callers are an allow rule of their own (`functions.NAME.callers`). Rules
+/// are compiled at load into lookups so a decision reads only the rules that could apply:
+/// by exact caller ID (a hash map), by pattern (the ID's ancestors looked up in a hash map,
+/// no scan over patterns), or, for rules about any caller, by function.
 public struct Authorizer: Sendable {
-    /// Function name to the callers it admits.
+    /// A function and the callers it admits.
     public struct Function: Sendable, Equatable {
         public var name: String
         public var callers: [CallerPattern]
@@ -16,52 +18,180 @@ public struct Authorizer: Sendable {
         }
     }
 
-    private let exactCallers: [String: Set<String>]
-    private let patternCallers: [(pattern: CallerPattern, function: String)]
-    private let denies: [PolicyRule]
-    private let approvals: [PolicyRule]
-    private let allows: [PolicyRule]
+    /// Caller to (function, the name of the rule that admits it there).
+    private let functionsByCaller: CallerIndex<(function: String, rule: String)>
+    private let denies: RuleIndex
+    private let approvals: RuleIndex
+    private let allows: RuleIndex
 
     public init(functions: [Function], rules: [PolicyRule]) {
-        var exact: [String: Set<String>] = [:]
-        var patterns: [(CallerPattern, String)] = []
+        var callers = CallerIndex<(function: String, rule: String)>()
         for function in functions {
-            for caller in function.callers {
-                switch caller {
-                case .exact(let id): exact[id, default: []].insert(function.name)
-                case .under: patterns.append((caller, function.name))
-                }
-            }
+            let rule = "functions.\(function.name).callers"
+            for caller in function.callers { callers.add(caller, (function.name, rule)) }
         }
-        exactCallers = exact
-        patternCallers = patterns
+        functionsByCaller = callers
         let sorted = rules.sorted { $0.name < $1.name }
-        denies = sorted.filter { $0.effect == .deny }
-        approvals = sorted.filter { $0.effect == .approval }
-        allows = sorted.filter { $0.effect == .allow }
+        denies = RuleIndex(sorted.filter { $0.effect == .deny })
+        approvals = RuleIndex(sorted.filter { $0.effect == .approval })
+        allows = RuleIndex(sorted.filter { $0.effect == .allow })
     }
 
     public func decide(_ caller: CallerFacts, _ operation: Operation) -> Decision {
-        let what = operation.model.map { "\(operation.name) on model '\($0)'" } ?? operation.name
-        if let deny = denies.first(where: { $0.applies(to: caller, operation) }) {
-            return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(what): denied by rule '\(deny.name)'")
+        if let deny = denies.first(caller, operation) {
+            return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(describe(operation)): denied by rule '\(deny.name)'")
         }
-        let allowedBy: String? = inFunction(caller.id, operation.function)
-            ? "functions.\(operation.function).callers"
-            : allows.first(where: { $0.applies(to: caller, operation) })?.name
-        guard let allowedBy else {
+        let allowedBy: String
+        if let admitted = functionsByCaller.first(caller.id, where: { $0.function == operation.function }) {
+            allowedBy = admitted.rule
+        } else if let allow = allows.first(caller, operation) {
+            allowedBy = allow.name
+        } else {
             return Decision(.deny, rule: "default-deny",
-                            reason: "\(caller.id) is not a caller of the \(operation.function) function (\(what))")
+                            reason: "\(caller.id) is not a caller of the \(operation.function) function (\(describe(operation)))")
         }
-        if let approval = approvals.first(where: { $0.applies(to: caller, operation) }) {
+        if let approval = approvals.first(caller, operation) {
             return Decision(.needsApproval, rule: approval.name,
-                            reason: "\(what) needs approval (rule '\(approval.name)')")
+                            reason: "\(describe(operation)) needs approval (rule '\(approval.name)')")
         }
         return Decision(.allow, rule: allowedBy, reason: "allowed")
     }
 
-    private func inFunction(_ id: String, _ function: String) -> Bool {
-        if exactCallers[id]?.contains(function) == true { return true }
-        return patternCallers.contains { $0.function == function && $0.pattern.covers(id) }
+    private func describe(_ operation: Operation) -> String {
+        operation.model.map { "\(operation.name) on model '\($0)'" } ?? operation.name
+    }
+}
+
+/// Values filed under caller patterns, found for an ID without scanning the patterns: exact
+/// IDs by hash, `…/*` patterns by looking up each ancestor path of the ID.
+struct CallerIndex<Value: Sendable>: Sendable {
+    private var exact: [String: [Value]] = [:]
+    /// Keyed by the pattern's text before `*` (ending in `/`).
+    private var under: [Substring: [Value]] = [:]
+
+    mutating func add(_ pattern: CallerPattern, _ value: Value) {
+        switch pattern {
+        case .exact(let id): exact[id, default: []].append(value)
+        case .under(let base): under[base[...], default: []].append(value)
+        }
+    }
+
+    var isEmpty: Bool { exact.isEmpty && under.isEmpty }
+
+    /// Calls `body` with every value filed under a pattern that covers `id`.
+    func forEach(_ id: String, _ body: (Value) -> Void) {
+        exact[id]?.forEach(body)
+        guard !under.isEmpty, let colon = id.firstIndex(of: ":"), id[colon...].hasPrefix("://") else { return }
+        var index = id.index(colon, offsetBy: 3)
+        while let slash = id[index...].firstIndex(of: "/") {
+            let ancestor = id[...slash]
+            // A pattern covers IDs strictly below it.
+            if ancestor.endIndex < id.endIndex { under[ancestor]?.forEach(body) }
+            index = id.index(after: slash)
+        }
+    }
+
+    func first(_ id: String, where predicate: (Value) -> Bool) -> Value? {
+        var found: Value?
+        forEach(id) { if found == nil, predicate($0) { found = $0 } }
+        return found
+    }
+}
+
+/// The rules of one effect, compiled: each rule is filed under its most selective
+/// condition (its callers, else its functions, operations, namespaces or exact models), so a
+/// decision reads the few rules filed under what the request is; the first that applies, by
+/// name, wins.
+struct RuleIndex: Sendable {
+    /// One rule's conditions, read in place (a class: no copy of its sets per check).
+    final class Compiled: Sendable {
+        let rule: PolicyRule
+        let functions: Set<String>
+        let operations: Set<String>
+        let namespaces: Set<String>
+        let models: [[UInt8]]
+        init(_ rule: PolicyRule) {
+            self.rule = rule
+            functions = rule.functions
+            operations = rule.operations
+            namespaces = rule.namespaces
+            models = rule.models.map { Array($0.utf8) }
+        }
+    }
+
+    private let rules: [Compiled]
+    private var byCaller = CallerIndex<Int>()
+    private var byFunction: [String: [Int]] = [:]
+    private var byOperation: [String: [Int]] = [:]
+    private var byNamespace: [String: [Int]] = [:]
+    private var byModel: [String: [Int]] = [:]
+    /// Glob models by their literal start (`llama-3-*` under `llama-3-`), looked up with the
+    /// request model's prefixes of each length present.
+    private var byModelPrefix: [Substring: [Int]] = [:]
+    private var modelPrefixLengths: [Int] = []
+    private var general: [Int] = []
+
+    /// `rules` sorted by name.
+    init(_ rules: [PolicyRule]) {
+        self.rules = rules.map(Compiled.init)
+        for (index, rule) in rules.enumerated() {
+            if !rule.callers.isEmpty {
+                for caller in rule.callers { byCaller.add(caller, index) }
+            } else if !rule.functions.isEmpty {
+                for function in rule.functions { byFunction[function, default: []].append(index) }
+            } else if !rule.operations.isEmpty {
+                for operation in rule.operations { byOperation[operation, default: []].append(index) }
+            } else if !rule.namespaces.isEmpty {
+                for namespace in rule.namespaces { byNamespace[namespace, default: []].append(index) }
+            } else if !rule.models.isEmpty, rule.models.allSatisfy({ !$0.hasPrefix("*") }) {
+                for model in rule.models {
+                    if let star = model.firstIndex(of: "*") {
+                        let prefix = model[..<star]
+                        byModelPrefix[prefix, default: []].append(index)
+                        if !modelPrefixLengths.contains(prefix.utf8.count) { modelPrefixLengths.append(prefix.utf8.count) }
+                    } else {
+                        byModel[model, default: []].append(index)
+                    }
+                }
+            } else {
+                general.append(index)
+            }
+        }
+    }
+
+    func first(_ caller: CallerFacts, _ operation: Operation) -> PolicyRule? {
+        var best = Int.max
+        func consider(_ index: Int) {
+            if index < best, applies(rules[index], caller, operation) { best = index }
+        }
+        if !byCaller.isEmpty { byCaller.forEach(caller.id, consider) }
+        if !byFunction.isEmpty { byFunction[operation.function]?.forEach(consider) }
+        if !byOperation.isEmpty { byOperation[operation.name]?.forEach(consider) }
+        if !byNamespace.isEmpty, let namespace = caller.namespace { byNamespace[namespace]?.forEach(consider) }
+        if let model = operation.model {
+            if !byModel.isEmpty { byModel[model]?.forEach(consider) }
+            for length in modelPrefixLengths where length <= model.utf8.count {
+                let end = model.utf8.index(model.utf8.startIndex, offsetBy: length)
+                // A cut inside a character cannot equal a literal prefix.
+                if end < model.utf8.endIndex, model.utf8[end] & 0xC0 == 0x80 { continue }
+                byModelPrefix[Substring(model.utf8[..<end])]?.forEach(consider)
+            }
+        }
+        general.forEach(consider)
+        return best == Int.max ? nil : rules[best].rule
+    }
+
+    /// The rule's conditions but its callers (the index found it by caller, or it has none).
+    private func applies(_ compiled: Compiled, _ caller: CallerFacts, _ operation: Operation) -> Bool {
+        if !compiled.functions.isEmpty, !compiled.functions.contains(operation.function) { return false }
+        if !compiled.operations.isEmpty, !compiled.operations.contains(operation.name) { return false }
+        if !compiled.namespaces.isEmpty {
+            guard let namespace = caller.namespace, compiled.namespaces.contains(namespace) else { return false }
+        }
+        if !compiled.models.isEmpty {
+            // A rule about models does not apply to a request that names none.
+            guard let model = operation.model, compiled.models.contains(where: { Glob.matches($0, model) }) else { return false }
+        }
+        return true
     }
 }

@@ -7,7 +7,7 @@
 /// lines that could match it rather than with every table.
 public struct Classifier: Sendable {
     private typealias Entry = (precedence: Int, rule: OperationRule)
-    private var byFirstSegment: [String: [Entry]] = [:]
+    private var byFirstSegment: [Substring: [Entry]] = [:]
     /// Lines whose first segment is a capture or wildcard (or the root).
     private var unbucketed: [Entry] = []
     /// Every line, in precedence order.
@@ -17,7 +17,7 @@ public struct Classifier: Sendable {
         self.rules = rules
         for (precedence, rule) in rules.enumerated() {
             if case .literal(let first)? = rule.path.segments.first {
-                byFirstSegment[first, default: []].append((precedence, rule))
+                byFirstSegment[first[...], default: []].append((precedence, rule))
             } else {
                 unbucketed.append((precedence, rule))
             }
@@ -36,9 +36,13 @@ public struct Classifier: Sendable {
     }
 
     public func classify(method: String, path: Substring) -> Operation? {
-        let trimmed = path.drop { $0 == "/" }
-        let first = trimmed.prefix { $0 != "/" }.lowercased()
-        let candidates = byFirstSegment[first] ?? []
+        let bytes = path.utf8
+        let from = bytes.firstIndex { $0 != UInt8(ascii: "/") } ?? bytes.endIndex
+        let to = bytes[from...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+        let segment = Substring(bytes[from..<to])
+        // Table keys are lower case; most paths already are, and then nothing is allocated.
+        let hasUpper = segment.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        let candidates = (hasUpper ? byFirstSegment[segment.lowercased()[...]] : byFirstSegment[segment]) ?? []
         // Both lists keep precedence order; a bucketed line and an unbucketed one can both
         // match, so take whichever comes first in `rules`.
         var best: (rule: OperationRule, model: Substring?, version: Substring?)?

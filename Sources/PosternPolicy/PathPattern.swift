@@ -39,23 +39,26 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public func match(_ path: Substring) -> (model: Substring?, version: Substring?)? {
         var model: Substring?
         var version: Substring?
-        var rest = path.drop { $0 == "/" }
+        // Byte indices on the UTF-8 view: no Character or index validation per step.
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        while start < bytes.endIndex, bytes[start] == UInt8(ascii: "/") { start = bytes.index(after: start) }
         for segment in segments {
             if case .rest = segment { return (model, version) }
-            guard !rest.isEmpty else { return nil }
-            let end = rest.firstIndex(of: "/") ?? rest.endIndex
-            let part = rest[..<end]
+            guard start < bytes.endIndex else { return nil }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            let part = bytes[start..<end]
             switch segment {
             case .literal(let literal):
-                guard part.utf8.count == literal.utf8.count,
-                      zip(part.utf8, literal.utf8).allSatisfy({ Self.lower($0) == $1 }) else { return nil }
-            case .model: model = part
-            case .version: version = part
+                guard part.count == literal.utf8.count,
+                      zip(part, literal.utf8).allSatisfy({ Self.lower($0) == $1 }) else { return nil }
+            case .model: model = Substring(part)
+            case .version: version = Substring(part)
             case .any, .rest: break
             }
-            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
+            start = end == bytes.endIndex ? end : bytes.index(after: end)
         }
-        return rest.isEmpty ? (model, version) : nil
+        return start == bytes.endIndex ? (model, version) : nil
     }
 
     @inline(__always)

@@ -21,28 +21,20 @@ public struct PolicyRule: Sendable, Equatable {
         self.name = name
         self.effect = effect
     }
-
-    func applies(to caller: CallerFacts, _ operation: Operation) -> Bool {
-        if !callers.isEmpty, !callers.contains(where: { $0.covers(caller.id) }) { return false }
-        if !functions.isEmpty, !functions.contains(operation.function) { return false }
-        if !operations.isEmpty, !operations.contains(operation.name) { return false }
-        if !namespaces.isEmpty, !caller.namespace.map(namespaces.contains).orFalse { return false }
-        if !models.isEmpty {
-            // A rule about models does not apply to a request that names none.
-            guard let model = operation.model, models.contains(where: { Glob.matches($0, model) }) else { return false }
-        }
-        return true
-    }
-}
-
-extension Optional where Wrapped == Bool {
-    var orFalse: Bool { self ?? false }
 }
 
 /// `*` matches any run of characters; everything else matches itself.
 enum Glob {
     static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8), t = Array(text.utf8)
+        matches(Array(pattern.utf8), text)
+    }
+
+    /// Without allocating: the pattern is compiled once, the text read where it lies.
+    static func matches(_ p: [UInt8], _ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { matches(p, $0) } ?? matches(p, Array(text.utf8).withUnsafeBufferPointer { $0 })
+    }
+
+    private static func matches(_ p: [UInt8], _ t: UnsafeBufferPointer<UInt8>) -> Bool {
         var pi = 0, ti = 0, star = -1, mark = 0
         while ti < t.count {
             if pi < p.count, p[pi] != UInt8(ascii: "*"), p[pi] == t[ti] {

@@ -6,7 +6,7 @@ enum Command {
     case check(configFile: String)
     case token(configFile: String, repeat: Int)
     case mask(configFile: String, MaskOptions)
-    case explain(configFile: String, caller: String?, method: String, path: String)
+    case explain(configFile: String, caller: String?, method: String, path: String, repeat: Int)
     case help
     case version
 }
@@ -38,7 +38,7 @@ enum Arguments {
       postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
       postern mask --config FILE [--policy NAME] --format grpc|protobuf
                    [--descriptor-set FILE]... --message-type TYPE < IN > OUT
-      postern explain --config FILE [--caller ID] [--method M] --path PATH
+      postern explain --config FILE [--caller ID] [--method M] --path PATH [--repeat N]
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -57,7 +57,8 @@ enum Arguments {
              normalised path, the route, the operation (function, name, model) and the
              decision with the rule that made it (and the shadow rules' decision).
              --caller is the verified identity (none: an anonymous caller);
-             --method defaults to GET.
+             --method defaults to GET; --repeat N classifies and decides N times and
+             reports the time per decision.
 
     mask     Masks standard input to standard output with a policy from the file (the
              'default' one unless --policy names another), as the data path would
@@ -107,18 +108,23 @@ enum Arguments {
             guard let file else { throw UsageError(description: "token needs --config FILE") }
             return .token(configFile: file, repeat: count)
         case "explain":
-            var file: String?, caller: String?, method = "GET", path: String?
+            var file: String?, caller: String?, method = "GET", path: String?, count = 1
             while let flag = rest.popFirst() {
                 switch flag {
                 case "--config", "-c": file = try value(flag)
                 case "--caller": caller = try value(flag)
+                case "--repeat":
+                    guard let n = Int(try value(flag)), n > 0, n <= 100_000_000 else {
+                        throw UsageError(description: "--repeat takes a count from 1 to 100000000")
+                    }
+                    count = n
                 case "--method": method = try value(flag)
                 case "--path": path = try value(flag)
                 default: throw UsageError(description: "unknown option \(flag)")
                 }
             }
             guard let file, let path else { throw UsageError(description: "explain needs --config FILE and --path PATH") }
-            return .explain(configFile: file, caller: caller, method: method, path: path)
+            return .explain(configFile: file, caller: caller, method: method, path: path, repeat: count)
         case "mask":
             var file: String?
             var options = MaskOptions()

@@ -69,8 +69,9 @@ case .check(let file):
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
     exit(TokenCommand.run(credentials: credentials, repeat: count))
-case .explain(let file, let caller, let method, let path):
+case .explain(let file, let caller, let method, let path, let count):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
+    if count > 1, let caller { DecisionTiming.report(config, caller: caller, method: method, path: path, count: count) }
     print(config.explain(caller: caller, method: method, path: path).json)
 case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
