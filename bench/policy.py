@@ -60,7 +60,7 @@ def policy(seed=7):
 REQUESTS = [
     ("exact caller, KServe infer", f"{TD}/ns/team0/sa/workload0", "POST", "/v2/models/model-07/infer"),
     ("pattern caller, chat", f"{TD}/ns/pattern4/sa/app", "POST", "/v1/chat/completions"),
-    ("default deny (wrong function)", f"{TD}/ns/team1/sa/workload1", "POST", "/v2/models/model-07/infer"),
+    ("caller outside the function, a rule decides", f"{TD}/ns/team1/sa/workload1", "POST", "/v2/models/model-07/infer"),
     ("gRPC ModelInfer", f"{TD}/ns/team4/sa/workload4", "POST", "/inference.GRPCInferenceService/ModelInfer"),
 ]
 

@@ -18,39 +18,67 @@ public struct Authorizer: Sendable {
         }
     }
 
-    /// Caller to (function, the name of the rule that admits it there).
-    private let functionsByCaller: CallerIndex<(function: String, rule: String)>
+    /// What a caller ID is filed under: the functions that admit it, and the rules that
+    /// name it (by effect and position), so one pass of lookups serves the whole decision.
+    enum CallerEntry: Sendable {
+        case function(name: String, rule: String)
+        case rule(PolicyRule.Effect, Int)
+    }
+
+    private let byCaller: CallerIndex<CallerEntry>
     private let denies: RuleIndex
     private let approvals: RuleIndex
     private let allows: RuleIndex
 
     public init(functions: [Function], rules: [PolicyRule]) {
-        var callers = CallerIndex<(function: String, rule: String)>()
+        var callers = CallerIndex<CallerEntry>()
         for function in functions {
             let rule = "functions.\(function.name).callers"
-            for caller in function.callers { callers.add(caller, (function.name, rule)) }
+            for caller in function.callers { callers.add(caller, .function(name: function.name, rule: rule)) }
         }
-        functionsByCaller = callers
         let sorted = rules.sorted { $0.name < $1.name }
-        denies = RuleIndex(sorted.filter { $0.effect == .deny })
-        approvals = RuleIndex(sorted.filter { $0.effect == .approval })
-        allows = RuleIndex(sorted.filter { $0.effect == .allow })
+        func index(_ effect: PolicyRule.Effect) -> RuleIndex {
+            let rules = sorted.filter { $0.effect == effect }
+            for (position, rule) in rules.enumerated() {
+                for caller in rule.callers { callers.add(caller, .rule(effect, position)) }
+            }
+            return RuleIndex(rules)
+        }
+        denies = index(.deny)
+        approvals = index(.approval)
+        allows = index(.allow)
+        byCaller = callers
     }
 
     public func decide(_ caller: CallerFacts, _ operation: Operation) -> Decision {
-        if let deny = denies.first(caller, operation) {
+        // One pass over what the caller ID is filed under.
+        var admittedBy: String?
+        var named = (deny: Int.max, approval: Int.max, allow: Int.max)
+        byCaller.forEach(caller.id) { entry in
+            switch entry {
+            case .function(let name, let rule):
+                if admittedBy == nil, name == operation.function { admittedBy = rule }
+            case .rule(.deny, let index):
+                if index < named.deny, denies.applies(index, caller, operation) { named.deny = index }
+            case .rule(.approval, let index):
+                if index < named.approval, approvals.applies(index, caller, operation) { named.approval = index }
+            case .rule(.allow, let index):
+                if index < named.allow, allows.applies(index, caller, operation) { named.allow = index }
+            }
+        }
+        if let deny = denies.first(caller, operation, from: named.deny) {
             return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(describe(operation)): denied by rule '\(deny.name)'")
         }
         let allowedBy: String
-        if let admitted = functionsByCaller.first(caller.id, where: { $0.function == operation.function }) {
-            allowedBy = admitted.rule
-        } else if let allow = allows.first(caller, operation) {
+        if let admittedBy {
+            allowedBy = admittedBy
+        } else if let allow = allows.first(caller, operation, from: named.allow) {
             allowedBy = allow.name
         } else {
             return Decision(.deny, rule: "default-deny",
                             reason: "\(caller.id) is not a caller of the \(operation.function) function (\(describe(operation)))")
         }
-        if let approval = approvals.first(caller, operation) {
+        if let approval = approvals.first(caller, operation, from: named.approval) {
             return Decision(.needsApproval, rule: approval.name,
                             reason: "\(describe(operation)) needs approval (rule '\(approval.name)')")
         }
@@ -91,15 +119,11 @@ struct CallerIndex<Value: Sendable>: Sendable {
         }
     }
 
-    func first(_ id: String, where predicate: (Value) -> Bool) -> Value? {
-        var found: Value?
-        forEach(id) { if found == nil, predicate($0) { found = $0 } }
-        return found
-    }
 }
 
 /// The rules of one effect, compiled: each rule is filed under its most selective
-/// condition (its callers, else its functions, operations, namespaces or exact models), so a
+/// condition (its callers, in the authorizer's caller index, else its functions, operations,
+/// namespaces, exact models or model prefixes), so a
 /// decision reads the few rules filed under what the request is; the first that applies, by
 /// name, wins.
 struct RuleIndex: Sendable {
@@ -120,7 +144,6 @@ struct RuleIndex: Sendable {
     }
 
     private let rules: [Compiled]
-    private var byCaller = CallerIndex<Int>()
     private var byFunction: [String: [Int]] = [:]
     private var byOperation: [String: [Int]] = [:]
     private var byNamespace: [String: [Int]] = [:]
@@ -136,7 +159,7 @@ struct RuleIndex: Sendable {
         self.rules = rules.map(Compiled.init)
         for (index, rule) in rules.enumerated() {
             if !rule.callers.isEmpty {
-                for caller in rule.callers { byCaller.add(caller, index) }
+                continue  // filed in the authorizer's caller index
             } else if !rule.functions.isEmpty {
                 for function in rule.functions { byFunction[function, default: []].append(index) }
             } else if !rule.operations.isEmpty {
@@ -159,12 +182,13 @@ struct RuleIndex: Sendable {
         }
     }
 
-    func first(_ caller: CallerFacts, _ operation: Operation) -> PolicyRule? {
-        var best = Int.max
+    /// The first rule, by name, that applies: `best` is the position of one already found
+    /// through the caller index (or `Int.max`).
+    func first(_ caller: CallerFacts, _ operation: Operation, from best: Int) -> PolicyRule? {
+        var best = best
         func consider(_ index: Int) {
-            if index < best, applies(rules[index], caller, operation) { best = index }
+            if index < best, applies(index, caller, operation) { best = index }
         }
-        if !byCaller.isEmpty { byCaller.forEach(caller.id, consider) }
         if !byFunction.isEmpty { byFunction[operation.function]?.forEach(consider) }
         if !byOperation.isEmpty { byOperation[operation.name]?.forEach(consider) }
         if !byNamespace.isEmpty, let namespace = caller.namespace { byNamespace[namespace]?.forEach(consider) }
@@ -182,7 +206,8 @@ struct RuleIndex: Sendable {
     }
 
     /// The rule's conditions but its callers (the index found it by caller, or it has none).
-    private func applies(_ compiled: Compiled, _ caller: CallerFacts, _ operation: Operation) -> Bool {
+    func applies(_ index: Int, _ caller: CallerFacts, _ operation: Operation) -> Bool {
+        let compiled = rules[index]
         if !compiled.functions.isEmpty, !compiled.functions.contains(operation.function) { return false }
         if !compiled.operations.isEmpty, !compiled.operations.contains(operation.name) { return false }
         if !compiled.namespaces.isEmpty {
