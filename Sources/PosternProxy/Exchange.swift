@@ -113,36 +113,20 @@ final class Exchange {
                  outcome: "protocol_mismatch")
             return
         }
-        // authorize: which function and operation this is, and whether this caller may
+        // authorize: which function and operation this is, whether this caller may, and
+        // the function's own upstream credential (public routes serve anyone)
         var credential: UpstreamCredential?
-        if route?.isPublic != true, let principal, let authorizer = services.authorizer {
-            guard let operation = services.classifier.classify(method: request.method, path: request.pathWithoutQuery) else {
-                fail(.noRoute(request.pathWithoutQuery), outcome: "no_operation")
+        if route?.isPublic != true, let principal, let step = services.authorize {
+            let authorized = step.run(method: request.method, path: request.pathWithoutQuery, caller: principal.id,
+                                      upstreamCredentials: services.credentials.upstream)
+            operation = authorized.operation
+            decision = authorized.decision
+            shadowDecision = authorized.shadowDecision
+            if let refusal = authorized.refusal {
+                fail(refusal.error, outcome: refusal.outcome, detail: refusal.detail)
                 return
             }
-            let facts = CallerFacts(id: principal.id)
-            let decision = authorizer.decide(facts, operation)
-            self.operation = operation
-            self.decision = decision
-            shadowDecision = services.shadowAuthorizer?.decide(facts, operation)
-            switch decision.outcome {
-            case .allow: break
-            case .deny:
-                fail(.permissionDenied(decision.reason), outcome: "denied")
-                return
-            case .needsApproval:
-                fail(.approvalRequired(decision.reason), outcome: "approval_required")
-                return
-            }
-            // the function's own upstream credential, or nothing goes out
-            switch services.credentials.upstream[operation.function] {
-            case nil: break
-            case .success(let own)?: credential = own
-            case .failure(let unavailable)?:
-                fail(.credentialUnavailable(function: operation.function), outcome: "upstream_credential_unavailable",
-                     detail: unavailable.description)
-                return
-            }
+            credential = authorized.credential
         }
         if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
             masking = ResponseMaskingStage(policy: policy)

@@ -32,9 +32,7 @@ final class LoopServices {
     /// The caller fields that never reach the model server.
     let callerClaims: CallerClaims
     /// Classify and authorize, when `functions` are configured.
-    let classifier: Classifier
-    let authorizer: Authorizer?
-    let shadowAuthorizer: Authorizer?
+    let authorize: AuthorizeStep?
 
     init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
          log: RequestLog) {
@@ -44,9 +42,10 @@ final class LoopServices {
         // A caller's value of a header that carries a function's credential never passes.
         self.callerClaims = CallerClaims(adding: config.forwarding.claimPatterns
                                          + config.policy.upstreamCredentials.values.map(\.header))
-        self.classifier = config.policy.classifier()
-        self.authorizer = config.policy.isEnforced ? config.policy.authorizer() : nil
-        self.shadowAuthorizer = config.policy.isEnforced ? config.policy.shadowAuthorizer() : nil
+        self.authorize = config.policy.isEnforced
+            ? AuthorizeStep(classifier: config.policy.classifier(), authorizer: config.policy.authorizer(),
+                            shadow: config.policy.shadowAuthorizer())
+            : nil
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
