@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PosternPolicy
+
 /// Parsers for the value syntaxes the configuration and the command line share.
 /// Each returns nil or a reason, never traps.
 public enum ConfigValues {
@@ -87,6 +92,28 @@ public enum ConfigValues {
         guard let size else { return .failure("expected a size like 65536, 64KiB or 16MiB, got '\(text)'") }
         guard size <= maxByteSize else { return .failure("'\(text)' is larger than 1TiB") }
         return .success(size)
+    }
+}
+
+extension ConfigValues {
+    /// `10.0.0.0/8`, `fd00::/8`, or a single address (all of its bits).
+    public static func addressRange(_ text: String) -> AddressRange? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2 else { return nil }
+        let host = String(parts[0])
+        var bytes: [UInt8]
+        if host.contains(":") {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, host, &address) == 1 else { return nil }
+            bytes = withUnsafeBytes(of: address) { Array($0) }
+        } else {
+            var address = in_addr()
+            guard inet_pton(AF_INET, host, &address) == 1 else { return nil }
+            bytes = withUnsafeBytes(of: address) { Array($0) }
+        }
+        let length = parts.count == 2 ? Int(parts[1]) : bytes.count * 8
+        guard let length else { return nil }
+        return AddressRange(network: bytes, prefixLength: length)
     }
 }
 

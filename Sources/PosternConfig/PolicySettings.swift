@@ -17,7 +17,9 @@ import Yams
 ///   own, read from a mounted file and sent in `header` (default `authorization`, with
 ///   `prefix` default `Bearer ` there, empty for other headers).
 /// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models,
-///   namespaces}`; a deny beats every allow, order never matters.
+///   namespaces, when: {days: [mon…sun], hours: "09:00-17:00", utc_offset: "+01:00"},
+///   headers: {NAME: [values]}, sources: [CIDR]}`; a deny beats every allow, order never
+///   matters.
 /// - `shadow_rules`: a second rule set, same form, evaluated beside `rules` on every
 ///   request and only logged (`shadow_decision`, `shadow_rule`): see who a tighter policy
 ///   would refuse before enforcing it.
@@ -136,7 +138,8 @@ extension PolicySettings {
         defer { if section == "rules" { rules = decoded } else { shadowRules = decoded } }
         for (index, entry) in (d.sequence(node, section) ?? []).enumerated() {
             let key = "\(section)[\(index)]"
-            let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "namespaces"]
+            let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "namespaces",
+                                "when", "headers", "sources"]
             guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
             else { continue }
             guard let nameNode = values["name"], let effectNode = values["effect"],
@@ -152,6 +155,18 @@ extension PolicySettings {
             rule.operations = Set(values["operations"].flatMap { d.strings($0, "\(key).operations") } ?? [])
             rule.models = values["models"].flatMap { d.strings($0, "\(key).models") } ?? []
             rule.namespaces = Set(values["namespaces"].flatMap { d.strings($0, "\(key).namespaces") } ?? [])
+            rule.times = values["when"].flatMap { d.timeWindow($0, "\(key).when") }
+            for (header, valuesNode) in values["headers"].flatMap({ d.mapping($0, "\(key).headers", allowed: nil) }) ?? [] {
+                if let list = d.strings(valuesNode, "\(key).headers.\(header)") { rule.headers[header.lowercased()] = Set(list) }
+            }
+            for (position, entry) in (values["sources"].flatMap { d.sequence($0, "\(key).sources") } ?? []).enumerated() {
+                guard let text = d.string(entry, "\(key).sources[\(position)]") else { continue }
+                if let range = ConfigValues.addressRange(text) {
+                    rule.sources.append(range)
+                } else {
+                    d.report("\(key).sources[\(position)]", entry, "expected an address range like 10.0.0.0/8 or fd00::/8, got '\(text)'")
+                }
+            }
             decoded.append(rule)
         }
     }
@@ -225,5 +240,54 @@ extension ConfigDecoder {
             }
         }
         return patterns
+    }
+}
+
+extension ConfigDecoder {
+    /// `{days: [mon, tue, …], hours: "HH:MM-HH:MM", utc_offset: "+HH:MM"}`, each optional.
+    func timeWindow(_ node: Node, _ key: String) -> TimeWindow? {
+        guard let entries = mapping(node, key, allowed: ["days", "hours", "utc_offset"]) else { return nil }
+        var window = TimeWindow()
+        let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+        for (field, value) in entries {
+            let path = "\(key).\(field)"
+            switch field {
+            case "days":
+                var days: Set<Int> = []
+                for name in strings(value, path) ?? [] {
+                    if let day = names.firstIndex(of: String(name.lowercased().prefix(3))) { days.insert(day) } else {
+                        report(path, value, "'\(name)' is not a day (mon, tue, wed, thu, fri, sat, sun)")
+                    }
+                }
+                window.days = days
+            case "hours":
+                guard let text = string(value, path) else { continue }
+                let parts = text.split(separator: "-")
+                guard parts.count == 2, let from = Self.minutes(parts[0]), let to = Self.minutes(parts[1]), from != to else {
+                    report(path, value, "expected HH:MM-HH:MM (24-hour, may wrap past midnight), got '\(text)'")
+                    continue
+                }
+                window.from = from
+                window.to = to
+            default:
+                guard let text = string(value, path) else { continue }
+                let sign = text.hasPrefix("-") ? -1 : 1
+                guard text.hasPrefix("+") || text.hasPrefix("-") || text == "0" || text.uppercased() == "UTC",
+                      let minutes = text == "0" || text.uppercased() == "UTC" ? 0 : Self.minutes(text.dropFirst()),
+                      minutes <= 14 * 60 else {
+                    report(path, value, "expected an offset like +01:00, -05:00 or UTC, got '\(text)'")
+                    continue
+                }
+                window.utcOffsetMinutes = sign * minutes
+            }
+        }
+        return window
+    }
+
+    private static func minutes(_ text: Substring) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]),
+              (0...24).contains(hours), (0...59).contains(minutes), hours * 60 + minutes <= 1440 else { return nil }
+        return hours * 60 + minutes
     }
 }

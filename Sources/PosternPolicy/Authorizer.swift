@@ -50,7 +50,8 @@ public struct Authorizer: Sendable {
         byCaller = callers
     }
 
-    public func decide(_ caller: CallerFacts, _ operation: Operation) -> Decision {
+    public func decide(_ caller: CallerFacts, _ operation: Operation,
+                       _ context: RequestContext = RequestContext(time: 0)) -> Decision {
         // One pass over what the caller ID is filed under.
         var admittedBy: String?
         var named = (deny: Int.max, approval: Int.max, allow: Int.max)
@@ -59,26 +60,26 @@ public struct Authorizer: Sendable {
             case .function(let name, let rule):
                 if admittedBy == nil, name == operation.function { admittedBy = rule }
             case .rule(.deny, let index):
-                if index < named.deny, denies.applies(index, caller, operation) { named.deny = index }
+                if index < named.deny, denies.applies(index, caller, operation, context) { named.deny = index }
             case .rule(.approval, let index):
-                if index < named.approval, approvals.applies(index, caller, operation) { named.approval = index }
+                if index < named.approval, approvals.applies(index, caller, operation, context) { named.approval = index }
             case .rule(.allow, let index):
-                if index < named.allow, allows.applies(index, caller, operation) { named.allow = index }
+                if index < named.allow, allows.applies(index, caller, operation, context) { named.allow = index }
             }
         }
-        if let deny = denies.first(caller, operation, from: named.deny) {
+        if let deny = denies.first(caller, operation, context, from: named.deny) {
             return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(describe(operation)): denied by rule '\(deny.name)'")
         }
         let allowedBy: String
         if let admittedBy {
             allowedBy = admittedBy
-        } else if let allow = allows.first(caller, operation, from: named.allow) {
+        } else if let allow = allows.first(caller, operation, context, from: named.allow) {
             allowedBy = allow.name
         } else {
             return Decision(.deny, rule: "default-deny",
                             reason: "\(caller.id) is not a caller of the \(operation.function) function (\(describe(operation)))")
         }
-        if let approval = approvals.first(caller, operation, from: named.approval) {
+        if let approval = approvals.first(caller, operation, context, from: named.approval) {
             return Decision(.needsApproval, rule: approval.name,
                             reason: "\(describe(operation)) needs approval (rule '\(approval.name)')")
         }
@@ -134,7 +135,10 @@ struct RuleIndex: Sendable {
         let operations: Set<String>
         let namespaces: Set<String>
         let models: [[UInt8]]
+        /// Times, headers or sources: conditions on the request's context.
+        let hasContextConditions: Bool
         init(_ rule: PolicyRule) {
+            hasContextConditions = rule.times != nil || !rule.headers.isEmpty || !rule.sources.isEmpty
             self.rule = rule
             functions = rule.functions
             operations = rule.operations
@@ -184,10 +188,10 @@ struct RuleIndex: Sendable {
 
     /// The first rule, by name, that applies: `best` is the position of one already found
     /// through the caller index (or `Int.max`).
-    func first(_ caller: CallerFacts, _ operation: Operation, from best: Int) -> PolicyRule? {
+    func first(_ caller: CallerFacts, _ operation: Operation, _ context: RequestContext, from best: Int) -> PolicyRule? {
         var best = best
         func consider(_ index: Int) {
-            if index < best, applies(index, caller, operation) { best = index }
+            if index < best, applies(index, caller, operation, context) { best = index }
         }
         if !byFunction.isEmpty { byFunction[operation.function]?.forEach(consider) }
         if !byOperation.isEmpty { byOperation[operation.name]?.forEach(consider) }
@@ -206,7 +210,7 @@ struct RuleIndex: Sendable {
     }
 
     /// The rule's conditions but its callers (the index found it by caller, or it has none).
-    func applies(_ index: Int, _ caller: CallerFacts, _ operation: Operation) -> Bool {
+    func applies(_ index: Int, _ caller: CallerFacts, _ operation: Operation, _ context: RequestContext) -> Bool {
         let compiled = rules[index]
         if !compiled.functions.isEmpty, !compiled.functions.contains(operation.function) { return false }
         if !compiled.operations.isEmpty, !compiled.operations.contains(operation.name) { return false }
@@ -216,6 +220,15 @@ struct RuleIndex: Sendable {
         if !compiled.models.isEmpty {
             // A rule about models does not apply to a request that names none.
             guard let model = operation.model, compiled.models.contains(where: { Glob.matches($0, model) }) else { return false }
+        }
+        guard compiled.hasContextConditions else { return true }
+        let rule = compiled.rule
+        if let times = rule.times, !times.contains(context.time) { return false }
+        for (name, values) in rule.headers {
+            guard let value = context.headers.value(of: name), values.contains(value) else { return false }
+        }
+        if !rule.sources.isEmpty {
+            guard let source = context.source, rule.sources.contains(where: { $0.contains(source) }) else { return false }
         }
         return true
     }

@@ -16,6 +16,12 @@ public struct PolicyRule: Sendable, Equatable {
     public var models: [String] = []
     /// The caller's Kubernetes namespace, from a SPIFFE ID of the form `…/ns/NS/sa/SA`.
     public var namespaces: Set<String> = []
+    /// When the rule applies (days and hours at a UTC offset).
+    public var times: TimeWindow?
+    /// Header values the request must carry (every name, one of its values).
+    public var headers: [String: Set<String>] = [:]
+    /// The peer address ranges the rule applies to.
+    public var sources: [AddressRange] = []
 
     public init(name: String, effect: Effect) {
         self.name = name

@@ -21,7 +21,7 @@ struct AuthorizeStep {
         var refusal: (error: CallerError, outcome: String, detail: String?)?
     }
 
-    func run(method: String, path: Substring, caller: String,
+    func run(method: String, path: Substring, caller: String, context: RequestContext,
              upstreamCredentials: [String: Swift.Result<UpstreamCredential, UpstreamCredentialUnavailable>]) -> Result {
         var result = Result()
         guard let operation = classifier.classify(method: method, path: path) else {
@@ -29,10 +29,10 @@ struct AuthorizeStep {
             return result
         }
         let facts = CallerFacts(id: caller)
-        let decision = authorizer.decide(facts, operation)
+        let decision = authorizer.decide(facts, operation, context)
         result.operation = operation
         result.decision = decision
-        result.shadowDecision = shadow?.decide(facts, operation)
+        result.shadowDecision = shadow?.decide(facts, operation, context)
         switch decision.outcome {
         case .allow:
             break
@@ -55,4 +55,8 @@ struct AuthorizeStep {
         }
         return result
     }
+}
+
+extension HeaderList: HeaderLookup {
+    public func value(of name: String) -> String? { self[name] }
 }

@@ -13,6 +13,8 @@ struct CallerConnection {
     /// `x-forwarded-for` and `forwarded` as Postern sets them, built once per connection.
     let forwardedFor: String?
     let forwarded: String?
+    /// The peer's address as bytes (4 or 16), for rules on source ranges.
+    let sourceBytes: [UInt8]?
 
     init(address: SocketAddress?, isTLS: Bool, certificate: Principal?) {
         self.address = address
@@ -22,5 +24,10 @@ struct CallerConnection {
         let ip = address?.ipAddress
         forwardedFor = ip
         forwarded = ip.map { "for=" + ($0.contains(":") ? "\"[\($0)]\"" : $0) + ";proto=" + (isTLS ? "https" : "http") }
+        switch address {
+        case .v4(let v4)?: sourceBytes = withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
+        case .v6(let v6)?: sourceBytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+        default: sourceBytes = nil
+        }
     }
 }

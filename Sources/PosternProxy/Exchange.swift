@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import PosternConfig
 import PosternCore
@@ -117,8 +120,9 @@ final class Exchange {
         // the function's own upstream credential (public routes serve anyone)
         var credential: UpstreamCredential?
         if route?.isPublic != true, let principal, let step = services.authorize {
+            let context = RequestContext(time: Int64(time(nil)), source: peer.sourceBytes, headers: request.headers)
             let authorized = step.run(method: request.method, path: request.pathWithoutQuery, caller: principal.id,
-                                      upstreamCredentials: services.credentials.upstream)
+                                      context: context, upstreamCredentials: services.credentials.upstream)
             operation = authorized.operation
             decision = authorized.decision
             shadowDecision = authorized.shadowDecision

@@ -78,4 +78,24 @@ import PosternPolicy
         #expect(config.explain(caller: web, method: "GET", path: "/v1/%2e%2e%2f").refusal?.contains("path refused") == true)
         #expect(chat.json.contains(#""decision":{"outcome":"allow","rule":"functions.inference.callers""#))
     }
+
+    @Test func contextConditionsParse() throws {
+        let yaml = Self.upstream + """
+        functions: { deployment: { callers: [spiffe://td/ns/mlops/sa/d] } }
+        rules:
+          - { name: office-hours, effect: deny, functions: [deployment],
+              when: { days: [sat, sun], hours: '22:00-06:00', utc_offset: '+01:00' },
+              headers: { X-Env: [prod, staging] }, sources: [10.0.0.0/8, 'fd00::/8', 192.0.2.7] }
+        """
+        let rule = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().policy.rules[0]
+        #expect(rule.times == TimeWindow(days: [0, 6], from: 22 * 60, to: 6 * 60, utcOffsetMinutes: 60))
+        #expect(rule.headers == ["x-env": ["prod", "staging"]])
+        #expect(rule.sources.map(\.prefixLength) == [8, 8, 32] && rule.sources[1].network.count == 16)
+        for (bad, key) in [("when: { days: [someday] }", "when.days"), ("when: { hours: '9-5' }", "when.hours"),
+                           ("when: { utc_offset: '+25:00' }", "when.utc_offset"), ("sources: [10.0.0.0/33]", "sources[0]"),
+                           ("sources: [nowhere]", "sources[0]")] {
+            let found = problems("rules: [{ name: r, effect: deny, \(bad) }]")
+            #expect(found.contains { $0.contains("rules[0].\(key)") }, "\(bad): \(found)")
+        }
+    }
 }

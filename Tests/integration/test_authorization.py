@@ -214,3 +214,21 @@ def test_postern_explain_prints_the_decision(tmp_path):
     answer = json.loads(out.stdout)
     assert out.returncode == 0 and answer["operation"]["function"] == "deployment"
     assert answer["decision"]["outcome"] == "deny" and answer["decision"]["rule"] == "default-deny"
+
+
+def test_rules_on_headers_and_source_addresses(start_postern, model_server, keys):
+    policy = f"""
+functions:
+  inference: {{ callers: ['{TD}/ns/app/*'] }}
+rules:
+  - {{ name: embeddings-need-prod-label, effect: deny, operations: [embeddings], sources: [127.0.0.0/8] }}
+  - {{ name: tenant-may-embed, effect: allow, operations: [models], headers: {{ x-env: [prod] }} }}
+"""
+    p = start_postern(upstreams={"model": model_server}, routes=[("/", "model", False)],
+                      tls=keys.tls_yaml(), identity=keys.identity_yaml(), extra=policy)
+    status, _, body = call(p, keys, WEB, "/v1/embeddings", "--data-binary", "{}")
+    assert status == 403 and "embeddings-need-prod-label" in json.loads(body)["error"]["message"]  # from 127.0.0.1
+    outsider = f"{TD}/ns/other/sa/x"
+    assert call(p, keys, outsider, "/v1/models")[0] == 403
+    assert call(p, keys, outsider, "/v1/models", "-H", "x-env: prod")[0] == 200
+    assert p.request_log(entries=3)[-1]["rule"] == "tenant-may-embed"
