@@ -206,6 +206,7 @@ extension PolicySettings {
             report("functions", "\(names.sorted().joined(separator: " and ")) share the upstream credential \(file): "
                    + "each function needs its own")
         }
+        reportDeploymentReachableByInference(report)
         for function in functions where function.callers.isEmpty {
             report("functions.\(function.name).callers", "a function without callers admits no one")
         }
@@ -218,6 +219,53 @@ extension PolicySettings {
                 }
             }
         }
+    }
+}
+
+extension PolicySettings {
+    /// An allow rule that lets a caller of `inference` reach a `deployment` operation undoes
+    /// the separation of the two: an error, whatever other conditions (models, hours) it has.
+    func reportDeploymentReachableByInference(_ report: (String, String) -> Void) {
+        guard let inference = functions.first(where: { $0.name == "inference" }), !inference.callers.isEmpty else { return }
+        let deploymentOperations = Set(classifier().rules.filter { $0.function == "deployment" }.map(\.name))
+        for (index, rule) in rules.enumerated() where rule.effect == .allow {
+            let reachesDeployment = rule.functions.isEmpty
+                ? rule.operations.isEmpty || !rule.operations.isDisjoint(with: deploymentOperations)
+                : rule.functions.contains("deployment")
+            guard reachesDeployment else { continue }
+            let overlapping = inference.callers.filter { caller in
+                let namespaceMatches = rule.namespaces.isEmpty || Self.namespaces(of: caller).map {
+                    $0.isEmpty || !rule.namespaces.isDisjoint(with: $0) } ?? true
+                let callerMatches = rule.callers.isEmpty || rule.callers.contains { Self.overlap($0, caller) }
+                return namespaceMatches && callerMatches
+            }
+            if let caller = overlapping.first {
+                report("rules[\(index)]", "allow rule '\(rule.name)' lets \(caller), a caller of inference, reach deployment "
+                       + "operations: give deployment its own callers (or deny the overlap)")
+            }
+        }
+    }
+
+    /// Whether some identity is covered by both patterns.
+    static func overlap(_ a: CallerPattern, _ b: CallerPattern) -> Bool {
+        switch (a, b) {
+        case (.exact(let x), .exact(let y)): x == y
+        case (.exact(let id), .under), (.under, .exact(let id)): (a.covers(id) || b.covers(id))
+        case (.under(let x), .under(let y)): x.hasPrefix(y) || y.hasPrefix(x)
+        }
+    }
+
+    /// The namespaces a caller pattern can name: one for an exact ID or a pattern under
+    /// `/ns/NS/`, none known (empty: any) for broader patterns, nil for non-SPIFFE identities.
+    static func namespaces(of caller: CallerPattern) -> Set<String>? {
+        let text: String
+        switch caller {
+        case .exact(let id): text = id
+        case .under(let base): text = base
+        }
+        guard text.hasPrefix("spiffe://") else { return nil }
+        let parts = text.dropFirst("spiffe://".count).split(separator: "/")
+        return parts.count >= 3 && parts[1] == "ns" ? [String(parts[2])] : []
     }
 }
 

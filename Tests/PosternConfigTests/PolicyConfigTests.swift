@@ -98,4 +98,20 @@ import PosternPolicy
             #expect(found.contains { $0.contains("rules[0].\(key)") }, "\(bad): \(found)")
         }
     }
+
+    @Test func aDeploymentReachableByAnInferenceCallerIsAnError() {
+        let functions = """
+        functions:
+          inference: { callers: ['spiffe://td/ns/app/*'] }
+          deployment: { callers: [spiffe://td/ns/mlops/sa/d] }
+        """
+        let crossing = problems(functions + "\nrules: [{ name: open-loads, effect: allow, operations: [model_load] }]")
+        #expect(crossing.contains { $0.contains("rules[0]: allow rule 'open-loads' lets spiffe://td/ns/app/*, a caller of inference") })
+        #expect(!problems(functions + "\nrules: [{ name: ok, effect: allow, functions: [deployment], namespaces: [mlops] }]")
+            .contains { $0.contains("reach deployment") })
+        #expect(!problems(functions + "\nrules: [{ name: chat, effect: allow, operations: [chat_completions] }]")
+            .contains { $0.contains("reach deployment") })
+        #expect(problems(functions + "\nrules: [{ name: x, effect: allow, callers: [spiffe://td/ns/app/sa/web], functions: [deployment] }]")
+            .contains { $0.contains("reach deployment") })
+    }
 }
