@@ -62,6 +62,8 @@ public struct JWTIssuer: Sendable, Equatable {
     public var issuer: String?
     /// oidc: the claim naming the caller (`sub`, `email`, …).
     public var identityClaim = "sub"
+    /// OIDC: the claim listing the caller's groups, which `group:NAME` callers match.
+    public var groupsClaim: String?
 
     public init(kind: Kind, keys: String, audience: String) {
         self.kind = kind
@@ -129,7 +131,7 @@ extension IdentitySettings {
 
 extension JWTIssuer {
     static func decode(_ node: Node, _ key: String, _ d: ConfigDecoder, base: String) -> JWTIssuer? {
-        let allowed: Set = ["kind", "bundle", "jwks", "audience", "trust_domain", "issuer", "identity_claim"]
+        let allowed: Set = ["kind", "bundle", "jwks", "audience", "trust_domain", "issuer", "identity_claim", "groups_claim"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var values: [String: String] = [:]
         for (name, value) in entries {
@@ -150,6 +152,11 @@ extension JWTIssuer {
         issuer.trustDomain = values["trust_domain"]
         issuer.issuer = values["issuer"]
         if let claim = values["identity_claim"] { issuer.identityClaim = claim }
+        issuer.groupsClaim = values["groups_claim"]
+        if kind == .jwtSVID, values["groups_claim"] != nil {
+            d.report(key, node, "groups_claim is for oidc")
+            return nil
+        }
         if kind == .oidc, issuer.issuer?.isEmpty ?? true {
             d.report(key, node, "an oidc issuer needs issuer (the exact iss of its tokens)")
             return nil

@@ -9,6 +9,8 @@ public struct OIDCValidator: Sendable {
     public var keys: KeySet
     /// The claim whose string value names the caller.
     public var identityClaim: String
+    /// The claim holding the caller's groups (a list of strings), if any.
+    public var groupsClaim: String?
     public var algorithms: Set<JWSAlgorithm>
     public var leeway: Int64
     public var maxLifetime: Int64
@@ -34,7 +36,11 @@ public struct OIDCValidator: Sendable {
         guard let id = jws.claims[identityClaim]?.string, !id.isEmpty else {
             throw .malformed("claims (no string '\(identityClaim)' to identify the caller)")
         }
-        return Principal(id: id, source: .oidc, issuer: issuer, expiry: times.expiry,
-                         credentialID: jws.claims["jti"]?.string)
+        var principal = Principal(id: id, source: .oidc, issuer: issuer, expiry: times.expiry,
+                                  credentialID: jws.claims["jti"]?.string)
+        if let groupsClaim, case .array(let values)? = jws.claims[groupsClaim] {
+            principal.groups = values.compactMap(\.string)
+        }
+        return principal
     }
 }

@@ -18,6 +18,8 @@ public struct Principal: Sendable, Equatable {
     public var expiry: Int64
     /// `jti` of a token, or the serial number of a certificate, for the audit trail.
     public var credentialID: String?
+    /// OIDC groups, from the issuer's configured `groups_claim`; empty for SVIDs.
+    public var groups: [String] = []
 
     public init(id: String, source: Source, spiffeID: SPIFFEID? = nil, trustDomain: TrustDomain? = nil,
                 issuer: String? = nil, expiry: Int64, credentialID: String? = nil) {

@@ -55,7 +55,7 @@ public struct Authorizer: Sendable {
         // One pass over what the caller ID is filed under.
         var admittedBy: String?
         var named = (deny: Int.max, approval: Int.max, allow: Int.max)
-        byCaller.forEach(caller.id) { entry in
+        func visit(_ entry: CallerEntry) {
             switch entry {
             case .function(let name, let rule):
                 if admittedBy == nil, name == operation.function { admittedBy = rule }
@@ -67,6 +67,9 @@ public struct Authorizer: Sendable {
                 if index < named.allow, allows.applies(index, caller, operation, context) { named.allow = index }
             }
         }
+        // An identity spelled like a group (an OIDC subject "group:admins") is not one.
+        if !caller.id.hasPrefix("group:") { byCaller.forEach(caller.id, visit) }
+        for group in caller.groups { byCaller.forEach("group:" + group, visit) }
         if let deny = denies.first(caller, operation, context, from: named.deny) {
             return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(describe(operation)): denied by rule '\(deny.name)'")
         }

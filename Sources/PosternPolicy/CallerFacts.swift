@@ -4,9 +4,12 @@ public struct CallerFacts: Sendable, Equatable {
     public var id: String
     public var namespace: String?
     public var serviceAccount: String?
+    /// OIDC groups; a `group:NAME` caller pattern matches a caller in group NAME.
+    public var groups: [String]
 
-    public init(id: String) {
+    public init(id: String, groups: [String] = []) {
         self.id = id
+        self.groups = groups
         // spiffe://TRUST-DOMAIN/ns/NS/sa/SA[/…], read without splitting into an array.
         let utf8 = id.utf8
         guard utf8.starts(with: "spiffe://".utf8) else { return }

@@ -1,7 +1,8 @@
 /// Who a function or rule is for: an exact identity (a SPIFFE ID or an OIDC identity), or a
 /// pattern that ends in `/*` and covers every ID under that path, by whole segments
 /// (`spiffe://prod.example.org/ns/app/*` covers `…/ns/app/sa/web`, not `…/ns/application`).
-/// A pattern is anchored at its trust domain: it must name one.
+/// A pattern is anchored at its trust domain: it must name one. `group:NAME` names an OIDC
+/// group (from the issuer's `groups_claim`).
 public enum CallerPattern: Hashable, Sendable, CustomStringConvertible {
     case exact(String)
     /// The text before `*`, ending in `/`.
@@ -15,7 +16,7 @@ public enum CallerPattern: Hashable, Sendable, CustomStringConvertible {
                   !base.dropFirst("spiffe://".count).dropLast().contains("*") else { return nil }
             self = .under(base)
         } else {
-            guard !text.isEmpty, !text.contains("*") else { return nil }
+            guard !text.isEmpty, !text.contains("*"), text != "group:" else { return nil }
             self = .exact(text)
         }
     }

@@ -21,14 +21,14 @@ struct AuthorizeStep {
         var refusal: (error: CallerError, outcome: String, detail: String?)?
     }
 
-    func run(method: String, path: Substring, caller: String, context: RequestContext,
+    func run(method: String, path: Substring, caller: String, groups: [String] = [], context: RequestContext,
              upstreamCredentials: [String: Swift.Result<UpstreamCredential, UpstreamCredentialUnavailable>]) -> Result {
         var result = Result()
         guard let operation = classifier.classify(method: method, path: path) else {
             result.refusal = (.noRoute(path), "no_operation", nil)
             return result
         }
-        let facts = CallerFacts(id: caller)
+        let facts = CallerFacts(id: caller, groups: groups)
         let decision = authorizer.decide(facts, operation, context)
         result.operation = operation
         result.decision = decision

@@ -122,7 +122,7 @@ final class Exchange {
         if route?.isPublic != true, let principal, let step = services.authorize {
             let context = RequestContext(time: Int64(time(nil)), source: peer.sourceBytes, headers: request.headers)
             let authorized = step.run(method: request.method, path: request.pathWithoutQuery, caller: principal.id,
-                                      context: context, upstreamCredentials: services.credentials.upstream)
+                                      groups: principal.groups, context: context, upstreamCredentials: services.credentials.upstream)
             operation = authorized.operation
             decision = authorized.decision
             shadowDecision = authorized.shadowDecision

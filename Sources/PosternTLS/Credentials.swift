@@ -170,8 +170,11 @@ private struct Loader {
                                              leeway: leeway, maxLifetime: maxLifetime))
             case .oidc:
                 do {
-                    oidc.append(OIDCValidator(issuer: issuer.issuer ?? "", audience: issuer.audience, keys: try KeySet(jwks: bytes),
-                                              identityClaim: issuer.identityClaim, leeway: leeway, maxLifetime: maxLifetime))
+                    var validator = OIDCValidator(issuer: issuer.issuer ?? "", audience: issuer.audience,
+                                                  keys: try KeySet(jwks: bytes), identityClaim: issuer.identityClaim,
+                                                  leeway: leeway, maxLifetime: maxLifetime)
+                    validator.groupsClaim = issuer.groupsClaim
+                    oidc.append(validator)
                 } catch {
                     problems.append("\(key): \(issuer.keys): \(error)")
                 }

@@ -69,4 +69,14 @@ import Testing
     func globs(_ pattern: String, _ text: String, _ expected: Bool) {
         #expect(Glob.matches(pattern, text) == expected)
     }
+
+    @Test func oidcGroupsAreCallers() {
+        let authorizer = Authorizer(functions: [Authorizer.Function(name: "inference", callers: [CallerPattern("group:ml-users")!])],
+                                    rules: [])
+        #expect(authorizer.decide(CallerFacts(id: "ann@example.com", groups: ["staff", "ml-users"]), chat()).outcome == .allow)
+        #expect(authorizer.decide(CallerFacts(id: "bob@example.com", groups: ["staff"]), chat()).outcome == .deny)
+        // A subject that merely looks like the group is not in it.
+        #expect(authorizer.decide(CallerFacts(id: "group:ml-users"), chat()).outcome == .deny)
+        #expect(CallerPattern("group:") == nil)
+    }
 }

@@ -232,3 +232,21 @@ rules:
     assert call(p, keys, outsider, "/v1/models")[0] == 403
     assert call(p, keys, outsider, "/v1/models", "-H", "x-env: prod")[0] == 200
     assert p.request_log(entries=3)[-1]["rule"] == "tenant-may-embed"
+
+
+def test_oidc_groups_name_callers(start_postern, model_server, keys):
+    from identity_material import OIDC_ISSUER
+    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: oidc, issuer: '" + OIDC_ISSUER + "', "
+                f"jwks: {keys.oidc_jwks}, audience: postern, identity_claim: email, groups_claim: groups }}] }}")
+    p = start_postern(upstreams={"model": model_server}, routes=[("/", "model", False)], tls=keys.tls_yaml(),
+                      identity=identity, extra="functions: { inference: { callers: ['group:ml-users'] } }")
+
+    def as_user(email, groups):
+        token = mint(keys.oidc_key, kid="idp-1", alg="RS256", sub=email, aud="postern", iss=OIDC_ISSUER,
+                     email=email, groups=groups)
+        return curl("--cacert", str(keys.dir / "ca-example.org.pem"), "-H", f"authorization: Bearer {token}",
+                    f"{p.url}/v1/models")[0]
+
+    assert as_user("ann@example.com", ["staff", "ml-users"]) == 200
+    assert as_user("bob@example.com", ["staff"]) == 403
+    assert as_user("group:ml-users", []) == 403
