@@ -22,6 +22,22 @@ public enum BuiltInProfiles {
 
     private static let grpcService = "/inference.GRPCInferenceService"
 
+    /// Triton's system and CUDA shared-memory extensions, alike but for their names:
+    /// status is telemetry, registering and unregistering regions deployment.
+    private static func sharedMemory(rest: String, grpc: String) -> [Line] {
+        let base = "/v2/\(rest)sharedmemory"
+        return [
+            line("GET", "\(base)/status", "telemetry", "shared_memory_status"),
+            line("GET", "\(base)/region/*/status", "telemetry", "shared_memory_status"),
+            line("POST", "\(base)/region/*/register", "deployment", "shared_memory_register", high: true),
+            line("POST", "\(base)/unregister", "deployment", "shared_memory_unregister", high: true),
+            line("POST", "\(base)/region/*/unregister", "deployment", "shared_memory_unregister", high: true),
+            line("POST", "\(grpcService)/\(grpc)SharedMemoryStatus", "telemetry", "\(grpc)SharedMemoryStatus"),
+            line("POST", "\(grpcService)/\(grpc)SharedMemoryRegister", "deployment", "\(grpc)SharedMemoryRegister", high: true),
+            line("POST", "\(grpcService)/\(grpc)SharedMemoryUnregister", "deployment", "\(grpc)SharedMemoryUnregister", high: true),
+        ]
+    }
+
     private static let tables: [String: [Line]] = [
         // OpenAI-compatible servers: vLLM, TGI's Messages API, llama.cpp server, SGLang.
         "openai": [
@@ -82,16 +98,6 @@ public enum BuiltInProfiles {
             line("POST", "/v2/models/{model}/trace/setting", "deployment", "trace_setting_update", high: true),
             line("GET", "/v2/logging", "telemetry", "log_settings"),
             line("POST", "/v2/logging", "deployment", "log_settings_update", high: true),
-            line("GET", "/v2/systemsharedmemory/status", "telemetry", "shared_memory_status"),
-            line("GET", "/v2/systemsharedmemory/region/*/status", "telemetry", "shared_memory_status"),
-            line("POST", "/v2/systemsharedmemory/region/*/register", "deployment", "shared_memory_register", high: true),
-            line("POST", "/v2/systemsharedmemory/unregister", "deployment", "shared_memory_unregister", high: true),
-            line("POST", "/v2/systemsharedmemory/region/*/unregister", "deployment", "shared_memory_unregister", high: true),
-            line("GET", "/v2/cudasharedmemory/status", "telemetry", "shared_memory_status"),
-            line("GET", "/v2/cudasharedmemory/region/*/status", "telemetry", "shared_memory_status"),
-            line("POST", "/v2/cudasharedmemory/region/*/register", "deployment", "shared_memory_register", high: true),
-            line("POST", "/v2/cudasharedmemory/unregister", "deployment", "shared_memory_unregister", high: true),
-            line("POST", "/v2/cudasharedmemory/region/*/unregister", "deployment", "shared_memory_unregister", high: true),
             line("POST", "\(grpcService)/RepositoryIndex", "telemetry", "RepositoryIndex"),
             line("POST", "\(grpcService)/RepositoryModelLoad", "deployment", "RepositoryModelLoad", high: true),
             line("POST", "\(grpcService)/RepositoryModelUnload", "deployment", "RepositoryModelUnload", high: true),
@@ -99,13 +105,7 @@ public enum BuiltInProfiles {
             line("POST", "\(grpcService)/ModelStatistics", "telemetry", "ModelStatistics"),
             line("POST", "\(grpcService)/TraceSetting", "deployment", "TraceSetting", high: true),
             line("POST", "\(grpcService)/LogSettings", "deployment", "LogSettings", high: true),
-            line("POST", "\(grpcService)/SystemSharedMemoryStatus", "telemetry", "SystemSharedMemoryStatus"),
-            line("POST", "\(grpcService)/SystemSharedMemoryRegister", "deployment", "SystemSharedMemoryRegister", high: true),
-            line("POST", "\(grpcService)/SystemSharedMemoryUnregister", "deployment", "SystemSharedMemoryUnregister", high: true),
-            line("POST", "\(grpcService)/CudaSharedMemoryStatus", "telemetry", "CudaSharedMemoryStatus"),
-            line("POST", "\(grpcService)/CudaSharedMemoryRegister", "deployment", "CudaSharedMemoryRegister", high: true),
-            line("POST", "\(grpcService)/CudaSharedMemoryUnregister", "deployment", "CudaSharedMemoryUnregister", high: true),
-        ],
+        ] + sharedMemory(rest: "system", grpc: "System") + sharedMemory(rest: "cuda", grpc: "Cuda"),
         // Text Generation Inference's native routes.
         "tgi": [
             line("POST", "/generate", "inference", "generate"),

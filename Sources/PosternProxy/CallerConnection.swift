@@ -23,7 +23,8 @@ struct CallerConnection {
         scheme = isTLS ? "https" : "http"
         let ip = address?.ipAddress
         forwardedFor = ip
-        forwarded = ip.map { "for=" + ($0.contains(":") ? "\"[\($0)]\"" : $0) + ";proto=" + (isTLS ? "https" : "http") }
+        let scheme = self.scheme
+        forwarded = ip.map { "for=" + ($0.contains(":") ? "\"[\($0)]\"" : $0) + ";proto=" + scheme }
         switch address {
         case .v4(let v4)?: sourceBytes = withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
         case .v6(let v6)?: sourceBytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
