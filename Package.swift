@@ -33,11 +33,13 @@ let package = Package(
         ]),
         // The Swift side of OpenSSL: public keys, signatures, certificates and trust anchors.
         .target(name: "PosternCrypto", dependencies: ["COpenSSL"]),
+        // A small strict JSON reader (RFC 8259, no duplicate members): token claims, request bodies.
+        .target(name: "PosternJSON"),
         // Workload identity: SPIFFE IDs, JWT checks (later X.509-SVIDs, the Principal).
-        .target(name: "PosternIdentity", dependencies: ["PosternCrypto"]),
+        .target(name: "PosternIdentity", dependencies: ["PosternCrypto", "PosternJSON"]),
         // TLS on OpenSSL inside the NIO pipeline: handshakes, ALPN, X.509-SVID client certificates.
         .target(name: "PosternTLS", dependencies: [
-            "COpenSSL", "PosternCrypto", "PosternIdentity", "PosternConfig",
+            "COpenSSL", "PosternCrypto", "PosternIdentity", "PosternJSON", "PosternConfig",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Masking: validated detectors and streaming maskers (pure Swift, no sockets).
@@ -47,10 +49,10 @@ let package = Package(
         ]),
         // Classify and authorize: operations from profile tables, decisions by named rules
         // (pure Swift, no configuration, no sockets).
-        .target(name: "PosternPolicy"),
+        .target(name: "PosternPolicy", dependencies: ["PosternCrypto", "PosternJSON"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
-            "PosternCore", "PosternPolicy",
+            "PosternCore", "PosternPolicy", "PosternJSON",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.
@@ -82,11 +84,11 @@ let package = Package(
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
-        .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy"]),
+        .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy", "PosternJSON"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto"],
+        .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto", "PosternJSON"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
         .testTarget(name: "PosternProxyTests", dependencies: [
             "PosternProxy", "PosternPolicy", "PosternTLS",

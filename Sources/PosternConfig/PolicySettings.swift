@@ -32,6 +32,8 @@ public struct PolicySettings: Sendable, Equatable {
     public var rules: [PolicyRule] = []
     public var shadowRules: [PolicyRule]?
     public var sharedCallers: [SharedCaller] = []
+    /// The model-parameter guard (`guards`).
+    public var guards: [ParameterGuard] = []
     /// Function name to its own credential for the model server.
     public var upstreamCredentials: [String: UpstreamCredentialSettings] = [:]
 
@@ -58,6 +60,12 @@ public struct PolicySettings: Sendable, Equatable {
 
     public func authorizer() -> Authorizer { Authorizer(functions: functions, rules: rules) }
 
+    /// Classification, rules, shadow rules and guards, compiled for the data path.
+    public func requestPolicy(inspectionLimit: Int) -> RequestPolicy {
+        RequestPolicy(classifier: classifier(), authorizer: authorizer(), shadow: shadowAuthorizer(), guards: guards,
+                      inspectionLimit: inspectionLimit)
+    }
+
     /// The shadow rule set's authorizer (with the same functions), when there is one.
     public func shadowAuthorizer() -> Authorizer? {
         shadowRules.map { Authorizer(functions: functions, rules: $0) }
@@ -80,7 +88,7 @@ extension PolicySettings {
     mutating func decodeOperations(_ node: Node, _ d: ConfigDecoder) {
         for (index, entry) in (d.sequence(node, "operations") ?? []).enumerated() {
             let key = "operations[\(index)]"
-            let allowed: Set = ["methods", "path", "function", "name", "risk"]
+            let allowed: Set = ["methods", "path", "function", "name", "risk", "model_field"]
             guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
             else { continue }
             guard let pathNode = values["path"], let functionNode = values["function"], let nameNode = values["name"] else {
@@ -95,8 +103,9 @@ extension PolicySettings {
             }
             let methods = values["methods"].flatMap { d.strings($0, "\(key).methods") }.map { Set($0.map { $0.uppercased() }) } ?? []
             let risk = values["risk"].flatMap { d.choice($0, "\(key).risk", Operation.Risk.self) } ?? .low
+            let modelField = values["model_field"].flatMap { d.string($0, "\(key).model_field") }
             operations.append(OperationRule(methods: methods, path: path, function: function, name: name,
-                                            risk: risk, profile: "custom"))
+                                            risk: risk, profile: "custom", modelField: modelField))
         }
     }
 
@@ -186,6 +195,18 @@ extension PolicySettings {
         }
     }
 
+    /// What is allowed but probably not meant: said by `check` and at start-up.
+    public var warnings: [(key: String, message: String)] {
+        var warnings: [(key: String, message: String)] = []
+        if !isEnforced {
+            warnings.append(("functions", "no functions configured: every verified identity may call every route"))
+        }
+        for function in functions where function.callers.isEmpty {
+            warnings.append(("functions.\(function.name).callers", "a function without callers admits no one"))
+        }
+        return warnings
+    }
+
     /// Separation of duties: one identity (or pattern) in several functions is an error
     /// unless `shared_callers` allows it with a reason; functions must exist for rules.
     func problems(report: (String, String) -> Void) {
@@ -207,9 +228,6 @@ extension PolicySettings {
                    + "each function needs its own")
         }
         reportDeploymentReachableByInference(report)
-        for function in functions where function.callers.isEmpty {
-            report("functions.\(function.name).callers", "a function without callers admits no one")
-        }
         let known = Set(functions.map(\.name)).union(operations.map(\.function))
             .union(["inference", "deployment", "telemetry", "data-access"])
         for (section, set) in [("rules", rules), ("shadow_rules", shadowRules ?? [])] {
@@ -217,6 +235,14 @@ extension PolicySettings {
                 for name in rule.functions.sorted() where !known.contains(name) {
                     report("\(section)[\(index)].functions", "no function called '\(name)'")
                 }
+            }
+        }
+        if !guards.isEmpty, !isEnforced {
+            report("guards", "guards apply to authorized requests: configure functions")
+        }
+        for (index, guardRule) in guards.enumerated() {
+            for name in guardRule.functions.sorted() where !known.contains(name) {
+                report("guards[\(index)].functions", "no function called '\(name)'")
             }
         }
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import PosternCore
 import PosternPolicy
 
@@ -12,6 +15,8 @@ public struct Explanation: Sendable, Equatable {
     public var shadowDecision: Decision?
     /// Set when the request would be refused before authorization (bad path, no route…).
     public var refusal: String?
+    /// What the answer depends on that was not given.
+    public var note: String?
 
     /// One JSON object.
     public var json: String {
@@ -33,13 +38,15 @@ public struct Explanation: Sendable, Equatable {
                            + "\"reason\":\(JSONText.quote(decision.reason))}")
         }
         if let refusal { members.append("\"refused\":\(JSONText.quote(refusal))") }
+        if let note { members.append("\"note\":\(JSONText.quote(note))") }
         return "{" + members.joined(separator: ",") + "}"
     }
 }
 
 extension PosternConfig {
-    /// The data path's steps for `caller` (nil: no credential) sending `method path`.
-    public func explain(caller: String?, method: String, path: String) -> Explanation {
+    /// The data path's steps for `caller` (nil: no credential) sending `method path` (with
+    /// `body`, a JSON request body, where the decision reads one).
+    public func explain(caller: String?, method: String, path: String, body: [UInt8]? = nil) -> Explanation {
         var explanation = Explanation(path: path)
         switch RequestTarget.normalize(path, allowAbsoluteForm: true) {
         case .failure(let error):
@@ -60,14 +67,29 @@ extension PosternConfig {
             return explanation
         }
         guard policy.isEnforced else { return explanation }
-        guard let operation = policy.classifier().classify(method: method.uppercased(), path: bare) else {
+        let requestPolicy = requestPolicy()
+        guard let operation = requestPolicy.classify(method: method.uppercased(), path: bare) else {
             explanation.refusal = "404: no operation of the enabled profiles matches"
             return explanation
         }
         explanation.operation = operation
         let facts = CallerFacts(id: caller)
-        explanation.decision = policy.authorizer().decide(facts, operation)
-        explanation.shadowDecision = policy.shadowAuthorizer()?.decide(facts, operation)
+        var read: RequestBody?
+        if let body {
+            switch RequestBody.read(body, contentType: nil, contentEncoding: nil, modelField: operation.modelField) {
+            case .success(let parsed): read = parsed
+            case .failure(.unreadable(let why)), .failure(.uninspectable(let why)):
+                explanation.refusal = "400: \(why)"
+                return explanation
+            }
+        } else if requestPolicy.bodyRead(for: operation, caller: facts) != nil {
+            explanation.note = "this decision reads the request body (its model, the parameter guard): pass --body FILE"
+        }
+        let verdict = requestPolicy.decide(operation, caller: facts, context: RequestContext(time: Int64(time(nil))),
+                                           body: read)
+        explanation.operation = verdict.operation
+        explanation.decision = verdict.decision
+        explanation.shadowDecision = verdict.shadowDecision
         return explanation
     }
 }

@@ -78,7 +78,7 @@ extension PosternConfig {
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
         let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
                               "profiles", "operations", "functions", "rules", "shadow_rules",
-                              "shared_callers"]
+                              "shared_callers", "guards"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -117,6 +117,7 @@ extension PosternConfig {
             case "rules": policy.decodeRules(node, d)
             case "shadow_rules": policy.decodeRules(node, d, section: "shadow_rules")
             case "shared_callers": policy.decodeSharedCallers(node, d)
+            case "guards": policy.decodeGuards(node, d)
             case "identity":
                 identity.decode(node, d, base: base)
             case "masking":
@@ -196,6 +197,7 @@ extension Limits {
     fileprivate mutating func decode(_ node: Node, _ d: ConfigDecoder) {
         let sizes: [String: WritableKeyPath<Limits, Int>] = [
             "max_header_list_size": \.maxHeaderListSize, "max_request_body": \.maxRequestBody,
+            "max_inspected_body": \.maxInspectedBody,
             "stream_window": \.streamWindow, "connection_window": \.connectionWindow,
         ]
         let counts: [String: WritableKeyPath<Limits, Int>] = [

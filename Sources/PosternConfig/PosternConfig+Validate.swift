@@ -1,4 +1,5 @@
 import PosternCore
+import PosternPolicy
 
 extension PosternConfig {
     /// Checks what only makes sense once the file and the command line are merged.
@@ -37,6 +38,10 @@ extension PosternConfig {
         }
         validateIdentity(report)
         policy.problems(report: report)
+        for (index, guardRule) in policy.guards.enumerated() where guardRule.maxBody > limits.maxInspectedBody {
+            report("guards[\(index)].max_body", "above limits.max_inspected_body (\(limits.maxInspectedBody) bytes), "
+                   + "the most of a body Postern holds")
+        }
         for (index, route) in routes.enumerated() {
             if let name = route.masking, name != "none", !masking.contains(where: { $0.name == name }) {
                 report("routes[\(index)].masking", "no masking policy called '\(name)'")
@@ -65,6 +70,9 @@ extension PosternConfig {
             report("identity.reload_interval", "at least 100ms")
         }
     }
+
+    /// The request policy the data path runs (classify, read the body where needed, decide).
+    public func requestPolicy() -> RequestPolicy { policy.requestPolicy(inspectionLimit: limits.maxInspectedBody) }
 
     /// The masking policy for responses on `route`, if any.
     public func maskingPolicy(for route: Route) -> MaskingSettings? {

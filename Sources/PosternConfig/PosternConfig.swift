@@ -93,11 +93,14 @@ public struct Route: Sendable, Equatable {
 /// Resource limits. Exceeding one gets the caller a clear error; others keep being served.
 ///
 /// YAML keys under `limits`: `max_header_list_size`, `max_request_body` (0: unlimited),
+/// `max_inspected_body` (the most of a request body held to decide on it),
 /// `max_concurrent_streams`, `max_connections`, `header_read_timeout`, `idle_timeout`,
 /// `stream_idle_timeout`, `drain_grace_period`, `stream_window`, `connection_window`.
 public struct Limits: Sendable, Equatable {
     public var maxHeaderListSize = 64 << 10
     public var maxRequestBody = 64 << 20
+    /// A body a rule or guard reads (its model, its parameters) is held whole up to this.
+    public var maxInspectedBody = 1 << 20
     public var maxConcurrentStreams = 256
     public var maxConnections = 10_000
     /// A caller must send a complete request head within this (slowloris).

@@ -34,6 +34,18 @@ extension CallerError {
     public static func approvalRequired(_ message: String) -> CallerError {
         CallerError(code: "approval_required", httpStatus: 403, grpcStatus: .permissionDenied, message: message)
     }
+    /// A body Postern must read to decide (model, parameters) that is not one it can read.
+    public static func unreadableBody(_ message: String) -> CallerError {
+        CallerError(code: "unreadable_request_body", httpStatus: 400, grpcStatus: .invalidArgument, message: message)
+    }
+    /// A body in a format or encoding Postern cannot inspect, on a request it must inspect.
+    public static func uninspectableBody(_ message: String) -> CallerError {
+        CallerError(code: "uninspectable_request_body", httpStatus: 415, grpcStatus: .invalidArgument, message: message)
+    }
+    /// The parameter guard refuses a field's value: names the field and the bound.
+    public static func parameterNotAllowed(_ message: String) -> CallerError {
+        CallerError(code: "parameter_not_allowed", httpStatus: 400, grpcStatus: .invalidArgument, message: message)
+    }
     public static func noRoute(_ path: Substring) -> CallerError {
         CallerError(code: "no_route", httpStatus: 404, grpcStatus: .unimplemented,
                     message: "no route for \(path)")

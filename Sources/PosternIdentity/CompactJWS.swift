@@ -1,3 +1,4 @@
+import PosternJSON
 /// JWS signature algorithms Postern accepts: public-key only (RFC 7518 §3, RFC 8037).
 public enum JWSAlgorithm: String, Sendable, CaseIterable {
     case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"

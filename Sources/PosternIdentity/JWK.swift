@@ -1,3 +1,4 @@
+import PosternJSON
 import PosternCrypto
 
 /// Verification keys from JSON Web Keys (RFC 7517, 7518 §6, 8037): RSA, EC P-256/384/521,

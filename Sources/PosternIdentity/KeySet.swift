@@ -1,3 +1,4 @@
+import PosternJSON
 import PosternCrypto
 
 /// Verification keys from a JWKS document (RFC 7517 §5): an OIDC issuer's JWKS, or a

@@ -1,3 +1,4 @@
+import PosternJSON
 /// The time rules for a bearer token (RFC 7519 §4.1.4–4.1.6), plus Postern's own: a token
 /// must expire, and not later than `maxLifetime` after it was issued. Times are seconds
 /// since the epoch; `leeway` absorbs clock skew between issuer and Postern.

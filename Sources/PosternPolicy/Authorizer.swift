@@ -29,8 +29,16 @@ public struct Authorizer: Sendable {
     private let denies: RuleIndex
     private let approvals: RuleIndex
     private let allows: RuleIndex
+    /// Whether some rule names models: then a request whose body names its model is read
+    /// before it is decided.
+    public let readsModels: Bool
+    /// Whether an allow rule names models: only then can a model read from the body turn
+    /// a default deny into an allow.
+    public let allowsByModel: Bool
 
     public init(functions: [Function], rules: [PolicyRule]) {
+        readsModels = rules.contains { !$0.models.isEmpty }
+        allowsByModel = rules.contains { $0.effect == .allow && !$0.models.isEmpty }
         var callers = CallerIndex<CallerEntry>()
         for function in functions {
             let rule = "functions.\(function.name).callers"

@@ -1,6 +1,7 @@
 /// The classification tables of the model-server APIs Postern knows: data, not code per
-/// server. Each line is `methods path function operation [risk]`; `{model}` and `{version}`
-/// capture, `*` is any one segment.
+/// server. Each line is `methods path function operation [risk] [model field]`; `{model}`
+/// and `{version}` capture, `*` is any one segment; the model field is the JSON body member
+/// that names the model where the path does not.
 public enum BuiltInProfiles {
     public static let names = ["openai", "kserve-v2", "triton", "tgi"]
 
@@ -9,15 +10,16 @@ public enum BuiltInProfiles {
         return table.map { line in
             OperationRule(methods: line.methods.isEmpty ? [] : Set(line.methods.split(separator: ",").map(String.init)),
                           path: PathPattern(line.path)!, function: line.function, name: line.name,
-                          risk: line.high ? .high : .low, profile: profile)
+                          risk: line.high ? .high : .low, profile: profile, modelField: line.modelField)
         }
     }
 
-    private typealias Line = (methods: String, path: String, function: String, name: String, high: Bool)
+    private typealias Line = (methods: String, path: String, function: String, name: String, high: Bool,
+                              modelField: String?)
 
     private static func line(_ methods: String, _ path: String, _ function: String, _ name: String,
-                             high: Bool = false) -> Line {
-        (methods, path, function, name, high)
+                             high: Bool = false, model: String? = nil) -> Line {
+        (methods, path, function, name, high, model)
     }
 
     private static let grpcService = "/inference.GRPCInferenceService"
@@ -41,23 +43,23 @@ public enum BuiltInProfiles {
     private static let tables: [String: [Line]] = [
         // OpenAI-compatible servers: vLLM, TGI's Messages API, llama.cpp server, SGLang.
         "openai": [
-            line("POST", "/v1/chat/completions", "inference", "chat_completions"),
-            line("POST", "/v1/completions", "inference", "completions"),
-            line("POST", "/v1/embeddings", "inference", "embeddings"),
-            line("POST", "/v1/responses", "inference", "responses"),
+            line("POST", "/v1/chat/completions", "inference", "chat_completions", model: "model"),
+            line("POST", "/v1/completions", "inference", "completions", model: "model"),
+            line("POST", "/v1/embeddings", "inference", "embeddings", model: "model"),
+            line("POST", "/v1/responses", "inference", "responses", model: "model"),
             line("GET,DELETE", "/v1/responses/*", "inference", "responses"),
             line("GET", "/v1/models", "inference", "models"),
             line("GET", "/v1/models/{model}", "inference", "models"),
             line("POST", "/v1/audio/transcriptions", "inference", "audio_transcriptions"),
             line("POST", "/v1/audio/translations", "inference", "audio_translations"),
-            line("POST", "/v1/audio/speech", "inference", "audio_speech"),
-            line("POST", "/v1/moderations", "inference", "moderations"),
-            line("POST", "/v1/rerank", "inference", "rerank"),
-            line("POST", "/v1/score", "inference", "score"),
-            line("POST", "/tokenize", "inference", "tokenize"),
-            line("POST", "/detokenize", "inference", "detokenize"),
-            line("POST", "/v1/load_lora_adapter", "deployment", "load_lora_adapter", high: true),
-            line("POST", "/v1/unload_lora_adapter", "deployment", "unload_lora_adapter", high: true),
+            line("POST", "/v1/audio/speech", "inference", "audio_speech", model: "model"),
+            line("POST", "/v1/moderations", "inference", "moderations", model: "model"),
+            line("POST", "/v1/rerank", "inference", "rerank", model: "model"),
+            line("POST", "/v1/score", "inference", "score", model: "model"),
+            line("POST", "/tokenize", "inference", "tokenize", model: "model"),
+            line("POST", "/detokenize", "inference", "detokenize", model: "model"),
+            line("POST", "/v1/load_lora_adapter", "deployment", "load_lora_adapter", high: true, model: "lora_name"),
+            line("POST", "/v1/unload_lora_adapter", "deployment", "unload_lora_adapter", high: true, model: "lora_name"),
             line("GET", "/health", "telemetry", "health"),
             line("GET", "/ping", "telemetry", "health"),
             line("GET", "/version", "telemetry", "version"),

@@ -12,14 +12,17 @@ public struct Operation: Sendable, Equatable {
     public var risk: Risk
     /// The profile whose table classified the request (`openai`, `kserve-v2`, …).
     public var profile: String
+    /// The JSON body member that names the model, where the path does not (`model`).
+    public var modelField: String?
 
     public init(function: String, name: String, model: String? = nil, version: String? = nil,
-                risk: Risk = .low, profile: String) {
+                risk: Risk = .low, profile: String, modelField: String? = nil) {
         self.function = function
         self.name = name
         self.model = model
         self.version = version
         self.risk = risk
         self.profile = profile
+        self.modelField = modelField
     }
 }

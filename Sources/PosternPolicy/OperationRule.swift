@@ -9,14 +9,18 @@ public struct OperationRule: Sendable, Equatable {
     public var risk: Operation.Risk
     /// `openai`, `kserve-v2`, …, or `custom` for the operator's own.
     public var profile: String
+    /// The JSON body member that names the model (`model`, `lora_name`), read when a rule
+    /// or guard needs it.
+    public var modelField: String?
 
     public init(methods: Set<String>, path: PathPattern, function: String, name: String,
-                risk: Operation.Risk = .low, profile: String) {
+                risk: Operation.Risk = .low, profile: String, modelField: String? = nil) {
         self.methods = methods
         self.path = path
         self.function = function
         self.name = name
         self.risk = risk
         self.profile = profile
+        self.modelField = modelField
     }
 }

@@ -2,13 +2,11 @@ import PosternCore
 import PosternPolicy
 import PosternTLS
 
-/// The authorize step of the exchange: classify the request into an operation, decide with
-/// the enforced rules (and the shadow ones, for the log), and pick the function's own
-/// upstream credential. Pure: no socket, no event loop; the exchange carries out the result.
+/// The authorize step of the exchange: the request policy's verdict turned into what the
+/// exchange does (the error a refused caller gets, the log's outcome), and the function's
+/// own upstream credential. Pure: no socket, no event loop.
 struct AuthorizeStep {
-    let classifier: Classifier
-    let authorizer: Authorizer
-    let shadow: Authorizer?
+    let policy: RequestPolicy
 
     /// What the step found, for the log, and whether the request may go on.
     struct Result {
@@ -21,39 +19,78 @@ struct AuthorizeStep {
         var refusal: (error: CallerError, outcome: String, detail: String?)?
     }
 
-    func run(method: String, path: Substring, caller: String, groups: [String] = [], context: RequestContext,
+    /// Decides; `body` is the whole request body when the policy's `bodyRead` asked for it.
+    func run(_ operation: Operation, caller: CallerFacts, context: RequestContext, body: HeldRequest? = nil,
              upstreamCredentials: [String: Swift.Result<UpstreamCredential, UpstreamCredentialUnavailable>]) -> Result {
-        var result = Result()
-        guard let operation = classifier.classify(method: method, path: path) else {
-            result.refusal = (.noRoute(path), "no_operation", nil)
-            return result
+        var result = Result(operation: operation)
+        var read: RequestBody?
+        if let body {
+            switch RequestBody.read(body.bytes, contentType: body.contentType, contentEncoding: body.contentEncoding,
+                                    modelField: operation.modelField) {
+            case .success(let parsed):
+                read = parsed
+            case .failure(.uninspectable(let message)):
+                result.refusal = (.uninspectableBody(message), "unreadable_body", nil)
+                return result
+            case .failure(.unreadable(let message)):
+                result.refusal = (.unreadableBody(message), "unreadable_body", nil)
+                return result
+            }
         }
-        let facts = CallerFacts(id: caller, groups: groups)
-        let decision = authorizer.decide(facts, operation, context)
-        result.operation = operation
-        result.decision = decision
-        result.shadowDecision = shadow?.decide(facts, operation, context)
-        switch decision.outcome {
+        let verdict = policy.decide(operation, caller: caller, context: context, body: read)
+        result.operation = verdict.operation
+        result.decision = verdict.decision
+        result.shadowDecision = verdict.shadowDecision
+        switch verdict.decision.outcome {
         case .allow:
             break
         case .deny:
-            result.refusal = (.permissionDenied(decision.reason), "denied", nil)
+            if let violation = verdict.violation {
+                let error: CallerError = violation.kind == .tooLarge
+                    ? .bodyTooLarge(limit: read?.size ?? 0) : .parameterNotAllowed(violation.message)
+                result.refusal = (error, "parameter_violation", violation.message)
+            } else {
+                result.refusal = (.permissionDenied(verdict.decision.reason), "denied", nil)
+            }
             return result
         case .needsApproval:
-            result.refusal = (.approvalRequired(decision.reason), "approval_required", nil)
+            result.refusal = (.approvalRequired(verdict.decision.reason), "approval_required", nil)
             return result
         }
         // The function's own upstream credential, or nothing goes out.
-        switch upstreamCredentials[operation.function] {
+        switch upstreamCredentials[verdict.operation.function] {
         case nil:
             break
         case .success(let own)?:
             result.credential = own
         case .failure(let unavailable)?:
-            result.refusal = (.credentialUnavailable(function: operation.function), "upstream_credential_unavailable",
+            result.refusal = (.credentialUnavailable(function: verdict.operation.function), "upstream_credential_unavailable",
                               unavailable.description)
         }
         return result
+    }
+}
+
+/// A request body held whole for the decision, with what the head said about it.
+struct HeldRequest {
+    var bytes: [UInt8]
+    var contentType: String?
+    var contentEncoding: String?
+
+    /// Repeated fields are combined as RFC 9110 §5.3 says, so two content types (which a
+    /// server might read either way) are one that is not JSON.
+    init(bytes: [UInt8], headers: HeaderList) {
+        func combined(_ name: String) -> String? {
+            let values = headers.filter { $0.name == name }.map(\.value)
+            return values.isEmpty ? nil : values.joined(separator: ", ")
+        }
+        self.init(bytes: bytes, contentType: combined("content-type"), contentEncoding: combined("content-encoding"))
+    }
+
+    init(bytes: [UInt8], contentType: String?, contentEncoding: String?) {
+        self.bytes = bytes
+        self.contentType = contentType
+        self.contentEncoding = contentEncoding
     }
 }
 

@@ -34,6 +34,14 @@ final class Exchange {
     private var masking: ResponseMaskingStage?
     private var upstream: UpstreamStream?
     private var upstreamName: String?
+    private var route: Route?
+    /// The function's own credential for the model server, once authorized.
+    private var credential: UpstreamCredential?
+    /// The request body, held whole while the decision waits for it.
+    private var held: HeldBody?
+    /// Body bytes already credited to the caller while held: the upstream's credit for
+    /// them, when they are sent on, is not passed back a second time.
+    private var prepaidCredit = 0
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
@@ -111,6 +119,7 @@ final class Exchange {
             return
         }
         upstreamName = name
+        self.route = route
         if isGRPC, client.upstream.wireProtocol == .http1 {
             fail(.upstreamUnavailable("upstream '\(name)' speaks HTTP/1.1; gRPC needs an h2c upstream"),
                  outcome: "protocol_mismatch")
@@ -118,24 +127,55 @@ final class Exchange {
         }
         // authorize: which function and operation this is, whether this caller may, and
         // the function's own upstream credential (public routes serve anyone)
-        var credential: UpstreamCredential?
         if route?.isPublic != true, let principal, let step = services.authorize {
-            let context = RequestContext(time: Int64(time(nil)), source: peer.sourceBytes, headers: request.headers)
-            let authorized = step.run(method: request.method, path: request.pathWithoutQuery, caller: principal.id,
-                                      groups: principal.groups, context: context, upstreamCredentials: services.credentials.upstream)
-            operation = authorized.operation
-            decision = authorized.decision
-            shadowDecision = authorized.shadowDecision
-            if let refusal = authorized.refusal {
-                fail(refusal.error, outcome: refusal.outcome, detail: refusal.detail)
+            guard let classified = step.policy.classify(method: request.method, path: request.pathWithoutQuery) else {
+                fail(.noRoute(request.pathWithoutQuery), outcome: "no_operation")
                 return
             }
-            credential = authorized.credential
+            operation = classified
+            let facts = CallerFacts(id: principal.id, groups: principal.groups)
+            let context = requestContext()
+            if !isGRPC, let read = step.policy.bodyRead(for: classified, caller: facts),
+               !step.policy.deniedWhateverTheBody(classified, caller: facts, context: context) {
+                // The decision needs the body: hold it (bounded), then decide and forward.
+                held = HeldBody(read: read)
+                services.sweeper.track(self)
+                if endStream { requestEnd(trailers: nil) }
+                return
+            }
+            guard authorize(step, classified, facts, body: nil) else { return }
         }
+        forward(endStream: endStream)
+        if endStream { requestFinished() }
+    }
+
+    /// Decides, keeping what the step found for the log; false when the request was refused.
+    private func authorize(_ step: AuthorizeStep, _ classified: Operation, _ facts: CallerFacts,
+                           body: HeldRequest?) -> Bool {
+        let authorized = step.run(classified, caller: facts, context: requestContext(), body: body,
+                                  upstreamCredentials: services.credentials.upstream)
+        operation = authorized.operation
+        decision = authorized.decision
+        shadowDecision = authorized.shadowDecision
+        if let refusal = authorized.refusal {
+            fail(refusal.error, outcome: refusal.outcome, detail: refusal.detail)
+            return false
+        }
+        credential = authorized.credential
+        return true
+    }
+
+    private func requestContext() -> RequestContext {
+        RequestContext(time: Int64(time(nil)), source: peer.sourceBytes, headers: request.headers)
+    }
+
+    /// Opens the upstream request: only end-to-end fields, our request id, and the
+    /// function's own credential.
+    private func forward(endStream: Bool) {
+        guard let name = upstreamName, let client = services.upstreams[name] else { return }
         if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
             masking = ResponseMaskingStage(policy: policy)
         }
-        // forward: only end-to-end fields, and our request id
         var head = request
         head.headers = HopByHop.forwarded(request.headers, requestID: requestID,
                                           keepTETrailers: client.upstream.wireProtocol == .h2c,
@@ -153,7 +193,6 @@ final class Exchange {
         }
         upstream = client.open(head, endStream: endStream, delegate: self)
         services.sweeper.track(self)
-        if endStream { requestFinished() }
     }
 
     /// What Postern saw of the caller, in place of what the caller claimed.
@@ -176,7 +215,7 @@ final class Exchange {
     }
 
     func requestBody(_ data: ByteBuffer) {
-        guard response != .done, let upstream else {
+        guard response != .done, upstream != nil || held != nil else {
             caller?.creditRequestBody(data.readableBytes)
             return
         }
@@ -187,12 +226,48 @@ final class Exchange {
             fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
             return
         }
-        upstream.sendRequestBody(data)
+        if held != nil {
+            hold(data)
+        } else {
+            upstream?.sendRequestBody(data)
+        }
+    }
+
+    private func hold(_ data: ByteBuffer) {
+        guard var body = held else { return }
+        held = nil  // no copy of the bytes while appending
+        guard body.bytes.count + data.readableBytes <= body.read.limit else {
+            fail(.bodyTooLarge(limit: body.read.limit), outcome: "request_body_too_large",
+                 detail: "over \(body.read.setBy), which this request's body is read whole against")
+            return
+        }
+        body.bytes.append(contentsOf: data.readableBytesView)
+        held = body
+        // Held bytes are delivered as far as the caller's flow control is concerned.
+        prepaidCredit += data.readableBytes
+        caller?.creditRequestBody(data.readableBytes)
     }
 
     func requestEnd(trailers: HeaderList?) {
         guard response != .done, !requestEnded else { return }
+        if let body = held {
+            held = nil
+            releaseHeld(body, trailers: trailers)
+            return
+        }
         upstream?.sendRequestEnd(trailers: trailers)
+        requestFinished()
+    }
+
+    /// The whole body is in: decide on it, then send it on byte for byte.
+    private func releaseHeld(_ body: HeldBody, trailers: HeaderList?) {
+        guard let step = services.authorize, let classified = operation, let principal else { return }
+        let inspected = HeldRequest(bytes: body.bytes, headers: request.headers)
+        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: inspected)
+        else { return }
+        forward(endStream: body.bytes.isEmpty && trailers == nil)
+        if !body.bytes.isEmpty { upstream?.sendRequestBody(ByteBuffer(bytes: body.bytes)) }
+        if !body.bytes.isEmpty || trailers != nil { upstream?.sendRequestEnd(trailers: trailers) }
         requestFinished()
     }
 
@@ -262,6 +337,12 @@ final class Exchange {
         self.upstream = nil
         caller?.exchangeFinished()
     }
+}
+
+/// A request body read whole before the decision, up to its limit.
+struct HeldBody {
+    let read: RequestPolicy.BodyRead
+    var bytes: [UInt8] = []
 }
 
 extension Exchange: Sweepable {
@@ -360,6 +441,8 @@ extension Exchange: UpstreamDelegate {
     }
 
     func upstreamCreditRequestBody(_ bytes: Int) {
-        caller?.creditRequestBody(bytes)
+        let prepaid = min(prepaidCredit, bytes)
+        prepaidCredit -= prepaid
+        if bytes > prepaid { caller?.creditRequestBody(bytes - prepaid) }
     }
 }

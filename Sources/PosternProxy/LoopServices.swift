@@ -43,8 +43,7 @@ final class LoopServices {
         self.callerClaims = CallerClaims(adding: config.forwarding.claimPatterns
                                          + config.policy.upstreamCredentials.values.map(\.header))
         self.authorize = config.policy.isEnforced
-            ? AuthorizeStep(classifier: config.policy.classifier(), authorizer: config.policy.authorizer(),
-                            shadow: config.policy.shadowAuthorizer())
+            ? AuthorizeStep(policy: config.requestPolicy())
             : nil
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)

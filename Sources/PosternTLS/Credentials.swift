@@ -1,3 +1,4 @@
+import PosternJSON
 import PosternConfig
 import PosternCrypto
 import PosternIdentity

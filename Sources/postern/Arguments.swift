@@ -6,7 +6,7 @@ enum Command {
     case check(configFile: String)
     case token(configFile: String, repeat: Int)
     case mask(configFile: String, MaskOptions)
-    case explain(configFile: String, caller: String?, method: String, path: String, repeat: Int)
+    case explain(configFile: String, caller: String?, method: String, path: String, body: String?, repeat: Int)
     case help
     case version
 }
@@ -38,7 +38,7 @@ enum Arguments {
       postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
       postern mask --config FILE [--policy NAME] --format grpc|protobuf
                    [--descriptor-set FILE]... --message-type TYPE < IN > OUT
-      postern explain --config FILE [--caller ID] [--method M] --path PATH [--repeat N]
+      postern explain --config FILE [--caller ID] [--method M] --path PATH [--body FILE] [--repeat N]
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -57,7 +57,9 @@ enum Arguments {
              normalised path, the route, the operation (function, name, model) and the
              decision with the rule that made it (and the shadow rules' decision).
              --caller is the verified identity (none: an anonymous caller);
-             --method defaults to GET; --repeat N classifies and decides N times and
+             --method defaults to GET; --body FILE is the JSON request body, which
+             the decision reads where a rule names models or a guard applies;
+             --repeat N classifies and decides N times and
              reports the time per decision.
 
     mask     Masks standard input to standard output with a policy from the file (the
@@ -108,7 +110,7 @@ enum Arguments {
             guard let file else { throw UsageError(description: "token needs --config FILE") }
             return .token(configFile: file, repeat: count)
         case "explain":
-            var file: String?, caller: String?, method = "GET", path: String?, count = 1
+            var file: String?, caller: String?, method = "GET", path: String?, body: String?, count = 1
             while let flag = rest.popFirst() {
                 switch flag {
                 case "--config", "-c": file = try value(flag)
@@ -120,11 +122,12 @@ enum Arguments {
                     count = n
                 case "--method": method = try value(flag)
                 case "--path": path = try value(flag)
+                case "--body": body = try value(flag)
                 default: throw UsageError(description: "unknown option \(flag)")
                 }
             }
             guard let file, let path else { throw UsageError(description: "explain needs --config FILE and --path PATH") }
-            return .explain(configFile: file, caller: caller, method: method, path: path, repeat: count)
+            return .explain(configFile: file, caller: caller, method: method, path: path, body: body, repeat: count)
         case "mask":
             var file: String?
             var options = MaskOptions()

@@ -58,9 +58,7 @@ enum RunCommand {
         Log.info("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
             + "\(threads) event loop(s), \(config.tls == nil ? "cleartext" : "TLS"), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
-        if !config.policy.isEnforced {
-            Log.warning("postern: no functions configured: every verified identity may call every route")
-        }
+        for warning in config.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
         let watcher = Task {
             var watcher = CredentialWatcher(config: config, current: credentials)
             await watcher.run(apply: { await proxy.update(credentials: $0) }, log: Log.info, warn: Log.warning)

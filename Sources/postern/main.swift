@@ -64,15 +64,25 @@ case .check(let file):
     for problem in unavailable { Stderr.line(problem) }
     let credentialsOK = !readable || (credentials != nil && unavailable.isEmpty)
     let maskingOK = !readable || loadMasking(draft.config) != nil
+    for warning in draft.config.policy.warnings { Stderr.line("\(file): \(warning.key): warning: \(warning.message)") }
     guard draft.problems.isEmpty, credentialsOK, maskingOK else { exit(1) }
     print("\(file): ok")
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
     exit(TokenCommand.run(credentials: credentials, repeat: count))
-case .explain(let file, let caller, let method, let path, let count):
+case .explain(let file, let caller, let method, let path, let bodyFile, let count):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
+    var body: [UInt8]?
+    if let bodyFile {
+        switch TextFile.load(bodyFile) {
+        case .success(let bytes): body = bytes
+        case .failure(let problem):
+            Stderr.line("postern: --body \(bodyFile): \(problem)")
+            exit(1)
+        }
+    }
     if count > 1, let caller { DecisionTiming.report(config, caller: caller, method: method, path: path, count: count) }
-    print(config.explain(caller: caller, method: method, path: path).json)
+    print(config.explain(caller: caller, method: method, path: path, body: body).json)
 case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, options))

@@ -42,7 +42,13 @@ import PosternPolicy
         ("profiles: [openai, nope]", "profiles[1]: no profile called 'nope'"),
         ("functions: { inference: { callers: ['*'] } }", "functions.inference.callers[0]"),
         ("functions: { inference: { callers: ['spiffe://td/ns/*/sa/x'] } }", "functions.inference.callers[0]"),
-        ("functions: { inference: { callers: [] } }", "admits no one"),
+        ("functions: { inference: { callers: [a] } }\nguards: [{ name: g, bounds: { temperature: { max: hot } } }]",
+         "guards[0].bounds.temperature.max: expected a number, got 'hot'"),
+        ("functions: { inference: { callers: [a] } }\nguards: [{ name: g, bounds: { n: { min: 2, max: 1 } } }]", "min is above max"),
+        ("functions: { inference: { callers: [a] } }\nguards: [{ name: g, system_prompt_sha256: [abc] }]", "64 digits"),
+        ("functions: { inference: { callers: [a] } }\nguards: [{ name: g, max_body: 2MiB }]", "above limits.max_inspected_body"),
+        ("functions: { inference: { callers: [a] } }\nguards: [{ name: g }, { name: g }]", "another guard is called 'g'"),
+        ("guards: [{ name: g }]", "guards apply to authorized requests: configure functions"),
         ("rules: [{ name: a, effect: maybe }]", "rules[0].effect: expected one of allow, deny, approval"),
         ("rules: [{ name: a, effect: deny }, { name: a, effect: allow }]", "another rule is called 'a'"),
         ("rules: [{ name: a, effect: deny, functions: [inferense] }]", "no function called 'inferense'"),
@@ -52,6 +58,53 @@ import PosternPolicy
     func problemsNameTheirKeys(_ yaml: String, _ expected: String) {
         let found = problems(yaml)
         #expect(found.contains { $0.contains(expected) }, "\(found)")
+    }
+
+    @Test func aFunctionWithoutCallersIsAWarningNotAnError() throws {
+        let yaml = Self.upstream + "functions: { inference: { callers: [] }, telemetry: { callers: [a] } }"
+        let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
+        #expect(config.policy.warnings.map(\.key) == ["functions.inference.callers"])
+        let open = try PosternConfig.parse(yaml: Self.upstream, file: "p.yaml").get()
+        #expect(open.policy.warnings.first?.message.contains("every verified identity may call") == true)
+    }
+
+    @Test func guardsParse() throws {
+        let yaml = Self.upstream + """
+        functions: { inference: { callers: [a] } }
+        limits: { max_inspected_body: 256KiB }
+        guards:
+          - name: chat
+            operations: [chat_completions]
+            pinned: { model: [llama-3-8b, '7'], stream: true, n: 1 }
+            bounds: { temperature: { min: 0, max: 1.5 }, max_tokens: { max: 512, required: true } }
+            forbidden: [logit_bias]
+            system_prompt_sha256: [E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855]
+            max_body: 64KiB
+            on_violation: approval
+        """
+        let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
+        let g = try #require(config.policy.guards.first)
+        #expect(g.pinned["model"] == [.string("llama-3-8b"), .string("7")] && g.pinned["stream"] == [.bool(true)]
+                && g.pinned["n"] == [.number(1)])
+        #expect(g.bounds["max_tokens"] == ParameterGuard.Bound(max: 512, required: true) && g.forbidden == ["logit_bias"])
+        #expect(g.systemPrompts == ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"])
+        #expect(g.maxBody == 64 << 10 && g.onViolation == .approval && g.functions == ["inference"])
+        #expect(config.requestPolicy().inspectionLimit == 256 << 10)
+    }
+
+    @Test func explainReadsTheBodyWhereTheDecisionDoes() throws {
+        let yaml = Self.upstream + """
+        functions: { inference: { callers: ['spiffe://td/ns/app/*'] } }
+        rules: [{ name: no-secret, effect: deny, models: ['secret-*'] }]
+        """
+        let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
+        let web = "spiffe://td/ns/app/sa/web"
+        let blind = config.explain(caller: web, method: "POST", path: "/v1/chat/completions")
+        #expect(blind.note?.contains("--body") == true && blind.decision?.outcome == .allow)
+        let secret = config.explain(caller: web, method: "POST", path: "/v1/chat/completions", body: Array(#"{"model":"secret-1"}"#.utf8))
+        #expect(secret.decision?.rule == "no-secret" && secret.operation?.model == "secret-1" && secret.note == nil)
+        #expect(config.explain(caller: web, method: "POST", path: "/v1/chat/completions", body: Array("{".utf8)).refusal?
+                .hasPrefix("400:") == true)
     }
 
     @Test func explainWalksTheStepsWithoutSendingAnything() throws {

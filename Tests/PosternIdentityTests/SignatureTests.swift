@@ -1,3 +1,4 @@
+import PosternJSON
 import PosternCrypto
 import Testing
 @testable import PosternIdentity

@@ -1,3 +1,4 @@
+import PosternJSON
 import Testing
 @testable import PosternIdentity
 
