@@ -204,6 +204,17 @@ extension PolicySettings {
         for function in functions where function.callers.isEmpty {
             warnings.append(("functions.\(function.name).callers", "a function without callers admits no one"))
         }
+        let grpcLines = classifier().rules.filter {
+            if case .literal(let first)? = $0.path.segments.first { return first.contains(".") }
+            return false
+        }
+        for (index, guardRule) in guards.enumerated() {
+            let covered = Set(grpcLines.filter { guardRule.functions.contains($0.function)
+                && (guardRule.operations.isEmpty || guardRule.operations.contains($0.name)) }.map(\.name))
+            guard !covered.isEmpty else { continue }
+            warnings.append(("guards[\(index)]", "guard '\(guardRule.name)' covers gRPC methods (\(covered.sorted().joined(separator: ", "))) "
+                             + "whose messages it cannot read: their calls are refused; list its operations to scope it"))
+        }
         return warnings
     }
 

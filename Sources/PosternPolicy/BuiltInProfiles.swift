@@ -10,17 +10,23 @@ public enum BuiltInProfiles {
         return table.map { line in
             OperationRule(methods: line.methods.isEmpty ? [] : Set(line.methods.split(separator: ",").map(String.init)),
                           path: PathPattern(line.path)!, function: line.function, name: line.name,
-                          risk: line.high ? .high : .low, profile: profile, modelField: line.modelField)
+                          risk: line.high ? .high : .low, profile: profile, modelField: line.modelField,
+                          messageModel: line.message)
         }
     }
 
     private typealias Line = (methods: String, path: String, function: String, name: String, high: Bool,
-                              modelField: String?)
+                              modelField: String?, message: MessageModel?)
 
     private static func line(_ methods: String, _ path: String, _ function: String, _ name: String,
-                             high: Bool = false, model: String? = nil) -> Line {
-        (methods, path, function, name, high, model)
+                             high: Bool = false, model: String? = nil, message: MessageModel? = nil) -> Line {
+        (methods, path, function, name, high, model, message)
     }
+
+    /// `name = 1; version = 2`, as most request messages of the service spell their model.
+    private static let nameAndVersion = MessageModel(name: 1, version: 2)
+    /// `repository_name = 1; model_name = 2` (and `TraceSettingRequest`'s `model_name = 2`).
+    private static let modelSecond = MessageModel(name: 2)
 
     private static let grpcService = "/inference.GRPCInferenceService"
 
@@ -76,10 +82,10 @@ public enum BuiltInProfiles {
             line("GET", "/v2", "telemetry", "server_metadata"),
             line("GET", "/v2/health/live", "telemetry", "server_live"),
             line("GET", "/v2/health/ready", "telemetry", "server_ready"),
-            line("POST", "\(grpcService)/ModelInfer", "inference", "ModelInfer"),
-            line("POST", "\(grpcService)/ModelStreamInfer", "inference", "ModelStreamInfer"),
-            line("POST", "\(grpcService)/ModelMetadata", "inference", "ModelMetadata"),
-            line("POST", "\(grpcService)/ModelReady", "telemetry", "ModelReady"),
+            line("POST", "\(grpcService)/ModelInfer", "inference", "ModelInfer", message: nameAndVersion),
+            line("POST", "\(grpcService)/ModelStreamInfer", "inference", "ModelStreamInfer", message: nameAndVersion),
+            line("POST", "\(grpcService)/ModelMetadata", "inference", "ModelMetadata", message: nameAndVersion),
+            line("POST", "\(grpcService)/ModelReady", "telemetry", "ModelReady", message: nameAndVersion),
             line("POST", "\(grpcService)/ServerLive", "telemetry", "ServerLive"),
             line("POST", "\(grpcService)/ServerReady", "telemetry", "ServerReady"),
             line("POST", "\(grpcService)/ServerMetadata", "telemetry", "ServerMetadata"),
@@ -101,11 +107,11 @@ public enum BuiltInProfiles {
             line("GET", "/v2/logging", "telemetry", "log_settings"),
             line("POST", "/v2/logging", "deployment", "log_settings_update", high: true),
             line("POST", "\(grpcService)/RepositoryIndex", "telemetry", "RepositoryIndex"),
-            line("POST", "\(grpcService)/RepositoryModelLoad", "deployment", "RepositoryModelLoad", high: true),
-            line("POST", "\(grpcService)/RepositoryModelUnload", "deployment", "RepositoryModelUnload", high: true),
-            line("POST", "\(grpcService)/ModelConfig", "telemetry", "ModelConfig"),
-            line("POST", "\(grpcService)/ModelStatistics", "telemetry", "ModelStatistics"),
-            line("POST", "\(grpcService)/TraceSetting", "deployment", "TraceSetting", high: true),
+            line("POST", "\(grpcService)/RepositoryModelLoad", "deployment", "RepositoryModelLoad", high: true, message: modelSecond),
+            line("POST", "\(grpcService)/RepositoryModelUnload", "deployment", "RepositoryModelUnload", high: true, message: modelSecond),
+            line("POST", "\(grpcService)/ModelConfig", "telemetry", "ModelConfig", message: nameAndVersion),
+            line("POST", "\(grpcService)/ModelStatistics", "telemetry", "ModelStatistics", message: nameAndVersion),
+            line("POST", "\(grpcService)/TraceSetting", "deployment", "TraceSetting", high: true, message: modelSecond),
             line("POST", "\(grpcService)/LogSettings", "deployment", "LogSettings", high: true),
         ] + sharedMemory(rest: "system", grpc: "System") + sharedMemory(rest: "cuda", grpc: "Cuda"),
         // Text Generation Inference's native routes.

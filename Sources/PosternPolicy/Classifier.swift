@@ -59,7 +59,8 @@ public struct Classifier: Sendable {
         guard let best else { return nil }
         return Operation(function: best.rule.function, name: best.rule.name, model: best.model.map(String.init),
                          version: best.version.map(String.init), risk: best.rule.risk, profile: best.rule.profile,
-                         modelField: best.model == nil ? best.rule.modelField : nil)
+                         modelField: best.model == nil ? best.rule.modelField : nil,
+                         messageModel: best.rule.messageModel)
     }
 }
 

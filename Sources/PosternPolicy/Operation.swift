@@ -14,9 +14,12 @@ public struct Operation: Sendable, Equatable {
     public var profile: String
     /// The JSON body member that names the model, where the path does not (`model`).
     public var modelField: String?
+    /// Where a gRPC request message names the model.
+    public var messageModel: MessageModel?
 
     public init(function: String, name: String, model: String? = nil, version: String? = nil,
-                risk: Risk = .low, profile: String, modelField: String? = nil) {
+                risk: Risk = .low, profile: String, modelField: String? = nil,
+                messageModel: MessageModel? = nil) {
         self.function = function
         self.name = name
         self.model = model
@@ -24,5 +27,6 @@ public struct Operation: Sendable, Equatable {
         self.risk = risk
         self.profile = profile
         self.modelField = modelField
+        self.messageModel = messageModel
     }
 }

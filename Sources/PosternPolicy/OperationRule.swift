@@ -12,9 +12,12 @@ public struct OperationRule: Sendable, Equatable {
     /// The JSON body member that names the model (`model`, `lora_name`), read when a rule
     /// or guard needs it.
     public var modelField: String?
+    /// Where a gRPC request message names the model.
+    public var messageModel: MessageModel?
 
     public init(methods: Set<String>, path: PathPattern, function: String, name: String,
-                risk: Operation.Risk = .low, profile: String, modelField: String? = nil) {
+                risk: Operation.Risk = .low, profile: String, modelField: String? = nil,
+                messageModel: MessageModel? = nil) {
         self.methods = methods
         self.path = path
         self.function = function
@@ -22,5 +25,6 @@ public struct OperationRule: Sendable, Equatable {
         self.risk = risk
         self.profile = profile
         self.modelField = modelField
+        self.messageModel = messageModel
     }
 }

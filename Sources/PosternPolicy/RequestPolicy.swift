@@ -55,6 +55,22 @@ public struct RequestPolicy: Sendable {
         return read
     }
 
+    /// What a gRPC call's request messages need before they pass.
+    public enum MessageInspection: Sendable, Equatable {
+        /// Nothing: the path decides.
+        case none
+        /// Each message is held whole (up to the limit) and the model it names decided.
+        case models(BodyRead)
+        /// A guard covers the call and cannot read its messages: refused, never passed unread.
+        case refused(guardName: String)
+    }
+
+    public func messageInspection(for operation: Operation, caller: CallerFacts) -> MessageInspection {
+        if let covering = guards.first(where: { $0.covers(caller, operation) }) { return .refused(guardName: covering.name) }
+        guard operation.messageModel != nil, authorizer.readsModels || shadow?.readsModels == true else { return .none }
+        return .models(BodyRead(limit: inspectionLimit, setBy: "limits.max_inspected_body"))
+    }
+
     /// Whether the request is denied whatever its body says (a deny rule, or a default deny
     /// that no allow rule about models could lift): then its body is not read at all.
     public func deniedWhateverTheBody(_ operation: Operation, caller: CallerFacts, context: RequestContext) -> Bool {

@@ -42,6 +42,11 @@ final class Exchange {
     /// Body bytes already credited to the caller while held: the upstream's credit for
     /// them, when they are sent on, is not passed back a second time.
     private var prepaidCredit = 0
+    /// For a gRPC call whose messages name their model: the messages not yet complete.
+    private var messages: GRPCMessageFramer?
+    /// The model and version the last decision allowed, so a stream naming the same one
+    /// again is not decided again.
+    private var admitted: (model: String?, version: String?)?
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
@@ -134,14 +139,29 @@ final class Exchange {
             }
             operation = classified
             let facts = CallerFacts(id: principal.id, groups: principal.groups)
-            let context = requestContext()
-            if !isGRPC, let read = step.policy.bodyRead(for: classified, caller: facts),
-               !step.policy.deniedWhateverTheBody(classified, caller: facts, context: context) {
-                // The decision needs the body: hold it (bounded), then decide and forward.
-                held = HeldBody(read: read)
-                services.sweeper.track(self)
-                if endStream { requestEnd(trailers: nil) }
-                return
+            if !step.policy.deniedWhateverTheBody(classified, caller: facts, context: requestContext()) {
+                if isGRPC {
+                    switch step.policy.messageInspection(for: classified, caller: facts) {
+                    case .none:
+                        break
+                    case .refused(let guardName):
+                        fail(.parameterNotAllowed("guard '\(guardName)' covers \(classified.name) and cannot read gRPC messages: "
+                                                  + "refused rather than passed unread"), outcome: "parameter_violation")
+                        return
+                    case .models(let read):
+                        // Each message names its model: decide on each before it passes.
+                        messages = GRPCMessageFramer(limit: min(read.limit, services.config.limits.streamWindow - 5))
+                        services.sweeper.track(self)
+                        if endStream { requestEnd(trailers: nil) }
+                        return
+                    }
+                } else if let read = step.policy.bodyRead(for: classified, caller: facts) {
+                    // The decision needs the body: hold it (bounded), then decide and forward.
+                    held = HeldBody(read: read)
+                    services.sweeper.track(self)
+                    if endStream { requestEnd(trailers: nil) }
+                    return
+                }
             }
             guard authorize(step, classified, facts, body: nil) else { return }
         }
@@ -215,7 +235,7 @@ final class Exchange {
     }
 
     func requestBody(_ data: ByteBuffer) {
-        guard response != .done, upstream != nil || held != nil else {
+        guard response != .done, upstream != nil || held != nil || messages != nil else {
             caller?.creditRequestBody(data.readableBytes)
             return
         }
@@ -228,6 +248,8 @@ final class Exchange {
         }
         if held != nil {
             hold(data)
+        } else if messages != nil {
+            passMessages(data)
         } else {
             upstream?.sendRequestBody(data)
         }
@@ -255,8 +277,63 @@ final class Exchange {
             releaseHeld(body, trailers: trailers)
             return
         }
+        if let framer = messages {
+            guard !framer.holdsPartialMessage else {
+                fail(.unreadableBody("the request ended inside a gRPC message"), outcome: "unreadable_body")
+                return
+            }
+            if upstream == nil {
+                // No message at all: decided on the path alone.
+                guard let step = services.authorize, let classified = operation, let principal,
+                      authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: nil)
+                else { return }
+                forward(endStream: trailers == nil)
+                if trailers == nil {
+                    requestFinished()
+                    return
+                }
+            }
+        }
         upstream?.sendRequestEnd(trailers: trailers)
         requestFinished()
+    }
+
+    private func passMessages(_ data: ByteBuffer) {
+        guard var framer = messages else { return }
+        switch framer.feed(data.readableBytesView) {
+        case .failure(.compressed):
+            fail(.uninspectableBody("a compressed gRPC message cannot be read for its model; send it uncompressed"),
+                 outcome: "unreadable_body")
+        case .failure(.tooLarge(let limit)):
+            fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large",
+                 detail: "a gRPC message over the inspection limit")
+        case .success(let complete):
+            messages = framer
+            for message in complete {
+                guard admit(message) else { return }
+                upstream?.sendRequestBody(ByteBuffer(bytes: message))
+            }
+        }
+    }
+
+    /// Decides on the model a message names (again only when it names another); the first
+    /// message allowed opens the upstream request.
+    private func admit(_ message: [UInt8]) -> Bool {
+        guard let step = services.authorize, var classified = operation, let principal,
+              let fields = classified.messageModel else { return false }
+        guard let named = fields.read(message[5...]) else {
+            fail(.unreadableBody("a request message is not well-formed protobuf"), outcome: "unreadable_body")
+            return false
+        }
+        if upstream != nil, let admitted, admitted.model == named.model, admitted.version == named.version { return true }
+        classified.model = named.model
+        classified.version = named.version
+        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: nil) else {
+            return false
+        }
+        admitted = named
+        if upstream == nil { forward(endStream: false) }
+        return true
     }
 
     /// The whole body is in: decide on it, then send it on byte for byte.

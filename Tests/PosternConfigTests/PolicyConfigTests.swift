@@ -66,6 +66,12 @@ import PosternPolicy
         #expect(config.policy.warnings.map(\.key) == ["functions.inference.callers"])
         let open = try PosternConfig.parse(yaml: Self.upstream, file: "p.yaml").get()
         #expect(open.policy.warnings.first?.message.contains("every verified identity may call") == true)
+        let guarded = try PosternConfig.parse(yaml: Self.upstream + """
+            functions: { inference: { callers: [a] } }
+            guards: [{ name: all }, { name: chat, operations: [chat_completions] }]
+            """, file: "p.yaml").get()
+        #expect(guarded.policy.warnings.map(\.key) == ["guards[0]"])
+        #expect(guarded.policy.warnings[0].message.contains("ModelInfer, ModelMetadata, ModelStreamInfer"))
     }
 
     @Test func guardsParse() throws {

@@ -167,3 +167,24 @@ import PosternJSON
         #expect((try? read.get()) == nil)
     }
 }
+
+@Suite struct MessageModelTests {
+    /// A string field, as protobuf writes it.
+    static func field(_ number: Int, _ text: String) -> [UInt8] {
+        [UInt8(number << 3 | 2), UInt8(text.utf8.count)] + Array(text.utf8)
+    }
+
+    @Test func theModelIsTheLastValueOfItsField() {
+        let fields = MessageModel(name: 1, version: 2)
+        let message = Self.field(1, "open") + Self.field(3, "id") + [0x20, 0x96, 0x01] + Self.field(2, "7")
+        #expect(fields.read(message[...])! == ("open", "7"))
+        #expect(fields.read((message + Self.field(1, "secret"))[...])!.model == "secret")
+        #expect(fields.read([][...])! == (nil, nil))
+        #expect(MessageModel(name: 2).read((Self.field(1, "repo") + Self.field(2, "llama"))[...])!.model == "llama")
+    }
+
+    @Test(arguments: [[0x0A, 0x05, 0x61], [0x0A, 0x02, 0xFF, 0xFE], [0x08], [0x0B, 0x00], [0x09, 0x00, 0x00]])
+    func malformedMessagesAreNotRead(_ bytes: [UInt8]) {
+        #expect(MessageModel(name: 1).read(bytes[...]) == nil)
+    }
+}

@@ -83,7 +83,7 @@ def grpc_server():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
                          options=[("grpc.max_receive_message_length", 64 << 20),
                                   ("grpc.max_send_message_length", 64 << 20)])
-    server.add_generic_rpc_handlers((grpc_echo.handler(),))
+    server.add_generic_rpc_handlers((grpc_echo.handler(), grpc_echo.inference_handler()))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield f"h2c://127.0.0.1:{port}"

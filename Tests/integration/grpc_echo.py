@@ -78,6 +78,14 @@ def handler():
     })
 
 
+def inference_handler():
+    """The KServe v2 service's streaming method, echoing each request message back."""
+    return grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {
+        "ModelStreamInfer": grpc.stream_stream_rpc_method_handler(bidi),
+        "ModelInfer": grpc.unary_unary_rpc_method_handler(unary),
+    })
+
+
 def stub(channel):
     """Client callables for each method."""
     prefix = "/postern.test.Echo/"

@@ -44,8 +44,8 @@ def main():
     from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer
 
     class Echo(Model):
-        def __init__(self):
-            super().__init__("echo")
+        def __init__(self, name):
+            super().__init__(name)
             self.ready = True
 
         async def predict(self, payload: InferRequest, headers=None, response_headers=None):
@@ -64,7 +64,7 @@ def main():
             return InferResponse(response_id=payload.id or "1", model_name=self.name, infer_outputs=outputs)
 
     sys.argv = [sys.argv[0], f"--http_port={args.http_port}", f"--grpc_port={args.grpc_port}"]
-    ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=True, workers=1).start([Echo()])
+    ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=True, workers=1).start([Echo("echo"), Echo("secret-echo")])
 
 
 if __name__ == "__main__":

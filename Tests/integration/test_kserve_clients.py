@@ -58,6 +58,28 @@ def guarded(start_postern, kserve, keys):
                                   f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
 
 
+POLICY = """
+functions:
+  inference: { callers: ['spiffe://example.org/ns/app/*'] }
+  telemetry: { callers: [spiffe://example.org/ns/monitoring/sa/prometheus] }
+rules:
+  - { name: no-secret-models, effect: deny, models: ['secret-*'] }
+guards:
+  - { name: v2-parameters, operations: [infer], bounds: { parameters.temperature: { max: 1 } } }
+"""
+
+
+@pytest.fixture
+def authorized(start_postern, kserve, keys):
+    rest, grpc_url = kserve
+    return start_postern(upstreams={"rest": rest, "grpc": grpc_url},
+                         routes=[("/inference.GRPCInferenceService/", "grpc", False), ("/v2/health/", "rest", True),
+                                 ("/", "rest", False)],
+                         identity="{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                                  f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}",
+                         extra=POLICY)
+
+
 def token_headers(keys):
     return {"authorization": f"Bearer {mint(keys.svid_key)}"}
 
@@ -120,3 +142,32 @@ def test_postern_errors_reach_tritonclient_grpc_as_statuses(guarded, keys):
     with pytest.raises(grpc.RpcError) as refused:
         channel.unary_unary("/inference.Other/Method")(b"", timeout=10, metadata=list(token_headers(keys).items()))
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_tritonclient_with_functions_rules_and_a_guard(authorized, keys):
+    """Both tritonclients through an enforcing Postern: the model named in the path (REST)
+    or in the message (gRPC) meets the rules; the guard reads the REST body's parameters."""
+    rest, grpc_client = triton_http.InferenceServerClient(authorized.target), triton_grpc.InferenceServerClient(authorized.target)
+    headers = token_headers(keys)
+    for client in (rest, grpc_client):
+        module = triton_http if client is rest else triton_grpc
+        extra = {"outputs": [triton_http.InferRequestedOutput("text", binary_data=False)], "headers": {**JSON, **headers}} \
+            if client is rest else {"headers": headers}
+        result = client.infer("echo", [text_input(module, [b"hi"])], **extra)
+        assert [v if isinstance(v, str) else v.decode() for v in result.as_numpy("text")] == ["echo: hi"]
+        with pytest.raises(InferenceServerException) as raised:
+            client.infer("secret-echo", [text_input(module, [b"hi"])], **extra)
+        assert "no-secret-models" in str(raised.value)
+        assert raised.value.status() in ("403", "StatusCode.PERMISSION_DENIED")
+    # The guard: KServe v2 parameters in the JSON body.
+    with pytest.raises(InferenceServerException) as raised:
+        rest.infer("echo", [text_input(triton_http, [b"hi"])], parameters={"temperature": 2},
+                   outputs=[triton_http.InferRequestedOutput("text", binary_data=False)], headers={**JSON, **headers})
+    assert raised.value.status() == "400" and "parameters.temperature must be at most 1" in str(raised.value)
+    # Readiness is telemetry: the inference caller may not ask, the telemetry caller may.
+    with pytest.raises(InferenceServerException):
+        grpc_client.is_model_ready("echo", headers=headers)
+    prometheus = {"authorization": f"Bearer {mint(keys.svid_key, sub='spiffe://example.org/ns/monitoring/sa/prometheus')}"}
+    assert grpc_client.is_model_ready("echo", headers=prometheus) and rest.is_model_ready("echo", headers=prometheus)
+    entries = authorized.request_log(entries=8)
+    assert {e["model"] for e in entries if e.get("operation") == "ModelInfer"} == {"echo", "secret-echo"}
