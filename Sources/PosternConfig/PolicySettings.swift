@@ -16,7 +16,7 @@ import Yams
 ///   any verified identity may call (a warning). The upstream credential is the function's
 ///   own, read from a mounted file and sent in `header` (default `authorization`, with
 ///   `prefix` default `Bearer ` there, empty for other headers).
-/// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models,
+/// - `rules`: `{name, effect: allow|deny|approval, callers, functions, operations, models, versions,
 ///   namespaces, when: {days: [mon…sun], hours: "09:00-17:00", utc_offset: "+01:00"},
 ///   headers: {NAME: [values]}, sources: [CIDR]}`; a deny beats every allow, order never
 ///   matters.
@@ -147,7 +147,7 @@ extension PolicySettings {
         defer { if section == "rules" { rules = decoded } else { shadowRules = decoded } }
         for (index, entry) in (d.sequence(node, section) ?? []).enumerated() {
             let key = "\(section)[\(index)]"
-            let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "namespaces",
+            let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "versions", "namespaces",
                                 "when", "headers", "sources"]
             guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
             else { continue }
@@ -163,6 +163,7 @@ extension PolicySettings {
             rule.functions = Set(values["functions"].flatMap { d.strings($0, "\(key).functions") } ?? [])
             rule.operations = Set(values["operations"].flatMap { d.strings($0, "\(key).operations") } ?? [])
             rule.models = values["models"].flatMap { d.strings($0, "\(key).models") } ?? []
+            rule.versions = values["versions"].flatMap { d.strings($0, "\(key).versions") } ?? []
             rule.namespaces = Set(values["namespaces"].flatMap { d.strings($0, "\(key).namespaces") } ?? [])
             rule.times = values["when"].flatMap { d.timeWindow($0, "\(key).when") }
             for (header, valuesNode) in values["headers"].flatMap({ d.mapping($0, "\(key).headers", allowed: nil) }) ?? [] {

@@ -37,8 +37,8 @@ public struct Authorizer: Sendable {
     public let allowsByModel: Bool
 
     public init(functions: [Function], rules: [PolicyRule]) {
-        readsModels = rules.contains { !$0.models.isEmpty }
-        allowsByModel = rules.contains { $0.effect == .allow && !$0.models.isEmpty }
+        readsModels = rules.contains { !$0.models.isEmpty || !$0.versions.isEmpty }
+        allowsByModel = rules.contains { $0.effect == .allow && (!$0.models.isEmpty || !$0.versions.isEmpty) }
         var callers = CallerIndex<CallerEntry>()
         for function in functions {
             let rule = "functions.\(function.name).callers"
@@ -146,6 +146,7 @@ struct RuleIndex: Sendable {
         let operations: Set<String>
         let namespaces: Set<String>
         let models: [[UInt8]]
+        let versions: [[UInt8]]
         /// Times, headers or sources: conditions on the request's context.
         let hasContextConditions: Bool
         init(_ rule: PolicyRule) {
@@ -155,6 +156,7 @@ struct RuleIndex: Sendable {
             operations = rule.operations
             namespaces = rule.namespaces
             models = rule.models.map { Array($0.utf8) }
+            versions = rule.versions.map { Array($0.utf8) }
         }
     }
 
@@ -231,6 +233,11 @@ struct RuleIndex: Sendable {
         if !compiled.models.isEmpty {
             // A rule about models does not apply to a request that names none.
             guard let model = operation.model, compiled.models.contains(where: { Glob.matches($0, model) }) else { return false }
+        }
+        if !compiled.versions.isEmpty {
+            guard let version = operation.version, compiled.versions.contains(where: { Glob.matches($0, version) }) else {
+                return false
+            }
         }
         guard compiled.hasContextConditions else { return true }
         let rule = compiled.rule

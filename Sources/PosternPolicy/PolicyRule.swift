@@ -14,6 +14,9 @@ public struct PolicyRule: Sendable, Equatable {
     public var operations: Set<String> = []
     /// Model names, exact or with `*` wildcards (`llama-3-*`).
     public var models: [String] = []
+    /// Model versions, exact or with `*` wildcards; a rule about versions does not apply to
+    /// a request that names none.
+    public var versions: [String] = []
     /// The caller's Kubernetes namespace, from a SPIFFE ID of the form `…/ns/NS/sa/SA`.
     public var namespaces: Set<String> = []
     /// When the rule applies (days and hours at a UTC offset).

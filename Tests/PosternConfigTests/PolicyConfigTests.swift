@@ -19,10 +19,11 @@ import PosternPolicy
         functions:
           inference: { callers: ['spiffe://td/ns/app/*'] }
           data-access: { callers: [spiffe://td/ns/data/sa/reader] }
-        rules: [{ name: r, effect: deny, models: ['x-*'], namespaces: [app] }]
+        rules: [{ name: r, effect: deny, models: ['x-*'], versions: ['2*'], namespaces: [app] }]
         """
         let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
         #expect(config.policy.isEnforced && config.policy.profiles == ["openai", "triton"])
+        #expect(config.policy.rules.first?.versions == ["2*"])
         let operation = config.policy.classifier().classify(method: "POST", path: "/retrieve/customers/1")
         #expect(operation?.function == "data-access" && operation?.model == "customers" && operation?.risk == .high)
     }

@@ -29,6 +29,9 @@ import Testing
             if !rule.models.isEmpty {
                 guard let model = operation.model, rule.models.contains(where: { Glob.matches($0, model) }) else { return false }
             }
+            if !rule.versions.isEmpty {
+                guard let version = operation.version, rule.versions.contains(where: { Glob.matches($0, version) }) else { return false }
+            }
             return true
         }
         let sorted = rules.sorted { $0.name < $1.name }
@@ -56,13 +59,15 @@ import Testing
                 if random.next(3) == 0 { rule.operations = [random.pick(Self.operations)] }
                 if random.next(3) == 0 { rule.namespaces = [random.pick(Self.namespaces)] }
                 if random.next(3) == 0 { rule.models = [random.pick(["llama-*", "mistral", "*-70b"])] }
+                if random.next(4) == 0 { rule.versions = [random.pick(["1", "2*"])] }
                 return rule
             }
             let authorizer = Authorizer(functions: functions, rules: rules)
             for _ in 0..<30 {
                 let caller = CallerFacts(id: Self.id(random.pick(Self.namespaces), random.next(3)))
                 let operation = Operation(function: random.pick(Self.functions), name: random.pick(Self.operations),
-                                          model: random.pick(Self.models), profile: "test")
+                                          model: random.pick(Self.models), version: random.pick(["1", "20", nil]),
+                                          profile: "test")
                 let decision = authorizer.decide(caller, operation)
                 let expected = Self.reference(functions, rules, caller, operation)
                 #expect(decision.outcome == expected.0 && decision.rule == expected.1,
