@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternProxy", "PosternAdmin", "PosternTLS", "PosternMasking",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -19,7 +19,7 @@ import PosternTLS
 /// upstream connections, and the request log. Confined to its event loop (no locks).
 final class LoopServices {
     let eventLoop: EventLoop
-    let config: PosternConfig
+    private(set) var config: PosternConfig
     let log: RequestLogBuffer
     let sweeper: DeadlineSweeper
     let requestIDs = RequestIDGenerator()
@@ -27,24 +27,20 @@ final class LoopServices {
     /// The newest credential set; replaced on this loop when files are reloaded.
     var credentials: Credentials
     var verifiedTokens = VerifiedTokenCache()
-    /// Masking policies by name, built once at start-up.
-    let maskingPolicies: [String: MaskingPolicy]
+    /// Masking policies by name, built at start-up and on reload.
+    private(set) var maskingPolicies: [String: MaskingPolicy]
     /// The caller fields that never reach the model server.
-    let callerClaims: CallerClaims
+    private(set) var callerClaims: CallerClaims
     /// Classify and authorize, when `functions` are configured.
-    let authorize: AuthorizeStep?
+    private(set) var authorize: AuthorizeStep?
 
     init(eventLoop: EventLoop, config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy],
          log: RequestLog) {
         self.eventLoop = eventLoop
         self.config = config
         self.maskingPolicies = masking
-        // A caller's value of a header that carries a function's credential never passes.
-        self.callerClaims = CallerClaims(adding: config.forwarding.claimPatterns
-                                         + config.policy.upstreamCredentials.values.map(\.header))
-        self.authorize = config.policy.isEnforced
-            ? AuthorizeStep(policy: config.requestPolicy())
-            : nil
+        self.callerClaims = Self.callerClaims(config)
+        self.authorize = Self.authorizeStep(config)
         self.credentials = credentials
         self.log = RequestLogBuffer(log: log, eventLoop: eventLoop)
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop)
@@ -55,6 +51,27 @@ final class LoopServices {
                                                                       limits: config.limits)
             }
         }
+    }
+}
+
+extension LoopServices {
+    /// A reloaded configuration (its reloadable sections) for every request from now on;
+    /// upstream connections and listeners stay as they are.
+    func reconfigure(_ config: PosternConfig, masking: [String: MaskingPolicy], credentials: Credentials) {
+        self.config = config
+        self.maskingPolicies = masking
+        self.callerClaims = Self.callerClaims(config)
+        self.authorize = Self.authorizeStep(config)
+        self.credentials = credentials
+    }
+
+    /// A caller's value of a header that carries a function's credential never passes.
+    private static func callerClaims(_ config: PosternConfig) -> CallerClaims {
+        CallerClaims(adding: config.forwarding.claimPatterns + config.policy.upstreamCredentials.values.map(\.header))
+    }
+
+    private static func authorizeStep(_ config: PosternConfig) -> AuthorizeStep? {
+        config.policy.isEnforced ? AuthorizeStep(policy: config.requestPolicy()) : nil
     }
 }
 

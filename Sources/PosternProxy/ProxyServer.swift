@@ -116,6 +116,12 @@ public final class ProxyServer: Sendable {
         await services.onEveryLoop { $0.credentials = credentials }
     }
 
+    /// Puts a reloaded configuration in place, with the masking policies and credentials
+    /// built from it: every request from now on is routed, authorized and masked by it.
+    public func update(config: PosternConfig, masking: [String: MaskingPolicy], credentials: Credentials) async {
+        await services.onEveryLoop { $0.reconfigure(config, masking: masking, credentials: credentials) }
+    }
+
     /// Graceful shutdown: stop accepting, ask every connection to finish (GOAWAY for
     /// HTTP/2, `Connection: close` for HTTP/1.1), wait up to `grace`, then close the rest.
     public func drain(grace: Duration) async {

@@ -6,7 +6,7 @@ import PosternConfig
 /// mismatched key, bad bundle) is logged and the previous set stays in use.
 public struct CredentialWatcher: Sendable {
     let config: PosternConfig
-    var current: Credentials
+    public private(set) var current: Credentials
     /// Stamps of a set that failed to load: not retried until the files change again.
     var failed: [String: [Int64]]?
 
@@ -15,29 +15,27 @@ public struct CredentialWatcher: Sendable {
         self.current = current
     }
 
-    /// Polls until the task is cancelled.
-    public mutating func run(apply: (Credentials) async -> Void, log: (String) -> Void, warn: (String) -> Void) async {
-        let interval = config.identity.reloadInterval
-        var seen = current.files
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            let now = current.stampsNow()
-            defer { seen = now }
-            // Unchanged since the last load (or the last failure), or still being written.
-            guard now != current.files, now != failed, now == seen else { continue }
-            switch Credentials.load(config, generation: current.generation + 1) {
-            case .success(let fresh) where fresh.files == now:
-                current = fresh
-                failed = nil
-                await apply(fresh)
-                log("postern: credentials reloaded (generation \(fresh.generation))")
-            case .success:
-                continue  // changed again while being read: try once it settles
-            case .failure(let problems):
-                failed = now
-                warn("postern: credential reload failed, keeping the previous set: "
-                    + problems.problems.joined(separator: "; "))
-            }
+    /// The stamps seen at the last check: a change is loaded once they hold still.
+    private var seen: [String: [Int64]]?
+
+    /// One poll, called every `identity.reload_interval`: a new set once the files changed
+    /// and settled, nil otherwise (a set that fails to load is reported through `warn`).
+    public mutating func check(warn: (String) -> Void) -> Credentials? {
+        let now = current.stampsNow()
+        defer { seen = now }
+        // Unchanged since the last load (or the last failure), or still being written.
+        guard now != current.files, now != failed, now == (seen ?? current.files) else { return nil }
+        switch Credentials.load(config, generation: current.generation + 1) {
+        case .success(let fresh) where fresh.files == now:
+            current = fresh
+            failed = nil
+            return fresh
+        case .success:
+            return nil  // changed again while being read: try once it settles
+        case .failure(let problems):
+            failed = now
+            warn("postern: credential reload failed, keeping the previous set: " + problems.problems.joined(separator: "; "))
+            return nil
         }
     }
 }

@@ -18,8 +18,10 @@ enum RunCommand {
         case draining
     }
 
-    static func run(config: PosternConfig, masking: [String: MaskingPolicy]) async throws -> Bool {
+    static func run(config: PosternConfig, masking: [String: MaskingPolicy], file: String?,
+                    overrides: ConfigOverrides) async throws -> Bool {
         let signal = TerminationSignal()
+        let hangup = HangupSignal()
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
@@ -60,8 +62,7 @@ enum RunCommand {
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
         for warning in config.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
         let watcher = Task {
-            var watcher = CredentialWatcher(config: config, current: credentials)
-            await watcher.run(apply: { await proxy.update(credentials: $0) }, log: Log.info, warn: Log.warning)
+            await watch(proxy, config: config, credentials: credentials, file: file, overrides: overrides, hangup: hangup)
         }
         defer { watcher.cancel() }
 
@@ -73,6 +74,30 @@ enum RunCommand {
         try await group.shutdownGracefully()
         Log.info("postern: stopped")
         return true
+    }
+}
+
+extension RunCommand {
+    /// Every `identity.reload_interval`: the configuration (on SIGHUP or a settled change),
+    /// then the credential files, each applied to the running proxy once it loads whole.
+    private static func watch(_ proxy: ProxyServer, config: PosternConfig, credentials: Credentials, file: String?,
+                              overrides: ConfigOverrides, hangup: HangupSignal) async {
+        var configWatcher = ConfigWatcher(file: file, overrides: overrides, running: config)
+        var credentialWatcher = CredentialWatcher(config: config, current: credentials)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configWatcher.running.identity.reloadInterval)
+            if configWatcher.due(hangups: hangup.received) {
+                if let applied = configWatcher.reload(generation: credentialWatcher.current.generation + 1) {
+                    await proxy.update(config: applied.config, masking: applied.masking, credentials: applied.credentials)
+                    credentialWatcher = CredentialWatcher(config: applied.config, current: applied.credentials)
+                }
+                continue
+            }
+            if let fresh = credentialWatcher.check(warn: Log.warning) {
+                await proxy.update(credentials: fresh)
+                Log.info("postern: credentials reloaded (generation \(fresh.generation))")
+            }
+        }
     }
 }
 

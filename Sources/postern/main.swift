@@ -89,7 +89,7 @@ case .mask(let file, let options):
 case .run(let file, let overrides):
     guard let config = loadConfig(file, overrides), let masking = loadMasking(config) else { exit(1) }
     do {
-        if try await !RunCommand.run(config: config, masking: masking) { exit(1) }
+        if try await !RunCommand.run(config: config, masking: masking, file: file, overrides: overrides) { exit(1) }
     } catch {
         Log.error("postern: \(error)")
         exit(1)

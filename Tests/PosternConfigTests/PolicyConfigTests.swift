@@ -175,3 +175,24 @@ import PosternPolicy
             .contains { $0.contains("reach deployment") })
     }
 }
+
+@Suite struct ConfigReloadTests {
+    private func config(_ yaml: String) throws -> PosternConfig {
+        try PosternConfig.parse(yaml: PolicyConfigTests.upstream + yaml, file: "r.yaml").get()
+    }
+
+    @Test func policyAppliesAndListenersWaitForARestart() throws {
+        let running = try config("listen: { address: 127.0.0.1:8000 }\nfunctions: { inference: { callers: [a] } }")
+        let changed = try config("""
+            listen: { address: 127.0.0.1:9000 }
+            functions: { inference: { callers: [a, b] } }
+            rules: [{ name: r, effect: deny, models: [x] }]
+            runtime: { event_loop_threads: 2 }
+            """)
+        let reload = running.reloading(changed)
+        #expect(reload.applied == ["functions", "rules"] && reload.needRestart == ["listen", "runtime"])
+        #expect(reload.merged.listen.port == 8000 && reload.merged.eventLoopThreads == 0)
+        #expect(reload.merged.policy.functions[0].callers.count == 2 && reload.merged.policy.rules.count == 1)
+        #expect(running.reloading(running).applied.isEmpty)
+    }
+}

@@ -48,13 +48,11 @@ def keys(tmp_path_factory):
     return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory, model_server, keys):
-    from conftest import Postern
-    p = Postern(tmp_path_factory.mktemp("guarded"), upstreams={"model": model_server}, public=False,
-                tls=keys.tls_yaml(), identity=keys.identity_yaml(), extra=POLICY)
-    yield p
-    p.stop()
+@pytest.fixture
+def guarded(start_postern, model_server, keys):
+    # One per test: each test reads its own request log from the first line.
+    return start_postern(upstreams={"model": model_server}, public=False, tls=keys.tls_yaml(),
+                         identity=keys.identity_yaml(), extra=POLICY)
 
 
 def client(p, keys, caller=WEB):
