@@ -78,41 +78,38 @@ public struct Authorizer: Sendable {
         // An identity spelled like a group (an OIDC subject "group:admins") is not one.
         if !caller.id.hasPrefix("group:") { byCaller.forEach(caller.id, visit) }
         for group in caller.groups { byCaller.forEach("group:" + group, visit) }
-        if let deny = denies.first(caller, operation, context, from: named.deny) {
-            return Decision(.deny, rule: deny.name, reason: "\(caller.id) may not call \(describe(operation)): denied by rule '\(deny.name)'")
+        let keys = RuleIndex.Keys(caller, operation)
+        if let deny = denies.first(caller, operation, context, keys: keys, from: named.deny) {
+            return Decision(.deny, rule: deny.name, why: .deniedByRule(caller: caller.id, operation: operation))
         }
         let allowedBy: String
         if let admittedBy {
             allowedBy = admittedBy
-        } else if let allow = allows.first(caller, operation, context, from: named.allow) {
+        } else if let allow = allows.first(caller, operation, context, keys: keys, from: named.allow) {
             allowedBy = allow.name
         } else {
-            return Decision(.deny, rule: "default-deny",
-                            reason: "\(caller.id) is not a caller of the \(operation.function) function (\(describe(operation)))")
+            return Decision(.deny, rule: "default-deny", why: .notACaller(caller: caller.id, operation: operation))
         }
-        if let approval = approvals.first(caller, operation, context, from: named.approval) {
-            return Decision(.needsApproval, rule: approval.name,
-                            reason: "\(describe(operation)) needs approval (rule '\(approval.name)')")
+        if let approval = approvals.first(caller, operation, context, keys: keys, from: named.approval) {
+            return Decision(.needsApproval, rule: approval.name, why: .needsApproval(operation: operation))
         }
         return Decision(.allow, rule: allowedBy, reason: "allowed")
     }
 
-    private func describe(_ operation: Operation) -> String {
-        operation.model.map { "\(operation.name) on model '\($0)'" } ?? operation.name
-    }
 }
 
 /// Values filed under caller patterns, found for an ID without scanning the patterns: exact
-/// IDs by hash, `…/*` patterns by looking up each ancestor path of the ID.
+/// IDs by hash, `…/*` patterns by each ancestor path of the ID, every one hashed in a single
+/// pass over its bytes.
 struct CallerIndex<Value: Sendable>: Sendable {
-    private var exact: [String: [Value]] = [:]
+    private var exact = ByteKeyTable<Value>()
     /// Keyed by the pattern's text before `*` (ending in `/`).
-    private var under: [Substring: [Value]] = [:]
+    private var under = ByteKeyTable<Value>()
 
     mutating func add(_ pattern: CallerPattern, _ value: Value) {
         switch pattern {
-        case .exact(let id): exact[id, default: []].append(value)
-        case .under(let base): under[base[...], default: []].append(value)
+        case .exact(let id): exact.add(id, value)
+        case .under(let base): under.add(base, value)
         }
     }
 
@@ -120,31 +117,44 @@ struct CallerIndex<Value: Sendable>: Sendable {
 
     /// Calls `body` with every value filed under a pattern that covers `id`.
     func forEach(_ id: String, _ body: (Value) -> Void) {
-        exact[id]?.forEach(body)
-        guard !under.isEmpty, let colon = id.firstIndex(of: ":"), id[colon...].hasPrefix("://") else { return }
-        var index = id.index(colon, offsetBy: 3)
-        while let slash = id[index...].firstIndex(of: "/") {
-            let ancestor = id[...slash]
-            // A pattern covers IDs strictly below it.
-            if ancestor.endIndex < id.endIndex { under[ancestor]?.forEach(body) }
-            index = id.index(after: slash)
+        var id = id
+        id.withUTF8 { bytes in
+            var hash = ByteKeyTable<Value>.seed
+            // Ancestors are the prefixes ending in `/` after `scheme://`, strictly shorter
+            // than the ID (a pattern covers IDs below it).
+            var pathStart = Int.max
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                hash = ByteKeyTable<Value>.extend(hash, byte)
+                guard byte == UInt8(ascii: "/") else { continue }
+                if pathStart == Int.max {
+                    if index >= 2, bytes[index - 1] == UInt8(ascii: "/"), bytes[index - 2] == UInt8(ascii: ":"),
+                       bytes[..<(index - 2)].firstIndex(of: UInt8(ascii: ":")) == nil {
+                        pathStart = index + 1
+                    }
+                    continue
+                }
+                if index >= pathStart, index + 1 < bytes.count, !under.isEmpty {
+                    under.forEach(hash, UnsafeBufferPointer(rebasing: bytes[...index]), body)
+                }
+            }
+            exact.forEach(hash, bytes, body)
         }
     }
-
 }
 
 /// The rules of one effect, compiled: each rule is filed under its most selective
 /// condition (its callers, in the authorizer's caller index, else its functions, operations,
-/// namespaces, exact models or model prefixes), so a
-/// decision reads the few rules filed under what the request is; the first that applies, by
-/// name, wins.
+/// namespaces, exact models or model prefixes), so a decision reads the few rules filed
+/// under what the request is; the first that applies, by name, wins.
 struct RuleIndex: Sendable {
-    /// One rule's conditions, read in place (a class: no copy of its sets per check).
+    /// One rule's conditions, read in place (a class: no copy per check). The sets are
+    /// short arrays: comparing a few small strings beats hashing one.
     final class Compiled: Sendable {
         let rule: PolicyRule
-        let functions: Set<String>
-        let operations: Set<String>
-        let namespaces: Set<String>
+        let functions: [String]
+        let operations: [String]
+        let namespaces: [String]
         let models: [[UInt8]]
         let versions: [[UInt8]]
         /// Times, headers or sources: conditions on the request's context.
@@ -152,23 +162,24 @@ struct RuleIndex: Sendable {
         init(_ rule: PolicyRule) {
             hasContextConditions = rule.times != nil || !rule.headers.isEmpty || !rule.sources.isEmpty
             self.rule = rule
-            functions = rule.functions
-            operations = rule.operations
-            namespaces = rule.namespaces
+            functions = rule.functions.sorted()
+            operations = rule.operations.sorted()
+            namespaces = rule.namespaces.sorted()
             models = rule.models.map { Array($0.utf8) }
             versions = rule.versions.map { Array($0.utf8) }
         }
     }
 
     private let rules: [Compiled]
-    private var byFunction: [String: [Int]] = [:]
-    private var byOperation: [String: [Int]] = [:]
-    private var byNamespace: [String: [Int]] = [:]
-    private var byModel: [String: [Int]] = [:]
+    private var byFunction = ByteKeyTable<Int>()
+    private var byOperation = ByteKeyTable<Int>()
+    private var byNamespace = ByteKeyTable<Int>()
+    private var byModel = ByteKeyTable<Int>()
     /// Glob models by their literal start (`llama-3-*` under `llama-3-`), looked up with the
     /// request model's prefixes of each length present.
-    private var byModelPrefix: [Substring: [Int]] = [:]
-    private var modelPrefixLengths: [Int] = []
+    private var byModelPrefix = ByteKeyTable<Int>()
+    /// `true` at each length some literal prefix has.
+    private var modelPrefixLengths: [Bool] = []
     private var general: [Int] = []
 
     /// `rules` sorted by name.
@@ -178,19 +189,22 @@ struct RuleIndex: Sendable {
             if !rule.callers.isEmpty {
                 continue  // filed in the authorizer's caller index
             } else if !rule.functions.isEmpty {
-                for function in rule.functions { byFunction[function, default: []].append(index) }
+                for function in rule.functions { byFunction.add(function, index) }
             } else if !rule.operations.isEmpty {
-                for operation in rule.operations { byOperation[operation, default: []].append(index) }
+                for operation in rule.operations { byOperation.add(operation, index) }
             } else if !rule.namespaces.isEmpty {
-                for namespace in rule.namespaces { byNamespace[namespace, default: []].append(index) }
+                for namespace in rule.namespaces { byNamespace.add(namespace, index) }
             } else if !rule.models.isEmpty, rule.models.allSatisfy({ !$0.hasPrefix("*") }) {
                 for model in rule.models {
                     if let star = model.firstIndex(of: "*") {
-                        let prefix = model[..<star]
-                        byModelPrefix[prefix, default: []].append(index)
-                        if !modelPrefixLengths.contains(prefix.utf8.count) { modelPrefixLengths.append(prefix.utf8.count) }
+                        let prefix = Array(model[..<star].utf8)
+                        byModelPrefix.add(prefix, index)
+                        if modelPrefixLengths.count <= prefix.count {
+                            modelPrefixLengths += [Bool](repeating: false, count: prefix.count + 1 - modelPrefixLengths.count)
+                        }
+                        modelPrefixLengths[prefix.count] = true
                     } else {
-                        byModel[model, default: []].append(index)
+                        byModel.add(model, index)
                     }
                 }
             } else {
@@ -199,27 +213,52 @@ struct RuleIndex: Sendable {
         }
     }
 
+    /// What a decision looks rules up by, hashed once for every index it reads.
+    struct Keys {
+        let function: HashedName
+        let operation: HashedName
+        let namespace: HashedName?
+        let model: HashedName?
+
+        init(_ caller: CallerFacts, _ operation: Operation) {
+            function = HashedName(operation.function)
+            self.operation = HashedName(operation.name)
+            namespace = caller.namespace.map(HashedName.init)
+            model = operation.model.map(HashedName.init)
+        }
+    }
+
     /// The first rule, by name, that applies: `best` is the position of one already found
     /// through the caller index (or `Int.max`).
-    func first(_ caller: CallerFacts, _ operation: Operation, _ context: RequestContext, from best: Int) -> PolicyRule? {
+    func first(_ caller: CallerFacts, _ operation: Operation, _ context: RequestContext, keys: Keys,
+               from best: Int) -> PolicyRule? {
         var best = best
         func consider(_ index: Int) {
             if index < best, applies(index, caller, operation, context) { best = index }
         }
-        if !byFunction.isEmpty { byFunction[operation.function]?.forEach(consider) }
-        if !byOperation.isEmpty { byOperation[operation.name]?.forEach(consider) }
-        if !byNamespace.isEmpty, let namespace = caller.namespace { byNamespace[namespace]?.forEach(consider) }
-        if let model = operation.model {
-            if !byModel.isEmpty { byModel[model]?.forEach(consider) }
-            for length in modelPrefixLengths where length <= model.utf8.count {
-                let end = model.utf8.index(model.utf8.startIndex, offsetBy: length)
-                // A cut inside a character cannot equal a literal prefix.
-                if end < model.utf8.endIndex, model.utf8[end] & 0xC0 == 0x80 { continue }
-                byModelPrefix[Substring(model.utf8[..<end])]?.forEach(consider)
-            }
+        byFunction.forEach(keys.function, consider)
+        byOperation.forEach(keys.operation, consider)
+        if let namespace = keys.namespace { byNamespace.forEach(namespace, consider) }
+        if let model = keys.model {
+            byModel.forEach(model, consider)
+            if !modelPrefixLengths.isEmpty { considerModelPrefixes(model.text, consider) }
         }
         general.forEach(consider)
         return best == Int.max ? nil : rules[best].rule
+    }
+
+    private func considerModelPrefixes(_ model: String, _ consider: (Int) -> Void) {
+        var model = model
+        model.withUTF8 { bytes in
+            var hash = ByteKeyTable<Int>.seed
+            for length in 0...min(bytes.count, modelPrefixLengths.count - 1) {
+                // A cut inside a character cannot equal a literal prefix.
+                if modelPrefixLengths[length], length == bytes.count || bytes[length] & 0xC0 != 0x80 {
+                    byModelPrefix.forEach(hash, UnsafeBufferPointer(rebasing: bytes[..<length]), consider)
+                }
+                if length < bytes.count { hash = ByteKeyTable<Int>.extend(hash, bytes[length]) }
+            }
+        }
     }
 
     /// The rule's conditions but its callers (the index found it by caller, or it has none).

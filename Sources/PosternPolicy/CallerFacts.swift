@@ -10,27 +10,31 @@ public struct CallerFacts: Sendable, Equatable {
     public init(id: String, groups: [String] = []) {
         self.id = id
         self.groups = groups
-        // spiffe://TRUST-DOMAIN/ns/NS/sa/SA[/…], read without splitting into an array.
-        let utf8 = id.utf8
-        guard utf8.starts(with: "spiffe://".utf8) else { return }
-        var start = utf8.index(utf8.startIndex, offsetBy: 9)
-        var found: (ns: Substring.UTF8View?, sa: Substring.UTF8View?) = (nil, nil)
-        var position = 0
-        while start < utf8.endIndex, position < 5 {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
-            let segment = Substring(id.utf8[start..<end]).utf8
-            switch position {
-            case 1: if !segment.elementsEqual("ns".utf8) { return }
-            case 2: found.ns = segment
-            case 3: if !segment.elementsEqual("sa".utf8) { return }
-            case 4: found.sa = segment
-            default: break
+        // spiffe://TRUST-DOMAIN/ns/NS/sa/SA[/…], read in place on the ID's bytes.
+        var text = id
+        let found: (ns: String, sa: String)? = text.withUTF8 { bytes in
+            guard bytes.count > 9, bytes.starts(with: "spiffe://".utf8) else { return nil }
+            var ns = 0..<0, sa = 0..<0
+            var start = 9, position = 0
+            while start <= bytes.count, position < 5 {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "/") { end += 1 }
+                let segment = start..<end
+                switch position {
+                case 1: guard end - start == 2, bytes[start] == UInt8(ascii: "n"), bytes[start + 1] == UInt8(ascii: "s") else { return nil }
+                case 2: ns = segment
+                case 3: guard end - start == 2, bytes[start] == UInt8(ascii: "s"), bytes[start + 1] == UInt8(ascii: "a") else { return nil }
+                case 4: sa = segment
+                default: break
+                }
+                position += 1
+                start = end + 1
             }
-            position += 1
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
+            guard position == 5, !ns.isEmpty, !sa.isEmpty else { return nil }
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            return (text(ns), text(sa))
         }
-        guard let ns = found.ns, let sa = found.sa, !ns.isEmpty, !sa.isEmpty else { return }
-        namespace = String(Substring(ns))
-        serviceAccount = String(Substring(sa))
+        namespace = found?.ns
+        serviceAccount = found?.sa
     }
 }

@@ -6,8 +6,20 @@
 /// Lines are bucketed by their first path segment, so a request is compared with the few
 /// lines that could match it rather than with every table.
 public struct Classifier: Sendable {
-    private typealias Entry = (precedence: Int, rule: OperationRule)
-    private var byFirstSegment: [Substring: [Entry]] = [:]
+    /// A line and its methods as a short list (compared, not hashed); a class, so that
+    /// looking lines up copies a reference, not the line.
+    private final class Entry: Sendable {
+        let precedence: Int
+        let rule: OperationRule
+        let methods: [String]
+        init(_ precedence: Int, _ rule: OperationRule) {
+            self.precedence = precedence
+            self.rule = rule
+            self.methods = rule.methods.sorted()
+        }
+    }
+    /// Keyed by the lower-case first segment.
+    private var byFirstSegment = ByteKeyTable<Entry>()
     /// Lines whose first segment is a capture or wildcard (or the root).
     private var unbucketed: [Entry] = []
     /// Every line, in precedence order.
@@ -16,10 +28,11 @@ public struct Classifier: Sendable {
     public init(rules: [OperationRule]) {
         self.rules = rules
         for (precedence, rule) in rules.enumerated() {
+            let entry = Entry(precedence, rule)
             if case .literal(let first)? = rule.path.segments.first {
-                byFirstSegment[first[...], default: []].append((precedence, rule))
+                byFirstSegment.add(first, entry)
             } else {
-                unbucketed.append((precedence, rule))
+                unbucketed.append(entry)
             }
         }
     }
@@ -36,31 +49,47 @@ public struct Classifier: Sendable {
     }
 
     public func classify(method: String, path: Substring) -> Operation? {
-        let bytes = path.utf8
-        let from = bytes.firstIndex { $0 != UInt8(ascii: "/") } ?? bytes.endIndex
-        let to = bytes[from...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
-        let segment = Substring(bytes[from..<to])
-        // Table keys are lower case; most paths already are, and then nothing is allocated.
-        let hasUpper = segment.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-        let candidates = (hasUpper ? byFirstSegment[segment.lowercased()[...]] : byFirstSegment[segment]) ?? []
-        // Both lists keep precedence order; a bucketed line and an unbucketed one can both
-        // match, so take whichever comes first in `rules`.
-        var best: (rule: OperationRule, model: Substring?, version: Substring?)?
-        var bestPrecedence = Int.max
-        for list in [candidates, unbucketed] {
-            for (precedence, rule) in list where precedence < bestPrecedence
-                && (rule.methods.isEmpty || rule.methods.contains(method)) {
-                guard let captures = rule.path.match(path) else { continue }
-                best = (rule, captures.model, captures.version)
-                bestPrecedence = precedence
-                break
+        var path = path
+        return path.withUTF8 { bytes in
+            var from = 0
+            while from < bytes.count, bytes[from] == UInt8(ascii: "/") { from += 1 }
+            // The first segment, lower-cased as it is hashed (table keys are lower case).
+            var lowered: [UInt8] = []
+            var hash = ByteKeyTable<Entry>.seed
+            var to = from
+            while to < bytes.count, bytes[to] != UInt8(ascii: "/") {
+                let byte = PathPattern.lower(bytes[to])
+                if byte != bytes[to], lowered.isEmpty { lowered = Array(bytes[from..<to]) }
+                if !lowered.isEmpty || byte != bytes[to] { lowered.append(byte) }
+                hash = ByteKeyTable<Entry>.extend(hash, byte)
+                to += 1
             }
+            // Both lists keep precedence order; a bucketed line and an unbucketed one can both
+            // match, so take whichever comes first in `rules`.
+            var best: (entry: Entry, model: Range<Int>?, version: Range<Int>?)?
+            var bestPrecedence = Int.max
+            func consider(_ entry: Entry) {
+                guard entry.precedence < bestPrecedence,
+                      entry.methods.isEmpty || entry.methods.contains(method),
+                      let captures = entry.rule.path.match(bytes) else { return }
+                best = (entry, captures.model, captures.version)
+                bestPrecedence = entry.precedence
+            }
+            if lowered.isEmpty {
+                byFirstSegment.forEach(hash, UnsafeBufferPointer(rebasing: bytes[from..<to]), consider)
+            } else {
+                lowered.withUnsafeBufferPointer { byFirstSegment.forEach(hash, $0, consider) }
+            }
+            for entry in unbucketed where entry.precedence < bestPrecedence { consider(entry) }
+            guard let best else { return nil }
+            func text(_ range: Range<Int>?) -> String? {
+                range.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            }
+            let model = text(best.model), rule = best.entry.rule
+            return Operation(function: rule.function, name: rule.name, model: model, version: text(best.version),
+                             risk: rule.risk, profile: rule.profile, modelField: model == nil ? rule.modelField : nil,
+                             messageModel: rule.messageModel)
         }
-        guard let best else { return nil }
-        return Operation(function: best.rule.function, name: best.rule.name, model: best.model.map(String.init),
-                         version: best.version.map(String.init), risk: best.rule.risk, profile: best.rule.profile,
-                         modelField: best.model == nil ? best.rule.modelField : nil,
-                         messageModel: best.rule.messageModel)
     }
 }
 

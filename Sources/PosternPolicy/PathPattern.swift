@@ -12,6 +12,8 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
 
     public let segments: [Segment]
     public let description: String
+    /// Each literal segment's bytes (empty for the others), compared without building text.
+    private let literals: [[UInt8]]
 
     /// Parses `/v2/models/{model}/versions/{version}/infer`; nil when malformed.
     public init?(_ text: String) {
@@ -33,36 +35,51 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         }
         self.segments = segments
         self.description = text
+        self.literals = segments.map { segment in
+            if case .literal(let literal) = segment { return Array(literal.utf8) }
+            return []
+        }
     }
 
     /// The captures of a match: `(model, version)`, or nil when `path` does not match.
     public func match(_ path: Substring) -> (model: Substring?, version: Substring?)? {
-        var model: Substring?
-        var version: Substring?
-        // Byte indices on the UTF-8 view: no Character or index validation per step.
-        let bytes = path.utf8
-        var start = bytes.startIndex
-        while start < bytes.endIndex, bytes[start] == UInt8(ascii: "/") { start = bytes.index(after: start) }
-        for segment in segments {
+        var path = path
+        return path.withUTF8 { bytes in
+            guard let captures = match(bytes) else { return nil }
+            func text(_ range: Range<Int>?) -> Substring? {
+                range.map { Substring(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            }
+            return (text(captures.model), text(captures.version))
+        }
+    }
+
+    /// The same on the path's bytes: the captures as byte ranges.
+    func match(_ bytes: UnsafeBufferPointer<UInt8>) -> (model: Range<Int>?, version: Range<Int>?)? {
+        var model: Range<Int>?
+        var version: Range<Int>?
+        var start = 0
+        while start < bytes.count, bytes[start] == UInt8(ascii: "/") { start += 1 }
+        for (position, segment) in segments.enumerated() {
             if case .rest = segment { return (model, version) }
-            guard start < bytes.endIndex else { return nil }
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
-            let part = bytes[start..<end]
+            guard start < bytes.count else { return nil }
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "/") { end += 1 }
             switch segment {
-            case .literal(let literal):
-                guard part.count == literal.utf8.count,
-                      zip(part, literal.utf8).allSatisfy({ Self.lower($0) == $1 }) else { return nil }
-            case .model: model = Substring(part)
-            case .version: version = Substring(part)
+            case .literal:
+                let literal = literals[position]
+                guard end - start == literal.count else { return nil }
+                for offset in 0..<literal.count where Self.lower(bytes[start + offset]) != literal[offset] { return nil }
+            case .model: model = start..<end
+            case .version: version = start..<end
             case .any, .rest: break
             }
-            start = end == bytes.endIndex ? end : bytes.index(after: end)
+            start = end == bytes.count ? end : end + 1
         }
-        return start == bytes.endIndex ? (model, version) : nil
+        return start == bytes.count ? (model, version) : nil
     }
 
     @inline(__always)
-    private static func lower(_ byte: UInt8) -> UInt8 {
+    static func lower(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }
