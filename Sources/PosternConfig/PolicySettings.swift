@@ -205,8 +205,9 @@ extension PolicySettings {
         for function in functions where function.callers.isEmpty {
             warnings.append(("functions.\(function.name).callers", "a function without callers admits no one"))
         }
+        // gRPC methods whose messages Postern cannot read (no known model or parameters).
         let grpcLines = classifier().rules.filter {
-            if case .literal(let first)? = $0.path.segments.first { return first.contains(".") }
+            if $0.messageModel == nil, case .literal(let first)? = $0.path.segments.first { return first.contains(".") }
             return false
         }
         for (index, guardRule) in guards.enumerated() {

@@ -25,6 +25,8 @@ public enum BuiltInProfiles {
 
     /// `name = 1; version = 2`, as most request messages of the service spell their model.
     private static let nameAndVersion = MessageModel(name: 1, version: 2)
+    /// `ModelInferRequest`: `model_name = 1; model_version = 2; map<string, InferParameter> parameters = 4`.
+    private static let inferRequest = MessageModel(name: 1, version: 2, parameters: 4)
     /// `repository_name = 1; model_name = 2` (and `TraceSettingRequest`'s `model_name = 2`).
     private static let modelSecond = MessageModel(name: 2)
 
@@ -82,8 +84,8 @@ public enum BuiltInProfiles {
             line("GET", "/v2", "telemetry", "server_metadata"),
             line("GET", "/v2/health/live", "telemetry", "server_live"),
             line("GET", "/v2/health/ready", "telemetry", "server_ready"),
-            line("POST", "\(grpcService)/ModelInfer", "inference", "ModelInfer", message: nameAndVersion),
-            line("POST", "\(grpcService)/ModelStreamInfer", "inference", "ModelStreamInfer", message: nameAndVersion),
+            line("POST", "\(grpcService)/ModelInfer", "inference", "ModelInfer", message: inferRequest),
+            line("POST", "\(grpcService)/ModelStreamInfer", "inference", "ModelStreamInfer", message: inferRequest),
             line("POST", "\(grpcService)/ModelMetadata", "inference", "ModelMetadata", message: nameAndVersion),
             line("POST", "\(grpcService)/ModelReady", "telemetry", "ModelReady", message: nameAndVersion),
             line("POST", "\(grpcService)/ServerLive", "telemetry", "ServerLive"),

@@ -48,27 +48,35 @@ public struct RequestPolicy: Sendable {
         let needsModel = operation.modelField != nil
             && (authorizer.readsModels || shadow?.readsModels == true || covering.contains { !$0.models.isEmpty })
         guard needsModel || !covering.isEmpty else { return nil }
-        var read = BodyRead(limit: inspectionLimit, setBy: "limits.max_inspected_body")
-        for guardRule in covering where guardRule.maxBody > 0 && guardRule.maxBody < read.limit {
-            read = BodyRead(limit: guardRule.maxBody, setBy: "guard '\(guardRule.name)'")
-        }
-        return read
+        return limit(covering)
     }
 
     /// What a gRPC call's request messages need before they pass.
     public enum MessageInspection: Sendable, Equatable {
         /// Nothing: the path decides.
         case none
-        /// Each message is held whole (up to the limit) and the model it names decided.
-        case models(BodyRead)
-        /// A guard covers the call and cannot read its messages: refused, never passed unread.
+        /// Each message is held whole (up to the limit), read for its model, version and
+        /// parameters, and decided before it passes; `guarded`: a guard reads every message.
+        case messages(BodyRead, guarded: Bool)
+        /// A guard covers a method whose messages Postern cannot read: refused, never
+        /// passed unread.
         case refused(guardName: String)
     }
 
     public func messageInspection(for operation: Operation, caller: CallerFacts) -> MessageInspection {
-        if let covering = guards.first(where: { $0.covers(caller, operation) }) { return .refused(guardName: covering.name) }
-        guard operation.messageModel != nil, authorizer.readsModels || shadow?.readsModels == true else { return .none }
-        return .models(BodyRead(limit: inspectionLimit, setBy: "limits.max_inspected_body"))
+        let covering = guards.filter { $0.covers(caller, operation) }
+        if let unreadable = covering.first, operation.messageModel == nil { return .refused(guardName: unreadable.name) }
+        let needsModel = operation.messageModel != nil && (authorizer.readsModels || shadow?.readsModels == true)
+        guard needsModel || !covering.isEmpty else { return .none }
+        return .messages(limit(covering), guarded: !covering.isEmpty)
+    }
+
+    private func limit(_ covering: [ParameterGuard]) -> BodyRead {
+        var read = BodyRead(limit: inspectionLimit, setBy: "limits.max_inspected_body")
+        for guardRule in covering where guardRule.maxBody > 0 && guardRule.maxBody < read.limit {
+            read = BodyRead(limit: guardRule.maxBody, setBy: "guard '\(guardRule.name)'")
+        }
+        return read
     }
 
     /// Whether the request is denied whatever its body says (a deny rule, or a default deny

@@ -19,11 +19,13 @@ struct AuthorizeStep {
         var refusal: (error: CallerError, outcome: String, detail: String?)?
     }
 
-    /// Decides; `body` is the whole request body when the policy's `bodyRead` asked for it.
+    /// Decides; `body` is the whole request body when the policy's `bodyRead` asked for it,
+    /// `message` what a gRPC request message said when `messageInspection` asked for it.
     func run(_ operation: Operation, caller: CallerFacts, context: RequestContext, body: HeldRequest? = nil,
+             message: RequestBody? = nil,
              upstreamCredentials: [String: Swift.Result<UpstreamCredential, UpstreamCredentialUnavailable>]) -> Result {
         var result = Result(operation: operation)
-        var read: RequestBody?
+        var read = message
         if let body {
             switch RequestBody.read(body.bytes, contentType: body.contentType, contentEncoding: body.contentEncoding,
                                     modelField: operation.modelField) {

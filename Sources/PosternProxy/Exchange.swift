@@ -45,8 +45,9 @@ final class Exchange {
     /// For a gRPC call whose messages name their model: the messages not yet complete.
     private var messages: GRPCMessageFramer?
     /// The model and version the last decision allowed, so a stream naming the same one
-    /// again is not decided again.
+    /// again is not decided again (unless a guard reads every message's parameters).
     private var admitted: (model: String?, version: String?)?
+    private var messagesGuarded = false
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
@@ -148,9 +149,10 @@ final class Exchange {
                         fail(.parameterNotAllowed("guard '\(guardName)' covers \(classified.name) and cannot read gRPC messages: "
                                                   + "refused rather than passed unread"), outcome: "parameter_violation")
                         return
-                    case .models(let read):
+                    case .messages(let read, let guarded):
                         // Each message names its model: decide on each before it passes.
                         messages = GRPCMessageFramer(limit: min(read.limit, services.config.limits.streamWindow - 5))
+                        messagesGuarded = guarded
                         services.sweeper.track(self)
                         if endStream { requestEnd(trailers: nil) }
                         return
@@ -171,8 +173,8 @@ final class Exchange {
 
     /// Decides, keeping what the step found for the log; false when the request was refused.
     private func authorize(_ step: AuthorizeStep, _ classified: Operation, _ facts: CallerFacts,
-                           body: HeldRequest?) -> Bool {
-        let authorized = step.run(classified, caller: facts, context: requestContext(), body: body,
+                           body: HeldRequest?, message: RequestBody? = nil) -> Bool {
+        let authorized = step.run(classified, caller: facts, context: requestContext(), body: body, message: message,
                                   upstreamCredentials: services.credentials.upstream)
         operation = authorized.operation
         decision = authorized.decision
@@ -325,13 +327,16 @@ final class Exchange {
             fail(.unreadableBody("a request message is not well-formed protobuf"), outcome: "unreadable_body")
             return false
         }
-        if upstream != nil, let admitted, admitted.model == named.model, admitted.version == named.version { return true }
+        if upstream != nil, !messagesGuarded, let admitted, admitted.model == named.model, admitted.version == named.version {
+            return true
+        }
         classified.model = named.model
         classified.version = named.version
-        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: nil) else {
+        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: nil,
+                        message: messagesGuarded ? named.body(size: message.count - 5) : nil) else {
             return false
         }
-        admitted = named
+        admitted = (named.model, named.version)
         if upstream == nil { forward(endStream: false) }
         return true
     }

@@ -68,11 +68,11 @@ import PosternPolicy
         let open = try PosternConfig.parse(yaml: Self.upstream, file: "p.yaml").get()
         #expect(open.policy.warnings.first?.message.contains("every verified identity may call") == true)
         let guarded = try PosternConfig.parse(yaml: Self.upstream + """
-            functions: { inference: { callers: [a] } }
-            guards: [{ name: all }, { name: chat, operations: [chat_completions] }]
+            functions: { inference: { callers: [a] }, deployment: { callers: [b] } }
+            guards: [{ name: all }, { name: ops, functions: [deployment] }]
             """, file: "p.yaml").get()
-        #expect(guarded.policy.warnings.map(\.key) == ["guards[0]"])
-        #expect(guarded.policy.warnings[0].message.contains("ModelInfer, ModelMetadata, ModelStreamInfer"))
+        #expect(guarded.policy.warnings.map(\.key) == ["guards[1]"])
+        #expect(guarded.policy.warnings[0].message.contains("LogSettings"))
     }
 
     @Test func guardsParse() throws {

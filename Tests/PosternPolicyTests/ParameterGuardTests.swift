@@ -177,10 +177,28 @@ import PosternJSON
     @Test func theModelIsTheLastValueOfItsField() {
         let fields = MessageModel(name: 1, version: 2)
         let message = Self.field(1, "open") + Self.field(3, "id") + [0x20, 0x96, 0x01] + Self.field(2, "7")
-        #expect(fields.read(message[...])! == ("open", "7"))
+        #expect(fields.read(message[...]).map { [$0.model, $0.version] } == ["open", "7"])
         #expect(fields.read((message + Self.field(1, "secret"))[...])!.model == "secret")
-        #expect(fields.read([][...])! == (nil, nil))
+        #expect(fields.read([][...]) == MessageModel.Facts())
         #expect(MessageModel(name: 2).read((Self.field(1, "repo") + Self.field(2, "llama"))[...])!.model == "llama")
+    }
+
+    /// `parameters = 4` entries of `ModelInferRequest`, each `InferParameter` kind.
+    @Test func parametersAreReadForTheGuard() {
+        func entry(_ key: String, _ value: [UInt8]) -> [UInt8] {
+            let inner = Self.field(1, key) + [0x12, UInt8(value.count)] + value
+            return [0x22, UInt8(inner.count)] + inner
+        }
+        let double = [0x21] + withUnsafeBytes(of: (2.5).bitPattern.littleEndian) { Array($0) }
+        let message = Self.field(1, "m") + entry("temperature", double) + entry("n", [0x10, 0x03])
+            + entry("stream", [0x08, 0x01]) + entry("stop", Self.field(3, "END")) + entry("n", [0x10, 0x07])
+        let facts = MessageModel(name: 1, version: 2, parameters: 4).read(message[...])!
+        #expect(facts.parameters == ["temperature": .number(2.5), "n": .number(7), "stream": .bool(true), "stop": .string("END")])
+        var g = ParameterGuard(name: "g")
+        g.bounds["parameters.temperature"] = .init(max: 1)
+        #expect(g.violation(in: facts.body(size: message.count).json, size: message.count)?.field == "parameters.temperature")
+        let nan = [0x21] + withUnsafeBytes(of: Double.nan.bitPattern.littleEndian) { Array($0) }
+        #expect(MessageModel(name: 1, parameters: 4).read((message + entry("top_p", nan))[...]) == nil)
     }
 
     @Test(arguments: [[0x0A, 0x05, 0x61], [0x0A, 0x02, 0xFF, 0xFE], [0x08], [0x0B, 0x00], [0x09, 0x00, 0x00]])

@@ -26,6 +26,8 @@ rules:
   - {{ name: deployments-need-approval, effect: approval, functions: [deployment] }}
 shadow_rules:
   - {{ name: no-chat-from-app, effect: deny, namespaces: [app], operations: [chat_completions] }}
+guards:
+  - {{ name: cool-streams, operations: [ModelStreamInfer], bounds: {{ parameters.temperature: {{ max: 1 }} }} }}
 """
 
 
@@ -251,9 +253,12 @@ def test_oidc_groups_name_callers(start_postern, model_server, keys):
     assert as_user("group:ml-users", []) == 403
 
 
-def infer_request(model, version=""):
+def infer_request(model, version="", temperature=None):
     from tritonclient.grpc import service_pb2
-    return service_pb2.ModelInferRequest(model_name=model, model_version=version, id="1").SerializeToString()
+    request = service_pb2.ModelInferRequest(model_name=model, model_version=version, id="1")
+    if temperature is not None:
+        request.parameters["temperature"].double_param = temperature
+    return request.SerializeToString()
 
 
 def grpc_channel(p, keys):
@@ -296,3 +301,22 @@ def test_each_message_of_a_stream_is_decided_on_the_model_it_names(guarded, keys
             answered.release()
     assert answers == [infer_request("open")] * 2
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED and "secret-weights" in refused.value.details()
+
+
+def test_a_guard_reads_every_message_of_a_stream(guarded, keys):
+    stream = grpc_channel(guarded, keys).stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")
+    metadata = [("authorization", f"Bearer {mint(keys.svid_key, sub=WEB)}")]
+    answers, answered = [], threading.Semaphore(0)
+
+    def requests():
+        for temperature in [0.2, 0.9, 5.0, 0.1]:
+            yield infer_request("open", temperature=temperature)
+            answered.acquire(timeout=5)
+
+    with pytest.raises(grpc.RpcError) as refused:
+        for answer in stream(requests(), timeout=10, metadata=metadata):
+            answers.append(answer)
+            answered.release()
+    assert len(answers) == 2
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "parameters.temperature must be at most 1" in refused.value.details()

@@ -65,7 +65,7 @@ functions:
 rules:
   - { name: no-secret-models, effect: deny, models: ['secret-*'] }
 guards:
-  - { name: v2-parameters, operations: [infer], bounds: { parameters.temperature: { max: 1 } } }
+  - { name: v2-parameters, operations: [infer, ModelInfer], bounds: { parameters.temperature: { max: 1 } } }
 """
 
 
@@ -164,6 +164,11 @@ def test_tritonclient_with_functions_rules_and_a_guard(authorized, keys):
         rest.infer("echo", [text_input(triton_http, [b"hi"])], parameters={"temperature": 2},
                    outputs=[triton_http.InferRequestedOutput("text", binary_data=False)], headers={**JSON, **headers})
     assert raised.value.status() == "400" and "parameters.temperature must be at most 1" in str(raised.value)
+    with pytest.raises(InferenceServerException) as raised:
+        grpc_client.infer("echo", [text_input(triton_grpc, [b"hi"])], parameters={"temperature": 2.0}, headers=headers)
+    assert raised.value.status() == "StatusCode.INVALID_ARGUMENT" and "parameters.temperature" in str(raised.value)
+    assert grpc_client.infer("echo", [text_input(triton_grpc, [b"hi"])], parameters={"temperature": 0.5},
+                             headers=headers).as_numpy("text")[0] == b"echo: hi"
     # Readiness is telemetry: the inference caller may not ask, the telemetry caller may.
     with pytest.raises(InferenceServerException):
         grpc_client.is_model_ready("echo", headers=headers)
