@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import PosternCore
 import PosternPolicy
 import Yams
@@ -331,9 +334,13 @@ extension ConfigDecoder {
 }
 
 extension ConfigDecoder {
-    /// `{days: [mon, tue, …], hours: "HH:MM-HH:MM", utc_offset: "+HH:MM"}`, each optional.
+    /// `{days: [mon, tue, …], hours: "HH:MM-HH:MM", utc_offset: "+HH:MM" | time_zone: Area/City}`,
+    /// each optional; a time zone is read from the tzdata files (`TZDIR`, else /usr/share/zoneinfo).
     func timeWindow(_ node: Node, _ key: String) -> TimeWindow? {
-        guard let entries = mapping(node, key, allowed: ["days", "hours", "utc_offset"]) else { return nil }
+        guard let entries = mapping(node, key, allowed: ["days", "hours", "utc_offset", "time_zone"]) else { return nil }
+        if entries.contains(where: { $0.0 == "utc_offset" }), entries.contains(where: { $0.0 == "time_zone" }) {
+            report(key, node, "give utc_offset or time_zone, not both")
+        }
         var window = TimeWindow()
         let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
         for (field, value) in entries {
@@ -356,6 +363,9 @@ extension ConfigDecoder {
                 }
                 window.from = from
                 window.to = to
+            case "time_zone":
+                guard let name = string(value, path) else { continue }
+                window.zone = Self.zone(name, path, value, self)
             default:
                 guard let text = string(value, path) else { continue }
                 let sign = text.hasPrefix("-") ? -1 : 1
@@ -369,6 +379,23 @@ extension ConfigDecoder {
             }
         }
         return window
+    }
+
+    private static func zone(_ name: String, _ key: String, _ node: Node, _ d: ConfigDecoder) -> ZoneOffsets? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+            d.report(key, node, "'\(name)' is not a time zone name like Europe/Berlin")
+            return nil
+        }
+        let directory = getenv("TZDIR").map { String(cString: $0) } ?? "/usr/share/zoneinfo"
+        switch TextFile.load("\(directory)/\(name)") {
+        case .success(let bytes):
+            if let zone = ZoneOffsets(name: name, tzif: bytes) { return zone }
+            d.report(key, node, "\(directory)/\(name) is not a TZif time zone file")
+        case .failure(let error):
+            d.report(key, node, "no time zone '\(name)' (\(directory)/\(name): \(error); install tzdata, or give utc_offset)")
+        }
+        return nil
     }
 
     private static func minutes(_ text: Substring) -> Int? {

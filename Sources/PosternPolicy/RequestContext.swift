@@ -24,8 +24,8 @@ public struct NoHeaders: HeaderLookup {
     public func value(of name: String) -> String? { nil }
 }
 
-/// Days of the week and a time of day, at a fixed offset from UTC (`22:00-06:00` wraps
-/// past midnight; the day is the local day the request arrives on).
+/// Days of the week and a time of day, at a fixed offset from UTC or in a named time zone
+/// (`22:00-06:00` wraps past midnight; the day is the local day the request arrives on).
 public struct TimeWindow: Sendable, Equatable {
     /// 0 is Sunday.
     public var days: Set<Int>
@@ -33,16 +33,20 @@ public struct TimeWindow: Sendable, Equatable {
     public var from: Int
     public var to: Int
     public var utcOffsetMinutes: Int
+    /// When set, the offset at the request's time, daylight saving included.
+    public var zone: ZoneOffsets?
 
-    public init(days: Set<Int> = Set(0...6), from: Int = 0, to: Int = 1440, utcOffsetMinutes: Int = 0) {
+    public init(days: Set<Int> = Set(0...6), from: Int = 0, to: Int = 1440, utcOffsetMinutes: Int = 0,
+                zone: ZoneOffsets? = nil) {
         self.days = days
         self.from = from
         self.to = to
         self.utcOffsetMinutes = utcOffsetMinutes
+        self.zone = zone
     }
 
     public func contains(_ time: Int64) -> Bool {
-        let local = time + Int64(utcOffsetMinutes) * 60
+        let local = time + (zone.map { Int64($0.offset(at: time)) } ?? Int64(utcOffsetMinutes) * 60)
         let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let minute = Int((local - day * 86_400) / 60)
         let weekday = Int(((day + 4) % 7 + 7) % 7)  // 1970-01-01 was a Thursday

@@ -19,11 +19,13 @@ import PosternPolicy
         functions:
           inference: { callers: ['spiffe://td/ns/app/*'] }
           data-access: { callers: [spiffe://td/ns/data/sa/reader] }
-        rules: [{ name: r, effect: deny, models: ['x-*'], versions: ['2*'], namespaces: [app] }]
+        rules: [{ name: r, effect: deny, models: ['x-*'], versions: ['2*'], namespaces: [app],
+                  when: { days: [mon, fri], hours: '09:00-17:00', time_zone: America/New_York } }]
         """
         let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()
         #expect(config.policy.isEnforced && config.policy.profiles == ["openai", "triton"])
         #expect(config.policy.rules.first?.versions == ["2*"])
+        #expect(config.policy.rules.first?.times?.zone?.name == "America/New_York")
         let operation = config.policy.classifier().classify(method: "POST", path: "/retrieve/customers/1")
         #expect(operation?.function == "data-access" && operation?.model == "customers" && operation?.risk == .high)
     }
@@ -50,6 +52,9 @@ import PosternPolicy
         ("functions: { inference: { callers: [a] } }\nguards: [{ name: g, max_body: 2MiB }]", "above limits.max_inspected_body"),
         ("functions: { inference: { callers: [a] } }\nguards: [{ name: g }, { name: g }]", "another guard is called 'g'"),
         ("guards: [{ name: g }]", "guards apply to authorized requests: configure functions"),
+        ("rules: [{ name: a, effect: deny, when: { time_zone: Mars/Olympus_Mons } }]", "no time zone 'Mars/Olympus_Mons'"),
+        ("rules: [{ name: a, effect: deny, when: { time_zone: ../../etc/passwd } }]", "is not a time zone name"),
+        ("rules: [{ name: a, effect: deny, when: { time_zone: UTC, utc_offset: '+01:00' } }]", "not both"),
         ("rules: [{ name: a, effect: maybe }]", "rules[0].effect: expected one of allow, deny, approval"),
         ("rules: [{ name: a, effect: deny }, { name: a, effect: allow }]", "another rule is called 'a'"),
         ("rules: [{ name: a, effect: deny, functions: [inferense] }]", "no function called 'inferense'"),

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import PosternPolicy
 
@@ -50,5 +53,34 @@ import Testing
         #expect(authorizer.decide(CallerFacts(id: "b"), chat, elsewhere).outcome == .deny)
         let unlabelled = RequestContext(time: 0, source: [10, 0, 0, 7])
         #expect(authorizer.decide(CallerFacts(id: "b"), chat, unlabelled).outcome == .deny)
+    }
+}
+
+@Suite struct ZoneOffsetsTests {
+    static let berlin: ZoneOffsets = {
+        var bytes: [UInt8] = []
+        if let file = fopen("/usr/share/zoneinfo/Europe/Berlin", "rb") {
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            bytes = Array(buffer[..<fread(&buffer, 1, buffer.count, file)])
+            fclose(file)
+        }
+        return ZoneOffsets(name: "Europe/Berlin", tzif: bytes)!
+    }()
+
+    @Test func daylightSavingTimeMovesTheWindow() {
+        let winter = Int64(1_801_209_600)  // 2027-01-29T08:00:00Z
+        let summer = Int64(1_814_515_200)  // 2027-07-02T08:00:00Z
+        #expect(Self.berlin.offset(at: winter) == 3600 && Self.berlin.offset(at: summer) == 7200)
+        // 09:00-17:00 Berlin time: 08:00Z is 09:00 in winter and 10:00 in summer, both inside;
+        // 07:30Z is inside in summer only.
+        let office = TimeWindow(from: 9 * 60, to: 17 * 60, zone: Self.berlin)
+        #expect(office.contains(winter) && office.contains(summer))
+        #expect(!office.contains(winter - 1800) && office.contains(summer - 1800))
+        #expect(!TimeWindow(from: 9 * 60, to: 17 * 60, utcOffsetMinutes: 60).contains(summer - 1800))
+    }
+
+    @Test func whatIsNotATZifFileIsRefused() {
+        #expect(ZoneOffsets(name: "x", tzif: Array("not a zone".utf8)) == nil)
+        #expect(ZoneOffsets(name: "x", tzif: Array("TZif2".utf8) + [UInt8](repeating: 0xFF, count: 60)) == nil)
     }
 }

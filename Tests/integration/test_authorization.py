@@ -320,3 +320,22 @@ def test_a_guard_reads_every_message_of_a_stream(guarded, keys):
     assert len(answers) == 2
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "parameters.temperature must be at most 1" in refused.value.details()
+
+
+@pytest.mark.parametrize("spelling,status", [
+    ("/v1/models/../load_lora_adapter", 403),      # a dot segment
+    ("/v1/%6Coad_lora_adapter", 403),              # an escaped unreserved letter
+    ("/V1/Load_LoRA_Adapter", 403),                # case
+    ("//v1///load_lora_adapter", 403),             # repeated slashes
+    ("/v1/load_lora_adapter%2F", 400),             # an encoded slash: refused outright
+    ("/v1/models%2F..%2Fload_lora_adapter", 400),
+])
+def test_spellings_of_a_deployment_route_are_classified_as_one(guarded, keys, spelling, status):
+    """An inference caller cannot reach a deployment operation by spelling its path otherwise."""
+    got, _, body = call(guarded, keys, WEB, spelling, "--path-as-is", "--data-binary", "{}")
+    assert got == status, body
+    entry = guarded.request_log(entries=1)[-1]
+    if status == 403:
+        assert entry["operation"] == "load_lora_adapter" and entry["function"] == "deployment"
+    else:
+        assert entry["outcome"] == "bad_path"
