@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (POSTERN, ROOT, Process, append_report, cpu_model, cpu_seconds, free_port,  # noqa: E402
                    peak_rss_mib, start_nghttpx, start_origin)
 from policy import TD, policy  # noqa: E402
+from tls import h2load as tls_h2load  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
 from identity_material import Keys, make_svids, mint  # noqa: E402
@@ -54,16 +55,8 @@ limits: {{ max_concurrent_streams: 1000 }}
 def h2load(port, requests, headers, tmp):
     data = tmp / "body.json"
     data.write_text(BODY)
-    args = ["h2load", "-n", str(requests), "-c", "10", "-m", "10", "-t", "1", "-d", str(data),
-            "-H", "content-type: application/json"]
-    for header in headers:
-        args += ["-H", header]
-    out = subprocess.run(args + [f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, timeout=600)
-    text = out.stdout
-    ok = int(text.split("succeeded,")[0].split(",")[-1].strip().split()[0]) if "succeeded" in text else 0
-    if ok != requests:
-        raise RuntimeError(f"{ok} of {requests} requests succeeded:\n{text[-1500:]}")
-    return float(text.split("finished in")[1].split(",")[1].split("req/s")[0].strip())
+    return tls_h2load(port, PATH, requests, 10, 10, ["content-type: application/json", *headers],
+                      extra=["-d", str(data)], scheme="http")
 
 
 def measure(pid, port, requests, repeat, headers, tmp):

@@ -54,11 +54,12 @@ def start_nghttpx(keys, origin_h2):
     return Process(args, port), port
 
 
-def h2load(port, path, requests, clients, streams, headers=()):
-    args = ["h2load", "-n", str(requests), "-c", str(clients), "-m", str(streams), "-t", "1"]
+def h2load(port, path, requests, clients, streams, headers=(), extra=(), scheme="https"):
+    """req/s of one h2load run in which every request succeeds (or an error saying why)."""
+    args = ["h2load", "-n", str(requests), "-c", str(clients), "-m", str(streams), "-t", "1", *extra]
     for header in headers:
         args += ["-H", header]
-    out = subprocess.run(args + [f"https://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(args + [f"{scheme}://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=600)
     text = out.stdout
     ok = int(text.split("succeeded,")[0].split(",")[-1].strip().split()[0]) if "succeeded" in text else 0
     if ok != requests:

@@ -26,7 +26,8 @@ public struct RequestHead: Sendable, Equatable {
 
     /// The path without its query string.
     public var pathWithoutQuery: Substring {
-        path.firstIndex(of: "?").map { path[..<$0] } ?? path[...]
+        // On the bytes: `?` is ASCII, and a Character search is several times slower.
+        path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path[...]
     }
 }
 

@@ -2,7 +2,10 @@ import PosternJSON
 
 /// Classify, read the body where the decision depends on it, and decide: the whole
 /// authorization of one request, as the data path and `postern explain` both run it.
-public struct RequestPolicy: Sendable {
+///
+/// A class: the data path reaches it through its loop's services on every request, and a
+/// reference is one retain where a struct of tables would be one per table.
+public final class RequestPolicy: Sendable {
     public let classifier: Classifier
     public let authorizer: Authorizer
     public let shadow: Authorizer?

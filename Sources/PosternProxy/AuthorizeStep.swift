@@ -5,7 +5,7 @@ import PosternTLS
 /// The authorize step of the exchange: the request policy's verdict turned into what the
 /// exchange does (the error a refused caller gets, the log's outcome), and the function's
 /// own upstream credential. Pure: no socket, no event loop.
-struct AuthorizeStep {
+struct AuthorizeStep: Sendable {
     let policy: RequestPolicy
 
     /// What the step found, for the log, and whether the request may go on.

@@ -140,16 +140,20 @@ final class Exchange {
             }
             operation = classified
             let facts = CallerFacts(id: principal.id, groups: principal.groups)
-            if !step.policy.deniedWhateverTheBody(classified, caller: facts, context: requestContext()) {
-                if isGRPC {
-                    switch step.policy.messageInspection(for: classified, caller: facts) {
-                    case .none:
-                        break
-                    case .refused(let guardName):
+            // A caller denied whatever its body says is refused before any of it is read.
+            let policy = step.policy
+            if isGRPC {
+                switch policy.messageInspection(for: classified, caller: facts) {
+                case .none:
+                    break
+                case .refused(let guardName):
+                    if !policy.deniedWhateverTheBody(classified, caller: facts, context: requestContext()) {
                         fail(.parameterNotAllowed("guard '\(guardName)' covers \(classified.name) and cannot read gRPC messages: "
                                                   + "refused rather than passed unread"), outcome: "parameter_violation")
                         return
-                    case .messages(let read, let guarded):
+                    }
+                case .messages(let read, let guarded):
+                    if !policy.deniedWhateverTheBody(classified, caller: facts, context: requestContext()) {
                         // Each message names its model: decide on each before it passes.
                         messages = GRPCMessageFramer(limit: min(read.limit, services.config.limits.streamWindow - 5))
                         messagesGuarded = guarded
@@ -157,13 +161,14 @@ final class Exchange {
                         if endStream { requestEnd(trailers: nil) }
                         return
                     }
-                } else if let read = step.policy.bodyRead(for: classified, caller: facts) {
-                    // The decision needs the body: hold it (bounded), then decide and forward.
-                    held = HeldBody(read: read)
-                    services.sweeper.track(self)
-                    if endStream { requestEnd(trailers: nil) }
-                    return
                 }
+            } else if let read = policy.bodyRead(for: classified, caller: facts),
+                      !policy.deniedWhateverTheBody(classified, caller: facts, context: requestContext()) {
+                // The decision needs the body: hold it (bounded), then decide and forward.
+                held = HeldBody(read: read)
+                services.sweeper.track(self)
+                if endStream { requestEnd(trailers: nil) }
+                return
             }
             guard authorize(step, classified, facts, body: nil) else { return }
         }
