@@ -22,12 +22,15 @@ public final class HTTP2Session {
     /// Delivers every recorded event to `handle`, in order, including events recorded while
     /// handling (say `dataSent` during a flush). A nested call returns at once and leaves
     /// its events to the outer loop, so no event is delivered twice or out of order.
-    public func dispatchEvents(_ handle: (HTTP2Event) -> Void) {
+    /// `batch` sees each batch of events before they are handled one by one: a handler can
+    /// see there that a stream opened in it is also closed in it.
+    public func dispatchEvents(batch: ([HTTP2Event]) -> Void = { _ in }, _ handle: (HTTP2Event) -> Void) {
         guard !dispatching else { return }
         dispatching = true
         defer { dispatching = false }
         while !events.isEmpty {
             swap(&events, &dispatchScratch)
+            batch(dispatchScratch)
             var index = 0
             while index < dispatchScratch.count {
                 handle(dispatchScratch[index])

@@ -65,7 +65,11 @@ final class HTTP1UpstreamPool: UpstreamClient {
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
-                case .success:
+                case .success(let channel):
+                    // A slot is held for the channel's whole life, and freed when it closes,
+                    // whatever closed it: a channel closed from here, before it is active,
+                    // never reports channelInactive.
+                    channel.closeFuture.assumeIsolated().whenComplete { [self] _ in connectionClosed(connection) }
                     connection.assign(request)
                 case .failure(let error):
                     openConnections -= 1
@@ -92,8 +96,9 @@ final class HTTP1UpstreamPool: UpstreamClient {
         }
     }
 
-    /// A connection closed, by either side: its slot is free for a waiter.
-    func connectionClosed(_ connection: HTTP1UpstreamConnection) {
+    /// A connection closed, by either side (its channel's close future): its slot is free
+    /// for a waiter.
+    private func connectionClosed(_ connection: HTTP1UpstreamConnection) {
         openConnections -= 1
         idle.removeAll { $0 === connection }
         serveWaiting()
@@ -215,6 +220,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     func assign(_ request: HTTP1UpstreamRequest) {
         guard let context, context.channel.isActive else {
             request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))
+            close()
             return
         }
         guard request.delegate != nil else {  // cancelled while connecting
@@ -280,7 +286,6 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         keepAlive = false
-        defer { pool.connectionClosed(self) }
         if let request, !responseComplete {
             self.request = nil
             if reused, !responseStarted, request.mayRetry {

@@ -95,7 +95,17 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     // MARK: Events
 
     private func processEvents() {
-        session.dispatchEvents(handle)
+        session.dispatchEvents(batch: noteClosedStreams, handle)
+    }
+
+    /// Streams that close in the batch being handled (reset by the caller in the same read
+    /// as they were opened): their requests are logged, not started, so a rapid-reset
+    /// flood opens no upstream connection for streams already gone.
+    private var closingInBatch: Set<Int32> = []
+
+    private func noteClosedStreams(_ events: [HTTP2Event]) {
+        if !closingInBatch.isEmpty { closingInBatch.removeAll(keepingCapacity: true) }
+        for case .streamClosed(let streamID, _) in events { closingInBatch.insert(streamID) }
     }
 
     private func handle(_ event: HTTP2Event) {
@@ -139,6 +149,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
             exchange.fail(.shuttingDown(), outcome: "shutting_down")
         } else if head.method == "CONNECT" {
             exchange.fail(.badRequest("CONNECT is not supported"), outcome: "bad_request")
+        } else if closingInBatch.contains(streamID) {
+            exchange.callerAborted()
         } else {
             exchange.start(endStream: endStream)
         }
