@@ -202,6 +202,7 @@ extension Limits {
         ]
         let counts: [String: WritableKeyPath<Limits, Int>] = [
             "max_concurrent_streams": \.maxConcurrentStreams, "max_connections": \.maxConnections,
+            "reset_burst": \.resetBurst, "reset_rate": \.resetRate,
         ]
         let durations: [String: WritableKeyPath<Limits, Duration>] = [
             "header_read_timeout": \.headerReadTimeout, "idle_timeout": \.idleTimeout,

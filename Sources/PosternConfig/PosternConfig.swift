@@ -95,7 +95,8 @@ public struct Route: Sendable, Equatable {
 /// YAML keys under `limits`: `max_header_list_size`, `max_request_body` (0: unlimited),
 /// `max_inspected_body` (the most of a request body held to decide on it),
 /// `max_concurrent_streams`, `max_connections`, `header_read_timeout`, `idle_timeout`,
-/// `stream_idle_timeout`, `drain_grace_period`, `stream_window`, `connection_window`.
+/// `stream_idle_timeout`, `drain_grace_period`, `stream_window`, `connection_window`,
+/// `reset_burst`, `reset_rate` (streams reset per connection, per second).
 public struct Limits: Sendable, Equatable {
     public var maxHeaderListSize = 64 << 10
     public var maxRequestBody = 64 << 20
@@ -114,6 +115,10 @@ public struct Limits: Sendable, Equatable {
     /// HTTP/2 receive windows: the most a peer may have in flight per stream / connection.
     public var streamWindow = 1 << 20
     public var connectionWindow = 16 << 20
+    /// Streams Postern may reset on one HTTP/2 connection: a burst, refilled per second
+    /// (nghttp2's own defaults for the resets it receives); past it, GOAWAY.
+    public var resetBurst = 1000
+    public var resetRate = 33
 
     public init() {}
 }

@@ -13,6 +13,8 @@ enum HTTP2Callbacks {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunkRecv)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend)
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, onInvalidFrameRecv)
         return callbacks!
     }()
 
@@ -68,6 +70,25 @@ enum HTTP2Callbacks {
                                           errorCode: frame.pointee.goaway.error_code))
         default:
             break
+        }
+        return 0
+    }
+
+    /// Counts the streams this side resets, whether Postern asked or nghttp2 did on a
+    /// stream error: what a reset budget spends.
+    static let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData in
+        if let frame, frame.pointee.hd.type == UInt8(NGHTTP2_RST_STREAM.rawValue) {
+            HTTP2Callbacks.session(userData).resetsSent += 1
+        }
+        return 0
+    }
+
+    /// A frame nghttp2 refused (a window overflow, DATA past content-length…): it will
+    /// reset that stream or end the connection. Said at once, so a stream opened in the same
+    /// read is not started.
+    static let onInvalidFrameRecv: nghttp2_on_invalid_frame_recv_callback = { _, frame, _, userData in
+        if let frame, frame.pointee.hd.stream_id != 0 {
+            HTTP2Callbacks.session(userData).events.append(.streamError(streamID: frame.pointee.hd.stream_id))
         }
         return 0
     }

@@ -14,6 +14,9 @@ public enum HTTP2Event {
     case endStream(streamID: Int32)
     /// The stream is gone: `errorCode` 0 means it completed, anything else is a reset.
     case streamClosed(streamID: Int32, errorCode: UInt32)
+    /// A frame on this stream broke the protocol: nghttp2 resets the stream (the close
+    /// follows as `streamClosed`).
+    case streamError(streamID: Int32)
     /// The peer sent GOAWAY.
     case goAway(lastStreamID: Int32, errorCode: UInt32)
     /// `bytes` of a stream's queued body were framed for sending: the caller may let the

@@ -18,6 +18,8 @@ public final class HTTP2Session {
     public let settings: HTTP2Settings
     /// Events recorded since the owner last took them.
     public internal(set) var events: [HTTP2Event] = []
+    /// RST_STREAM frames this side has sent, in all.
+    public internal(set) var resetsSent = 0
 
     /// Delivers every recorded event to `handle`, in order, including events recorded while
     /// handling (say `dataSent` during a flush). A nested call returns at once and leaves

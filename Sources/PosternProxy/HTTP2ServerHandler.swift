@@ -21,6 +21,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     private let flush = FlushScheduler()
     private let timers: ConnectionTimers
     private var draining = false
+    private var resetBudget: ResetBudget
+    private var resetsCounted = 0
 
     init(services: LoopServices, peer: CallerConnection) throws {
         self.services = services
@@ -33,6 +35,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         settings.maxHeaderListSize = UInt32(limits.maxHeaderListSize)
         self.session = try HTTP2Session(role: .server, settings: settings)
         self.timers = ConnectionTimers(sweeper: services.sweeper, limits: limits)
+        self.resetBudget = ResetBudget(burst: limits.resetBurst, perSecond: limits.resetRate)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -98,14 +101,19 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         session.dispatchEvents(batch: noteClosedStreams, handle)
     }
 
-    /// Streams that close in the batch being handled (reset by the caller in the same read
-    /// as they were opened): their requests are logged, not started, so a rapid-reset
-    /// flood opens no upstream connection for streams already gone.
+    /// Streams that close in the batch being handled (reset by the caller, or failing a
+    /// protocol check, in the same read as they were opened): their requests are logged,
+    /// not started, so a flood of them opens no upstream connection for streams gone.
     private var closingInBatch: Set<Int32> = []
 
     private func noteClosedStreams(_ events: [HTTP2Event]) {
         if !closingInBatch.isEmpty { closingInBatch.removeAll(keepingCapacity: true) }
-        for case .streamClosed(let streamID, _) in events { closingInBatch.insert(streamID) }
+        for event in events {
+            switch event {
+            case .streamClosed(let streamID, _), .streamError(let streamID): closingInBatch.insert(streamID)
+            default: continue
+            }
+        }
     }
 
     private func handle(_ event: HTTP2Event) {
@@ -130,7 +138,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
             if streams.isEmpty { streamsDrained() }
         case .dataSent(let streamID, let bytes):
             streams[streamID]?.exchange?.responseBodyDelivered(bytes)
-        case .goAway:
+        case .goAway, .streamError:
             break
         }
     }
@@ -198,11 +206,28 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
             return
         }
         processEvents()
+        guard withinResetBudget(context) else { return }
         if !session.wantsRead && !session.wantsWrite {
             // nghttp2 is done (GOAWAY sent after a connection error): send it, then close.
             context.flush()
             context.close(promise: nil)
         }
+    }
+
+    /// Spends the resets just sent; past the budget, GOAWAY (ENHANCE_YOUR_CALM) and close.
+    private func withinResetBudget(_ context: ChannelHandlerContext) -> Bool {
+        let resets = session.resetsSent - resetsCounted
+        guard resets > 0 else { return true }
+        resetsCounted = session.resetsSent
+        if resetBudget.spend(resets) { return true }
+        services.log.connectionEvent("reset_flood", outcome: "enhance_your_calm", peer: peer.address?.hostPort ?? "?",
+                                     detail: "more than \(Int(resetBudget.burst)) streams reset, refilled at "
+                                         + "\(Int(resetBudget.perSecond))/s: the caller keeps causing stream errors")
+        session.terminate(.enhanceYourCalm)
+        _ = session.writePending(to: context)
+        context.flush()
+        context.close(promise: nil)
+        return false
     }
 
     // MARK: Used by HTTP2CallerStream

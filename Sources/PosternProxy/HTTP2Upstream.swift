@@ -166,6 +166,8 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
         case .goAway:
             goingAway = true
             if streams.isEmpty { close() }
+        case .streamError:
+            break  // the reset and its close follow
         case .dataSent(let streamID, let bytes):
             streams[streamID]?.delegate?.upstreamCreditRequestBody(bytes)
         }
