@@ -93,7 +93,16 @@ final class Exchange {
         switch RequestTarget.normalize(request.path, allowAbsoluteForm: true) {
         case .success(let target):
             request.path = target.path
-            if let authority = target.authority { request.authority = authority }
+            if let authority = target.authority {
+                // An absolute-form target names the host: a Host field that says otherwise is
+                // a request two servers could route apart.
+                if !request.authority.isEmpty, request.authority.lowercased() != authority.lowercased() {
+                    fail(.badRequest("Host '\(request.authority)' disagrees with the request target's '\(authority)'"),
+                         outcome: "bad_request")
+                    return
+                }
+                request.authority = authority
+            }
         case .failure(let error):
             fail(error, outcome: "bad_path")
             return

@@ -69,6 +69,9 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
                 exchange.fail(.headersTooLarge(limit: limit), outcome: "request_headers_too_large")
             } else if request.authority.isEmpty {
                 exchange.fail(.badRequest("HTTP/1.1 request without Host"), outcome: "bad_request")
+            } else if head.headers["host"].count > 1 {
+                // RFC 9112 §3.2: which one a server behind would read is anyone's guess.
+                exchange.fail(.badRequest("more than one Host field"), outcome: "bad_request")
             } else if quiescing {
                 exchange.fail(.shuttingDown(), outcome: "shutting_down")
             } else {

@@ -99,6 +99,20 @@ def test_http1_without_host_is_400(postern):
     assert reply.startswith(b"HTTP/1.1 400")
 
 
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /v1/models HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",          # two Hosts
+    b"GET /v1/models HTTP/1.1\r\nHost: a\r\nhost: a\r\nConnection: close\r\n\r\n",          # even equal ones
+    b"GET http://model.internal/v1/models HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",  # target vs Host
+])
+def test_http1_host_ambiguity_is_400(postern, request_bytes):
+    reply = raw_exchange(postern.port, request_bytes)
+    assert reply.startswith(b"HTTP/1.1 400") and b"bad_request" in reply
+    # The same absolute-form target with a matching Host (any case) is served.
+    agreed = raw_exchange(postern.port, b"GET http://Model.internal/v1/models HTTP/1.1\r\nHost: model.INTERNAL\r\n"
+                                        b"Connection: close\r\n\r\n")
+    assert agreed.startswith(b"HTTP/1.1 200")
+
+
 def test_malformed_http2_frames_get_goaway_and_postern_keeps_serving(postern):
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
     bad_settings = b"\x00\x00\x05\x04\x00\x00\x00\x00\x00" + b"\x00" * 5  # SETTINGS of length 5
