@@ -42,7 +42,12 @@ enum HTTP2Callbacks {
         let session = HTTP2Callbacks.session(userData)
         // RFC 9113 §6.5.2 counts 32 bytes of overhead per field.
         session.pendingHeaderBytes += nameLength + valueLength + 32
-        if session.pendingHeaderBytes > Int(session.settings.maxHeaderListSize) {
+        let limit = Int(session.settings.maxHeaderListSize)
+        if session.pendingHeaderBytes > limit {
+            // Over the limit the stream gets 431; far over it (an HPACK bomb: a few bytes that
+            // decode to megabytes) decoding stops here and the connection ends, so the cost
+            // stays with the sender rather than the loop's other callers.
+            if session.pendingHeaderBytes > 4 * limit { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
             session.pendingOversized = true
             return 0
         }

@@ -84,3 +84,42 @@ def test_resets_within_the_budget_keep_the_connection(start_postern, model_serve
     p = start_postern(upstreams={"model": model_server}, limits={"reset_burst": 200, "reset_rate": 10})
     goaway, resets, closed = flood(p, 100)
     assert goaway is None and not closed and resets == 100
+
+
+def test_an_hpack_bomb_ends_its_connection_and_costs_others_nothing(start_postern, model_server):
+    """A header block of a few kilobytes that decodes to megabytes (one large field put in
+    the dynamic table, then referenced by a one-byte index thousands of times)."""
+    p = start_postern(upstreams={"model": model_server}, limits={"max_header_list_size": "16KiB"})
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    value = b"v" * 4000
+    # Literal with incremental indexing, new name: 0x40, name, value (7-bit prefix lengths).
+    def string(data):
+        return (bytes([0x7F]) + _varint(len(data) - 127) if len(data) >= 127 else bytes([len(data)])) + data
+    block = bytes([0x82, 0x84, 0x86]) + bytes([0x41, 1]) + b"a"  # :method GET, :path /, :scheme http, :authority a
+    block += bytes([0x40]) + string(b"x-bomb") + string(value) + bytes([0xBE]) * 12000  # index 62, 12,000 times
+    frame = len(block).to_bytes(3, "big") + bytes([0x1, 0x5]) + (1).to_bytes(4, "big") + block
+    with socket.create_connection(("127.0.0.1", p.port)) as s:
+        s.settimeout(5)
+        s.sendall(conn.data_to_send() + frame)
+        received, closed = b"", False
+        started = time.monotonic()
+        while time.monotonic() - started < 5:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:  # closed with the rest of the bomb unread
+                chunk = b""
+            if not chunk:
+                closed = True
+                break
+            received += chunk
+    assert closed and time.monotonic() - started < 2
+    assert p.alive() and curl("--http2-prior-knowledge", f"{p.url}/v1/models")[0] == 200
+
+
+def _varint(n):
+    out = b""
+    while n >= 128:
+        out += bytes([n % 128 + 128])
+        n //= 128
+    return out + bytes([n])
