@@ -50,6 +50,9 @@ let package = Package(
         // Classify and authorize: operations from profile tables, decisions by named rules
         // (pure Swift, no configuration, no sockets).
         .target(name: "PosternPolicy", dependencies: ["PosternCrypto", "PosternJSON"]),
+        // Just-in-time approvals, grants and revocations: the state machine and the
+        // snapshot the data path reads (pure Swift, no store, no sockets).
+        .target(name: "PosternApprovals", dependencies: ["PosternCrypto"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore", "PosternPolicy", "PosternJSON",
@@ -85,6 +88,7 @@ let package = Package(
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
         .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy", "PosternJSON"]),
+        .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
