@@ -61,7 +61,7 @@ let package = Package(
         // The NIO pipeline that carries a request from a caller to the model server and back.
         .target(name: "PosternProxy", dependencies: [
             "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS", "PosternMasking",
-            "PosternPolicy",
+            "PosternPolicy", "PosternApprovals",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -69,14 +69,15 @@ let package = Package(
         ]),
         // The admin listener: health, readiness (later approvals, revocations, metrics).
         .target(name: "PosternAdmin", dependencies: [
-            "PosternCore",
+            "PosternCore", "PosternApprovals", "PosternIdentity", "PosternJSON", "PosternPolicy",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternTLS", "PosternMasking",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternApprovals",
+            "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -5,29 +5,32 @@ import NIOPosix
 import PosternCore
 
 /// The admin listener (default 127.0.0.1): `/healthz` says the process serves,
-/// `/readyz` says whether callers should be sent here. Approvals, revocations and
-/// metrics join it in later issues.
+/// `/readyz` says whether callers should be sent here (both without a credential, for
+/// kubelet probes); `/admin/v1/…` is the operators' API (`AdminAPI`).
 public final class AdminServer: Sendable {
     /// Answers readiness: nil when ready, otherwise the reason it is not.
     public typealias Readiness = @Sendable () async -> String?
 
     private let group: EventLoopGroup
     private let readiness: Readiness
+    private let api: AdminAPI?
     private let channel = NIOLockedValueBox<Channel?>(nil)
 
-    public init(group: EventLoopGroup, readiness: @escaping Readiness) {
+    public init(group: EventLoopGroup, api: AdminAPI? = nil, readiness: @escaping Readiness) {
         self.group = group
+        self.api = api
         self.readiness = readiness
     }
 
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let readiness = self.readiness
+        let api = self.api
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, api: api))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -50,14 +53,25 @@ final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let readiness: AdminServer.Readiness
+    private let api: AdminAPI?
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
+    static let maxBody = 64 << 10
 
-    init(readiness: @escaping AdminServer.Readiness) { self.readiness = readiness }
+    init(readiness: @escaping AdminServer.Readiness, api: AdminAPI?) {
+        self.readiness = readiness
+        self.api = api
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
+        case .head(let head):
+            self.head = head
+            body = []
+            bodyTooLarge = false
+        case .body(let chunk):
+            if body.count + chunk.readableBytes > Self.maxBody { bodyTooLarge = true } else { body += chunk.readableBytesView }
         case .end:
             guard let head else { return }
             self.head = nil
@@ -67,6 +81,23 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func route(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        if path.hasPrefix("/admin/") {
+            guard let api else {
+                respond(context, head, 404, "{\"error\":\"no admin API: configure admin.operators\"}")
+                return
+            }
+            guard !bodyTooLarge else {
+                respond(context, head, 413, "{\"error\":\"request body over \(Self.maxBody) bytes\"}")
+                return
+            }
+            let (method, authorization, body) = (head.method.rawValue, head.headers["authorization"].first, self.body)
+            let promise = context.eventLoop.makePromise(of: AdminAPI.Response.self)
+            promise.completeWithTask { await api.handle(method: method, path: path[...], authorization: authorization, body: body) }
+            promise.futureResult.assumeIsolated().whenSuccess { response in
+                self.respond(context, head, response.status, response.body)
+            }
+            return
+        }
         guard head.method == .GET || head.method == .HEAD else {
             respond(context, head, 405, "{\"error\":\"method not allowed\"}")
             return

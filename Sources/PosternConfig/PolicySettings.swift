@@ -292,7 +292,9 @@ extension PolicySettings {
     static func overlap(_ a: CallerPattern, _ b: CallerPattern) -> Bool {
         switch (a, b) {
         case (.exact(let x), .exact(let y)): x == y
-        case (.exact(let id), .under), (.under, .exact(let id)): (a.covers(id) || b.covers(id))
+        // The pattern must cover the exact ID (an exact pattern always covers itself).
+        case (.exact(let id), .under): b.covers(id)
+        case (.under, .exact(let id)): a.covers(id)
         case (.under(let x), .under(let y)): x.hasPrefix(y) || y.hasPrefix(x)
         }
     }

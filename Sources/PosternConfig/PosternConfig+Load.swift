@@ -82,9 +82,11 @@ extension PosternConfig {
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
-                for (name, value) in d.mapping(node, key, allowed: key == "listen" ? ["address", "tls"] : ["address"]) ?? [] {
+                for (name, value) in d.mapping(node, key, allowed: key == "listen" ? ["address", "tls"] : ["address", "operators"]) ?? [] {
                     if name == "tls" {
                         tls = TLSSettings.decode(value, "listen.tls", d, base: base)
+                    } else if name == "operators" {
+                        adminOperators = d.callerPatterns(value, "admin.operators")
                     } else if let address = d.parse(value, "\(key).\(name)", ConfigValues.hostPort) {
                         if key == "listen" { listen = address } else { admin = address }
                     }

@@ -38,6 +38,13 @@ extension PosternConfig {
         }
         validateIdentity(report)
         policy.problems(report: report)
+        // The admin API is its own job: no identity both calls a function and operates Postern.
+        for (index, op) in adminOperators.enumerated() {
+            for function in policy.functions where function.callers.contains(where: { PolicySettings.overlap($0, op) }) {
+                report("admin.operators[\(index)]", "\(op) may also call the \(function.name) function: "
+                       + "operators of the admin API need identities of their own")
+            }
+        }
         for (index, guardRule) in policy.guards.enumerated() where guardRule.maxBody > limits.maxInspectedBody {
             report("guards[\(index)].max_body", "above limits.max_inspected_body (\(limits.maxInspectedBody) bytes), "
                    + "the most of a body Postern holds")

@@ -1,4 +1,5 @@
 import PosternCore
+import PosternPolicy
 
 /// Postern's whole configuration, validated. Built once at start-up (or reload) and shared.
 ///
@@ -6,7 +7,8 @@ import PosternCore
 /// - `listen.address`: `HOST:PORT` the data path listens on (default `0.0.0.0:8443`).
 /// - `listen.tls`: see `TLSSettings`; without it the listener speaks cleartext.
 /// - `identity`: see `IdentitySettings`.
-/// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`).
+/// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`);
+///   `admin.operators`: who may use its API (with a short-lived bearer token).
 /// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
 ///   response_timeout, max_connections, max_idle_connections, idle_timeout}`. At least one
 ///   upstream is required.
@@ -28,6 +30,9 @@ public struct PosternConfig: Sendable, Equatable {
     /// Masking policies by name; `default` applies to routes that name none.
     public var masking: [MaskingSettings] = []
     public var admin: HostPort = HostPort(host: "127.0.0.1", port: 9901)
+    /// Who may use the admin API (revocations): identities, `spiffe://td/path/*` patterns,
+    /// `group:NAME`; never a caller of a function.
+    public var adminOperators: [CallerPattern] = []
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
     public var forwarding = ForwardingSettings()

@@ -30,6 +30,10 @@ extension CallerError {
     public static func permissionDenied(_ message: String) -> CallerError {
         CallerError(code: "permission_denied", httpStatus: 403, grpcStatus: .permissionDenied, message: message)
     }
+    /// The caller's identity or credential was revoked: 403 / PERMISSION_DENIED.
+    public static func revoked(_ message: String) -> CallerError {
+        CallerError(code: "revoked", httpStatus: 403, grpcStatus: .permissionDenied, message: message)
+    }
     /// Allowed only once a human approves: 403 / PERMISSION_DENIED until then.
     public static func approvalRequired(_ message: String) -> CallerError {
         CallerError(code: "approval_required", httpStatus: 403, grpcStatus: .permissionDenied, message: message)

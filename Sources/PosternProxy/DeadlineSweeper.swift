@@ -27,6 +27,11 @@ final class DeadlineSweeper {
         if scheduled == nil { arm() }
     }
 
+    /// Every tracked member, for acting on all that are open (a revocation ends streams).
+    func forEach(_ body: (Sweepable) -> Void) {
+        for member in members { body(member) }
+    }
+
     func untrack(_ member: Sweepable) {
         let slot = member.sweepSlot
         guard slot >= 0, slot < members.count, members[slot] === member else { return }

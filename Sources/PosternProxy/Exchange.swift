@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import PosternApprovals
 import PosternConfig
 import PosternCore
 import PosternIdentity
@@ -118,6 +119,10 @@ final class Exchange {
         switch services.authenticate(request.headers, peer: peer.certificate) {
         case .verified(let principal):
             self.principal = principal
+            if let revocation = revocation(in: services.revocations) {
+                fail(.revoked(Self.words(revocation)), outcome: "revoked")
+                return
+            }
         case .refused(let reason):
             fail(.unauthenticated(reason), outcome: "unauthenticated")
             return
@@ -365,6 +370,25 @@ final class Exchange {
         if !body.bytes.isEmpty { upstream?.sendRequestBody(ByteBuffer(bytes: body.bytes)) }
         if !body.bytes.isEmpty || trailers != nil { upstream?.sendRequestEnd(trailers: trailers) }
         requestFinished()
+    }
+
+    /// The revocation that stops this exchange's caller, if any.
+    private func revocation(in list: RevocationList) -> Revocation? {
+        guard let principal, !list.isEmpty else { return nil }
+        let byCertificate = principal.source == .mtls
+        return list.stopping(identity: principal.id, tokenID: byCertificate ? nil : principal.credentialID,
+                             certificateSerial: byCertificate ? principal.credentialID : nil, at: Int64(time(nil)))
+    }
+
+    private static func words(_ revocation: Revocation) -> String {
+        "this caller's access was revoked" + (revocation.reason.isEmpty ? "" : ": \(revocation.reason)")
+    }
+
+    /// A revocation arrived: an exchange its caller may no longer make ends now (a stream
+    /// is cut, a gRPC call gets PERMISSION_DENIED in its trailers).
+    func endIfRevoked(_ list: RevocationList) {
+        guard response != .done, let revocation = revocation(in: list) else { return }
+        fail(.revoked(Self.words(revocation)), outcome: "revoked")
     }
 
     /// The caller reset the stream or went away.

@@ -9,6 +9,7 @@ protocol UpstreamClient: AnyObject {
     func closeIdle()
 }
 
+import PosternApprovals
 import PosternCore
 import PosternIdentity
 import PosternMasking
@@ -27,6 +28,8 @@ final class LoopServices {
     /// The newest credential set; replaced on this loop when files are reloaded.
     var credentials: Credentials
     var verifiedTokens = VerifiedTokenCache()
+    /// Identities and credentials revoked by the operators, checked on every request.
+    var revocations = RevocationList()
     /// Masking policies by name, built at start-up and on reload.
     private(set) var maskingPolicies: [String: MaskingPolicy]
     /// The caller fields that never reach the model server.

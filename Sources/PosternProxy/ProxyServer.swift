@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PosternApprovals
 import PosternConfig
 import PosternMasking
 import PosternCore
@@ -120,6 +121,17 @@ public final class ProxyServer: Sendable {
     /// built from it: every request from now on is routed, authorized and masked by it.
     public func update(config: PosternConfig, masking: [String: MaskingPolicy], credentials: Credentials) async {
         await services.onEveryLoop { $0.reconfigure(config, masking: masking, credentials: credentials) }
+    }
+
+    /// Puts a new revocation list in front of every request, and ends the open exchanges of
+    /// every caller it now stops.
+    public func update(revocations: RevocationList) async {
+        await services.onEveryLoop { services in
+            services.revocations = revocations
+            var open: [Exchange] = []
+            services.sweeper.forEach { if let exchange = $0 as? Exchange { open.append(exchange) } }
+            for exchange in open { exchange.endIfRevoked(revocations) }
+        }
     }
 
     /// Graceful shutdown: stop accepting, ask every connection to finish (GOAWAY for

@@ -25,7 +25,8 @@ enum RunCommand {
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
-        let admin = AdminServer(group: group) {
+        let adminState = AdminState(config: config)
+        let admin = AdminServer(group: group, api: adminState.api()) {
             switch phase.withLockedValue({ $0 }) {
             case .waiting(let reason): return reason
             case .draining: return "draining"
@@ -55,6 +56,8 @@ enum RunCommand {
 
         let proxy = ProxyServer(config: config, credentials: credentials, masking: masking, group: group,
                                 requestLog: config.requestLog)
+        adminState.update(credentials: credentials)
+        await adminState.serving(proxy)
         let listenAddress = try await proxy.start()
         phase.withLockedValue { $0 = .serving(proxy) }
         Log.info("postern \(Version.current): listening on \(listenAddress.hostPort), admin on \(adminAddress.hostPort), "
@@ -62,7 +65,8 @@ enum RunCommand {
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
         for warning in config.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
         let watcher = Task {
-            await watch(proxy, config: config, credentials: credentials, file: file, overrides: overrides, hangup: hangup)
+            await watch(proxy, config: config, credentials: credentials, file: file, overrides: overrides, hangup: hangup,
+                        admin: adminState)
         }
         defer { watcher.cancel() }
 
@@ -81,7 +85,7 @@ extension RunCommand {
     /// Every `identity.reload_interval`: the configuration (on SIGHUP or a settled change),
     /// then the credential files, each applied to the running proxy once it loads whole.
     private static func watch(_ proxy: ProxyServer, config: PosternConfig, credentials: Credentials, file: String?,
-                              overrides: ConfigOverrides, hangup: HangupSignal) async {
+                              overrides: ConfigOverrides, hangup: HangupSignal, admin: AdminState) async {
         var configWatcher = ConfigWatcher(file: file, overrides: overrides, running: config)
         var credentialWatcher = CredentialWatcher(config: config, current: credentials)
         while !Task.isCancelled {
@@ -89,12 +93,15 @@ extension RunCommand {
             if configWatcher.due(hangups: hangup.received) {
                 if let applied = configWatcher.reload(generation: credentialWatcher.current.generation + 1) {
                     await proxy.update(config: applied.config, masking: applied.masking, credentials: applied.credentials)
+                    admin.update(config: applied.config)
+                    admin.update(credentials: applied.credentials)
                     credentialWatcher = CredentialWatcher(config: applied.config, current: applied.credentials)
                 }
                 continue
             }
             if let fresh = credentialWatcher.check(warn: Log.warning) {
                 await proxy.update(credentials: fresh)
+                admin.update(credentials: fresh)
                 Log.info("postern: credentials reloaded (generation \(fresh.generation))")
             }
         }

@@ -66,6 +66,21 @@ import PosternPolicy
         #expect(found.contains { $0.contains(expected) }, "\(found)")
     }
 
+    @Test func patternsOverlapOnlyWhereTheyCoverTheSameIdentity() {
+        let app = CallerPattern("spiffe://td/ns/app/*")!, web = CallerPattern("spiffe://td/ns/app/sa/web")!
+        let ops = CallerPattern("spiffe://td/ns/ops/sa/admin")!
+        #expect(PolicySettings.overlap(app, web) && PolicySettings.overlap(web, app))
+        #expect(!PolicySettings.overlap(app, ops) && !PolicySettings.overlap(ops, app) && !PolicySettings.overlap(web, ops))
+        #expect(PolicySettings.overlap(app, CallerPattern("spiffe://td/ns/*")!))
+    }
+
+    @Test func adminOperatorsAreNotFunctionCallers() {
+        let functions = "functions: { inference: { callers: ['spiffe://td/ns/app/*'] } }\n"
+        #expect(problems(functions + "admin: { operators: ['spiffe://td/ns/sre/sa/oncall'] }").isEmpty)
+        #expect(problems(functions + "admin: { operators: ['spiffe://td/ns/app/sa/web'] }")
+            .contains { $0.contains("admin.operators[0]") && $0.contains("inference") })
+    }
+
     @Test func aFunctionWithoutCallersIsAWarningNotAnError() throws {
         let yaml = Self.upstream + "functions: { inference: { callers: [] }, telemetry: { callers: [a] } }"
         let config = try PosternConfig.parse(yaml: yaml, file: "p.yaml").get().validated(file: "p.yaml").get()

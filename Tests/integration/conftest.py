@@ -94,13 +94,14 @@ class Postern:
     """A running `postern run`, its addresses and its output."""
 
     def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=(), public=True,
-                 tls=None, identity=None, masking=None, route_masking=None, extra=""):
+                 tls=None, identity=None, masking=None, route_masking=None, extra="", admin=""):
         """Routes are public (no identity needed) unless `public=False`: the data-path tests
         are about proxying; the identity tests pass `tls` and `identity` (YAML flow text);
-        `extra` is more YAML for the file's end."""
+        `extra` is more YAML for the file's end, `admin` more keys of `admin`."""
         self.config = tmp_path / "postern.yaml"
         listen = "listen: { address: 127.0.0.1:0" + (f", tls: {tls}" if tls else "") + " }"
-        lines = [listen, "admin: { address: 127.0.0.1:0 }", "runtime: { event_loop_threads: 1 }", "upstreams:"]
+        lines = [listen, f"admin: {{ address: 127.0.0.1:0{', ' + admin if admin else ''} }}",
+                 "runtime: { event_loop_threads: 1 }", "upstreams:"]
         for name, spec in upstreams.items():
             if isinstance(spec, str):
                 spec = {"url": spec}

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PosternApprovals
+import PosternCore
+import PosternIdentity
+import PosternJSON
+import PosternPolicy
+
+/// The admin API under `/admin/v1/`: JSON in and out, for its operators only. A caller
+/// proves who it is with a short-lived bearer token (verified as the data path verifies
+/// them) and must be one of `admin.operators`, which never include a function's callers.
+///
+/// - `GET /admin/v1/revocations`: those in force and scheduled.
+/// - `POST /admin/v1/revocations` `{"identity" | "pattern" | "token_id" | "certificate_serial":
+///   VALUE, "reason": "...", "until": SECONDS}`: takes effect for the next request on this
+///   sidecar and ends its streams already open.
+/// - `DELETE /admin/v1/revocations/ID`.
+public final class AdminAPI: Sendable {
+    /// Verifies a bearer token: the principal, or why not.
+    public typealias Authenticate = @Sendable (_ token: Substring) -> Result<Principal, Refused>
+
+    public struct Refused: Error, Sendable {
+        public var reason: String
+        public init(_ reason: String) { self.reason = reason }
+    }
+
+    private let operators: @Sendable () -> [CallerPattern]
+    private let authenticate: Authenticate
+    private let revocations: RevocationStore
+    /// Control-plane events, for the log: who did what.
+    private let record: @Sendable (String) -> Void
+
+    public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
+                revocations: RevocationStore, record: @escaping @Sendable (String) -> Void) {
+        self.operators = operators
+        self.authenticate = authenticate
+        self.revocations = revocations
+        self.record = record
+    }
+
+    public struct Response: Error, Sendable, Equatable {
+        public var status: Int
+        public var body: String
+    }
+
+    public func handle(method: String, path: Substring, authorization: String?, body: [UInt8]) async -> Response {
+        let actor: Principal
+        switch identify(authorization) {
+        case .failure(let response): return response
+        case .success(let principal): actor = principal
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        switch (method, parts.count) {
+        case ("GET", 3) where parts[2] == "revocations":
+            return Response(status: 200, body: "{\"revocations\":[" + revocations.all.map(Self.json).joined(separator: ",") + "]}")
+        case ("POST", 3) where parts[2] == "revocations":
+            switch Self.revocation(from: body, by: actor.id, now: Int64(time(nil))) {
+            case .failure(let problem):
+                return Self.error(400, "bad_request", problem.reason)
+            case .success(let revocation):
+                let id = await revocations.add(revocation)
+                record("revocation \(id) added by \(actor.id): \(Self.describe(revocation.subject))")
+                return Response(status: 201, body: Self.json((id, revocation)))
+            }
+        case ("DELETE", 4) where parts[2] == "revocations":
+            guard await revocations.remove(String(parts[3])) else { return Self.error(404, "not_found", "no revocation \(parts[3])") }
+            record("revocation \(parts[3]) removed by \(actor.id)")
+            return Response(status: 200, body: "{\"removed\":\(JSONText.quote(String(parts[3])))}")
+        default:
+            return Self.error(404, "not_found", "no such admin endpoint: \(method) \(path)")
+        }
+    }
+
+    private func identify(_ authorization: String?) -> Result<Principal, Response> {
+        guard let authorization, authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            return .failure(Self.error(401, "unauthenticated", "the admin API needs a short-lived bearer token"))
+        }
+        switch authenticate(authorization.dropFirst(7)) {
+        case .failure(let refused):
+            return .failure(Self.error(401, "unauthenticated", refused.reason))
+        case .success(let principal):
+            let admitted = operators().contains { pattern in
+                if case .exact(let id) = pattern, id.hasPrefix("group:") { return principal.groups.contains(String(id.dropFirst(6))) }
+                return !principal.id.hasPrefix("group:") && pattern.covers(principal.id)
+            }
+            return admitted ? .success(principal)
+                : .failure(Self.error(403, "permission_denied", "\(principal.id) is not an operator of this sidecar"))
+        }
+    }
+
+    static func revocation(from body: [UInt8], by actor: String, now: Int64) -> Result<Revocation, Refused> {
+        guard case .object(let members)? = JSONValue.parse(body) else { return .failure(Refused("expected a JSON object")) }
+        let kinds: [(String, (String) -> Revocation.Subject?)] = [
+            ("identity", { .identity($0) }),
+            ("pattern", { text in CallerPattern(text).flatMap { if case .under(let base) = $0 { .pattern(base) } else { nil } } }),
+            ("token_id", { .tokenID($0) }),
+            ("certificate_serial", { .certificateSerial($0) }),
+        ]
+        let given = kinds.filter { members[$0.0] != nil }
+        guard given.count == 1, let (key, make) = given.first else {
+            return .failure(Refused("name exactly one of identity, pattern, token_id, certificate_serial"))
+        }
+        guard case .string(let value)? = members[key], !value.isEmpty, let subject = make(value) else {
+            return .failure(Refused(key == "pattern" ? "a pattern is spiffe://TRUST-DOMAIN/PATH/*" : "\(key) must be a non-empty string"))
+        }
+        var until: Int64?
+        if let limit = members["until"] {
+            guard case .number(let seconds) = limit, seconds > Double(now), seconds < 1e12 else {
+                return .failure(Refused("until is a time in the future, in seconds since the epoch"))
+            }
+            until = Int64(seconds)
+        }
+        let reason = members["reason"]?.string ?? ""
+        return .success(Revocation(subject: subject, reason: reason, by: actor, at: now, until: until))
+    }
+
+    static func describe(_ subject: Revocation.Subject) -> String {
+        switch subject {
+        case .identity(let id): "identity \(id)"
+        case .pattern(let base): "pattern \(base)*"
+        case .tokenID(let jti): "token \(jti)"
+        case .certificateSerial(let serial): "certificate \(serial)"
+        }
+    }
+
+    static func json(_ entry: (id: String, revocation: Revocation)) -> String {
+        let revocation = entry.revocation
+        let (kind, value): (String, String) = switch revocation.subject {
+        case .identity(let id): ("identity", id)
+        case .pattern(let base): ("pattern", base + "*")
+        case .tokenID(let jti): ("token_id", jti)
+        case .certificateSerial(let serial): ("certificate_serial", serial)
+        }
+        var fields = ["\"id\":\(JSONText.quote(entry.id))", "\"\(kind)\":\(JSONText.quote(value))",
+                      "\"reason\":\(JSONText.quote(revocation.reason))", "\"by\":\(JSONText.quote(revocation.by))",
+                      "\"at\":\(revocation.at)"]
+        if let until = revocation.until { fields.append("\"until\":\(until)") }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
+        Response(status: status, body: "{\"error\":{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}}")
+    }
+}

@@ -1,0 +1,54 @@
+import NIOConcurrencyHelpers
+import PosternAdmin
+import PosternApprovals
+import PosternConfig
+import PosternIdentity
+import PosternPolicy
+import PosternProxy
+import PosternTLS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the admin API reads of the running sidecar, kept current as the configuration and
+/// the credentials reload and once the data path starts.
+final class AdminState: Sendable {
+    private let operators: NIOLockedValueBox<[CallerPattern]>
+    private let credentials = NIOLockedValueBox<Credentials?>(nil)
+    private let proxy = NIOLockedValueBox<ProxyServer?>(nil)
+    let revocations: RevocationStore
+
+    init(config: PosternConfig) {
+        operators = NIOLockedValueBox(config.adminOperators)
+        let proxy = self.proxy
+        revocations = RevocationStore { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
+    }
+
+    func update(config: PosternConfig) { operators.withLockedValue { $0 = config.adminOperators } }
+    func update(credentials: Credentials) { self.credentials.withLockedValue { $0 = credentials } }
+
+    /// The data path is serving: it takes the revocations made while it started.
+    func serving(_ proxy: ProxyServer) async {
+        self.proxy.withLockedValue { $0 = proxy }
+        await proxy.update(revocations: RevocationList(revocations.all.map(\.revocation)))
+    }
+
+    func api() -> AdminAPI {
+        let operators = self.operators, credentials = self.credentials
+        return AdminAPI(
+            operators: { operators.withLockedValue { $0 } },
+            authenticate: { token in
+                guard let current = credentials.withLockedValue({ $0 }) else {
+                    return .failure(AdminAPI.Refused("credentials are still loading"))
+                }
+                do {
+                    return .success(try current.bearer.authenticate(token, now: Int64(time(nil))))
+                } catch {
+                    return .failure(AdminAPI.Refused("\(error)"))
+                }
+            },
+            revocations: revocations,
+            record: { Log.info("postern: admin: \($0)") })
+    }
+}

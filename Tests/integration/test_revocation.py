@@ -1,0 +1,116 @@
+"""Revocation through the admin API: an identity, a pattern or a token id revoked by an
+operator is refused from the next request on, its open streams are cut, and lifting it
+restores access. The API itself serves its operators only."""
+import json
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import curl
+from identity_material import Keys, make_svids, mint
+
+TD = "spiffe://example.org"
+WEB, API, ONCALL = f"{TD}/ns/app/sa/web", f"{TD}/ns/app/sa/api", f"{TD}/ns/sre/sa/oncall"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
+
+
+@pytest.fixture
+def guarded(start_postern, model_server, keys):
+    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    policy = f"""
+operations: [{{ methods: [GET], path: /sse, function: inference, name: events }}]
+functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}
+"""
+    return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=policy,
+                         admin=f"operators: ['{ONCALL}']")
+
+
+def admin(p, keys, method, path, body=None, caller=ONCALL, token=None):
+    request = urllib.request.Request(f"{p.admin}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    if caller or token:
+        request.add_header("authorization", f"Bearer {token or mint(keys.svid_key, sub=caller)}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def call(p, keys, caller=WEB, token=None, path="/v1/models"):
+    status, _, body = curl("-H", f"authorization: Bearer {token or mint(keys.svid_key, sub=caller)}", f"{p.url}{path}")
+    return status, body
+
+
+def test_a_revoked_identity_is_refused_until_the_revocation_is_lifted(guarded, keys):
+    assert call(guarded, keys)[0] == 200
+    status, created = admin(guarded, keys, "POST", "/admin/v1/revocations", {"identity": WEB, "reason": "key leaked"})
+    assert status == 201 and created["identity"] == WEB and created["by"] == ONCALL
+    status, body = call(guarded, keys)
+    error = json.loads(body)["error"]
+    assert status == 403 and error["code"] == "revoked" and "key leaked" in error["message"]
+    assert call(guarded, keys, caller=API)[0] == 200  # the rest of the function is untouched
+    assert admin(guarded, keys, "GET", "/admin/v1/revocations")[1]["revocations"][0]["id"] == created["id"]
+    assert admin(guarded, keys, "DELETE", f"/admin/v1/revocations/{created['id']}")[0] == 200
+    assert call(guarded, keys)[0] == 200
+    assert "revocation" in guarded.stderr_path.read_text() and f"added by {ONCALL}" in guarded.stderr_path.read_text()
+
+
+def test_patterns_tokens_and_time_limits(guarded, keys):
+    stolen = mint(keys.svid_key, sub=WEB)
+    jti = json.loads(subprocess.run(["python3", "-c", "import sys,json,base64;p=sys.argv[1].split('.')[1];"
+                                     "print(base64.urlsafe_b64decode(p+'='*(-len(p)%4)).decode())", stolen],
+                                    capture_output=True, text=True).stdout)["jti"]
+    assert admin(guarded, keys, "POST", "/admin/v1/revocations", {"token_id": jti})[0] == 201
+    assert call(guarded, keys, token=stolen)[0] == 403
+    assert call(guarded, keys)[0] == 200  # a fresh token for the same identity
+    status, _ = admin(guarded, keys, "POST", "/admin/v1/revocations",
+                      {"pattern": f"{TD}/ns/app/*", "until": int(time.time()) + 2})
+    assert status == 201
+    assert call(guarded, keys)[0] == 403 and call(guarded, keys, caller=API)[0] == 403
+    time.sleep(2.5)
+    assert call(guarded, keys)[0] == 200
+
+
+def test_a_revocation_cuts_streams_already_open(guarded, keys):
+    result = {}
+
+    def stream():
+        started = time.monotonic()
+        out = subprocess.run(["curl", "-sS", "-N", "-H", f"authorization: Bearer {mint(keys.svid_key, sub=WEB)}",
+                              f"{guarded.url}/sse?events=100&delay=0.05"], capture_output=True, timeout=30)
+        result.update(seconds=time.monotonic() - started, body=out.stdout, code=out.returncode)
+
+    thread = threading.Thread(target=stream)
+    thread.start()
+    time.sleep(1)
+    assert admin(guarded, keys, "POST", "/admin/v1/revocations", {"identity": WEB})[0] == 201
+    thread.join(timeout=15)
+    assert result["seconds"] < 4 and result["code"] != 0  # cut: 100 events would take 5 s
+    assert b"data:" in result["body"] and b"[DONE]" not in result["body"]
+    entry = [e for e in guarded.request_log(entries=1) if e.get("path") == "/sse"][-1]
+    assert entry["outcome"] == "revoked"
+
+
+@pytest.mark.parametrize("caller,expected", [(None, 401), (WEB, 403)])
+def test_the_admin_api_serves_its_operators_only(guarded, keys, caller, expected):
+    status, body = admin(guarded, keys, "POST", "/admin/v1/revocations", {"identity": API}, caller=caller)
+    assert status == expected and body["error"]["code"] in ("unauthenticated", "permission_denied")
+    assert call(guarded, keys, caller=API)[0] == 200
+    with urllib.request.urlopen(f"{guarded.admin}/healthz", timeout=5) as reply:  # probes need no credential
+        assert reply.status == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"identity": WEB, "token_id": "x"}, {"pattern": "spiffe://*"},
+                                  {"identity": WEB, "until": 5}])
+def test_malformed_revocations_are_400(guarded, keys, body):
+    assert admin(guarded, keys, "POST", "/admin/v1/revocations", body)[0] == 400
