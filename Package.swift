@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "PosternApprovals", dependencies: ["PosternCrypto"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
-            "PosternCore", "PosternPolicy", "PosternJSON",
+            "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.

@@ -16,6 +16,10 @@ import PosternPolicy
 ///   VALUE, "reason": "...", "until": SECONDS}`: takes effect for the next request on this
 ///   sidecar and ends its streams already open.
 /// - `DELETE /admin/v1/revocations/ID`.
+/// - `GET /admin/v1/approvals[/ID]`: pending and decided approvals (an operator sees all, an
+///   approver those it may decide); `POST /admin/v1/approvals/ID/approve|deny` `{"reason"}`
+///   decides as the caller, never the requester; `GET /admin/v1/grants`,
+///   `DELETE /admin/v1/grants/ID` revokes one early (operators).
 public final class AdminAPI: Sendable {
     /// Verifies a bearer token: the principal, or why not.
     public typealias Authenticate = @Sendable (_ token: Substring) -> Result<Principal, Refused>
@@ -28,14 +32,17 @@ public final class AdminAPI: Sendable {
     private let operators: @Sendable () -> [CallerPattern]
     private let authenticate: Authenticate
     private let revocations: RevocationStore
+    private let approvals: ApprovalDesk?
     /// Control-plane events, for the log: who did what.
     private let record: @Sendable (String) -> Void
 
     public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
-                revocations: RevocationStore, record: @escaping @Sendable (String) -> Void) {
+                revocations: RevocationStore, approvals: ApprovalDesk? = nil,
+                record: @escaping @Sendable (String) -> Void) {
         self.operators = operators
         self.authenticate = authenticate
         self.revocations = revocations
+        self.approvals = approvals
         self.record = record
     }
 
@@ -51,6 +58,12 @@ public final class AdminAPI: Sendable {
         case .success(let principal): actor = principal
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        if parts.count >= 3, parts[2] == "approvals" || parts[2] == "grants" {
+            return await approvalsEndpoint(method, parts, actor: actor, body: body)
+        }
+        guard isOperator(actor) else {
+            return Self.error(403, "permission_denied", "\(actor.id) is not an operator of this sidecar")
+        }
         switch (method, parts.count) {
         case ("GET", 3) where parts[2] == "revocations":
             return Response(status: 200, body: "{\"revocations\":[" + revocations.all.map(Self.json).joined(separator: ",") + "]}")
@@ -80,12 +93,60 @@ public final class AdminAPI: Sendable {
         case .failure(let refused):
             return .failure(Self.error(401, "unauthenticated", refused.reason))
         case .success(let principal):
-            let admitted = operators().contains { pattern in
-                if case .exact(let id) = pattern, id.hasPrefix("group:") { return principal.groups.contains(String(id.dropFirst(6))) }
-                return !principal.id.hasPrefix("group:") && pattern.covers(principal.id)
+            return .success(principal)
+        }
+    }
+
+    private func isOperator(_ principal: Principal) -> Bool {
+        operators().contains { pattern in
+            if case .exact(let id) = pattern, id.hasPrefix("group:") { return principal.groups.contains(String(id.dropFirst(6))) }
+            return !principal.id.hasPrefix("group:") && pattern.covers(principal.id)
+        }
+    }
+
+    private func approvalsEndpoint(_ method: String, _ parts: [Substring], actor: Principal, body: [UInt8]) async -> Response {
+        guard let desk = approvals else { return Self.error(404, "not_found", "approvals are not enabled") }
+        let now = Int64(time(nil))
+        let operatorCalls = isOperator(actor)
+        func visible(_ approval: Approval) -> Bool {
+            operatorCalls || approval.requirement.names(actor.id, groups: actor.groups)
+        }
+        switch (method, parts[2], parts.count) {
+        case ("GET", "approvals", 3):
+            let shown = desk.approvals(now: now).filter(visible)
+            return Response(status: 200, body: "{\"approvals\":[" + shown.map(ApprovalJSON.approval).joined(separator: ",") + "]}")
+        case ("GET", "approvals", 4):
+            guard let approval = desk.approvals(now: now).first(where: { $0.id == parts[3] }), visible(approval) else {
+                return Self.error(404, "not_found", "no approval \(parts[3]) for \(actor.id)")
             }
-            return admitted ? .success(principal)
-                : .failure(Self.error(403, "permission_denied", "\(principal.id) is not an operator of this sidecar"))
+            return Response(status: 200, body: ApprovalJSON.approval(approval))
+        case ("POST", "approvals", 5) where parts[4] == "approve" || parts[4] == "deny":
+            let reason = JSONValue.parse(body)?["reason"]?.string ?? ""
+            let event: ApprovalMachine.Event = parts[4] == "approve"
+                ? .approve(by: actor.id, groups: actor.groups, reason: reason, at: now)
+                : .deny(by: actor.id, groups: actor.groups, reason: reason, at: now)
+            switch desk.decide(String(parts[3]), event) {
+            case nil:
+                return Self.error(404, "not_found", "no approval \(parts[3])")
+            case .failure(let refusal):
+                return Self.error(refusal == .selfApproval || refusal == .notAnApprover(actor.id) ? 403 : 409,
+                                  "decision_refused", refusal.description)
+            case .success(let outcome):
+                record("approval \(parts[3]) \(parts[4] == "approve" ? "approved" : "denied") by \(actor.id)"
+                       + (reason.isEmpty ? "" : " (\(reason))") + ": now \(outcome.approval.state.rawValue)"
+                       + (outcome.grant.map { ", grant \($0.id) until \($0.expiresAt)" } ?? ""))
+                return Response(status: 200, body: ApprovalJSON.approval(outcome.approval))
+            }
+        case ("GET", "grants", 3) where operatorCalls:
+            return Response(status: 200, body: "{\"grants\":[" + desk.grants().map { ApprovalJSON.grant($0, now: now) }
+                .joined(separator: ",") + "]}")
+        case ("DELETE", "grants", 4) where operatorCalls:
+            guard desk.revokeGrant(String(parts[3])) else { return Self.error(404, "not_found", "no grant \(parts[3])") }
+            record("grant \(parts[3]) revoked by \(actor.id)")
+            return Response(status: 200, body: "{\"revoked\":\(JSONText.quote(String(parts[3])))}")
+        default:
+            return Self.error(operatorCalls ? 404 : 403, operatorCalls ? "not_found" : "permission_denied",
+                              "no such admin endpoint for \(actor.id): \(method) /\(parts.joined(separator: "/"))")
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PosternApprovals
 import PosternCore
 import PosternPolicy
 import Yams
@@ -37,6 +38,8 @@ public struct PolicySettings: Sendable, Equatable {
     public var sharedCallers: [SharedCaller] = []
     /// The model-parameter guard (`guards`).
     public var guards: [ParameterGuard] = []
+    /// Who approves, and what the grant allows, by the name of the rule that asks.
+    public var approvalRequirements: [String: ApprovalRequirement] = [:]
     /// Function name to its own credential for the model server.
     public var upstreamCredentials: [String: UpstreamCredentialSettings] = [:]
 
@@ -151,7 +154,7 @@ extension PolicySettings {
         for (index, entry) in (d.sequence(node, section) ?? []).enumerated() {
             let key = "\(section)[\(index)]"
             let allowed: Set = ["name", "effect", "callers", "functions", "operations", "models", "versions", "namespaces",
-                                "when", "headers", "sources"]
+                                "when", "headers", "sources", "approval"]
             guard let values = d.mapping(entry, key, allowed: allowed).map({ Dictionary($0, uniquingKeysWith: { a, _ in a }) })
             else { continue }
             guard let nameNode = values["name"], let effectNode = values["effect"],
@@ -178,6 +181,12 @@ extension PolicySettings {
                     rule.sources.append(range)
                 } else {
                     d.report("\(key).sources[\(position)]", entry, "expected an address range like 10.0.0.0/8 or fd00::/8, got '\(text)'")
+                }
+            }
+            if let node = values["approval"] {
+                if effect != .approval { d.report("\(key).approval", node, "only a rule with effect: approval has approvers") }
+                if let requirement = d.approvalRequirement(node, "\(key).approval"), section == "rules" {
+                    approvalRequirements[name] = requirement
                 }
             }
             decoded.append(rule)
@@ -207,6 +216,11 @@ extension PolicySettings {
         }
         for function in functions where function.callers.isEmpty {
             warnings.append(("functions.\(function.name).callers", "a function without callers admits no one"))
+        }
+        for (index, rule) in rules.enumerated() where rule.effect == .approval
+            && approvalRequirements[rule.name]?.approvers.isEmpty != false {
+            warnings.append(("rules[\(index)].approval.approvers", "nobody can approve what rule '\(rule.name)' holds: "
+                             + "its requests wait until they expire"))
         }
         // gRPC methods whose messages Postern cannot read (no known model or parameters).
         let grpcLines = classifier().rules.filter {
@@ -314,6 +328,34 @@ extension PolicySettings {
 }
 
 extension ConfigDecoder {
+    /// `{approvers, approvals_needed, reason_required, pending_ttl, grant_ttl, grant_uses,
+    /// bind_to_request}`.
+    func approvalRequirement(_ node: Node, _ key: String) -> ApprovalRequirement? {
+        let allowed: Set = ["approvers", "approvals_needed", "reason_required", "pending_ttl", "grant_ttl", "grant_uses",
+                            "bind_to_request"]
+        guard let entries = mapping(node, key, allowed: allowed) else { return nil }
+        var requirement = ApprovalRequirement(approvers: [])
+        for (field, value) in entries {
+            let path = "\(key).\(field)"
+            switch field {
+            case "approvers": requirement.approvers = callerPatterns(value, path).map(\.description)
+            case "approvals_needed": requirement.approvalsNeeded = integer(value, path, range: 1...20) ?? 1
+            case "reason_required": requirement.reasonRequired = boolean(value, path) ?? false
+            case "grant_uses": requirement.grantUses = integer(value, path, range: 1...1_000_000) ?? 1
+            case "bind_to_request": requirement.bindToRequest = boolean(value, path) ?? true
+            default:
+                guard let duration = parse(value, path, ConfigValues.duration) else { continue }
+                let seconds = duration.components.seconds
+                guard seconds >= 1, seconds <= 7 * 86_400 else {
+                    report(path, value, "between 1s and 7 days")
+                    continue
+                }
+                if field == "pending_ttl" { requirement.pendingTTL = seconds } else { requirement.grantTTL = seconds }
+            }
+        }
+        return requirement
+    }
+
     /// A list of strings.
     func strings(_ node: Node, _ key: String) -> [String]? {
         guard let items = sequence(node, key) else { return nil }

@@ -43,6 +43,7 @@ extension PosternConfig {
         take("shadow_rules", \.policy.shadowRules)
         take("shared_callers", \.policy.sharedCallers)
         take("guards", \.policy.guards)
+        take("rules", \.policy.approvalRequirements)
         return ConfigReload(merged: merged, applied: Self.unique(applied), needRestart: Self.unique(needRestart))
     }
 

@@ -27,6 +27,10 @@ public final class RequestPolicy: Sendable {
     public struct BodyRead: Sendable, Equatable {
         public var limit: Int
         public var setBy: String
+        public init(limit: Int, setBy: String) {
+            self.limit = limit
+            self.setBy = setBy
+        }
     }
 
     /// The decision and what it was made on.

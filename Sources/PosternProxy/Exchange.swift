@@ -49,6 +49,11 @@ final class Exchange {
     /// again is not decided again (unless a guard reads every message's parameters).
     private var admitted: (model: String?, version: String?)?
     private var messagesGuarded = false
+    /// A decision of "needs approval" waits for the whole body, to digest the exact request.
+    private var approvalWaitsForBody = false
+    private var approvalRefusal: CallerError?
+    /// What a grant lets this exchange last: it is cut at the grant's end.
+    private var grantEnds: NIODeadline?
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
@@ -184,22 +189,39 @@ final class Exchange {
                 if endStream { requestEnd(trailers: nil) }
                 return
             }
-            guard authorize(step, classified, facts, body: nil) else { return }
+            guard authorize(step, classified, facts, body: nil, onApproval: { [self] in
+                if endStream {
+                    settleApproval([], trailers: nil)
+                } else {
+                    // The approval is for the exact request: its body is read (bounded) first.
+                    approvalWaitsForBody = true
+                    held = HeldBody(read: RequestPolicy.BodyRead(limit: services.config.limits.maxInspectedBody,
+                                                                 setBy: "limits.max_inspected_body"))
+                    services.sweeper.track(self)
+                }
+            }) else { return }
         }
         forward(endStream: endStream)
         if endStream { requestFinished() }
     }
 
     /// Decides, keeping what the step found for the log; false when the request was refused.
+    /// A decision that needs approval goes to the approval desk where there is one (`onApproval`
+    /// is then called instead, and false returned).
     private func authorize(_ step: AuthorizeStep, _ classified: Operation, _ facts: CallerFacts,
-                           body: HeldRequest?, message: RequestBody? = nil) -> Bool {
+                           body: HeldRequest?, message: RequestBody? = nil, onApproval: (() -> Void)? = nil) -> Bool {
         let authorized = step.run(classified, caller: facts, context: requestContext(), body: body, message: message,
                                   upstreamCredentials: services.credentials.upstream)
         operation = authorized.operation
         decision = authorized.decision
         shadowDecision = authorized.shadowDecision
         if let refusal = authorized.refusal {
-            fail(refusal.error, outcome: refusal.outcome, detail: refusal.detail)
+            if authorized.decision?.outcome == .needsApproval, services.approvals != nil, let onApproval {
+                approvalRefusal = refusal.error
+                onApproval()
+            } else {
+                fail(refusal.error, outcome: refusal.outcome, detail: refusal.detail)
+            }
             return false
         }
         credential = authorized.credential
@@ -362,14 +384,60 @@ final class Exchange {
 
     /// The whole body is in: decide on it, then send it on byte for byte.
     private func releaseHeld(_ body: HeldBody, trailers: HeaderList?) {
+        if approvalWaitsForBody {
+            settleApproval(body.bytes, trailers: trailers)
+            return
+        }
         guard let step = services.authorize, let classified = operation, let principal else { return }
         let inspected = HeldRequest(bytes: body.bytes, headers: request.headers)
-        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: inspected)
+        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: inspected,
+                        onApproval: { [self] in settleApproval(body.bytes, trailers: trailers) })
         else { return }
-        forward(endStream: body.bytes.isEmpty && trailers == nil)
-        if !body.bytes.isEmpty { upstream?.sendRequestBody(ByteBuffer(bytes: body.bytes)) }
-        if !body.bytes.isEmpty || trailers != nil { upstream?.sendRequestEnd(trailers: trailers) }
+        send(body.bytes, trailers: trailers)
+    }
+
+    /// Opens the upstream request and sends a body held whole, byte for byte.
+    private func send(_ bytes: [UInt8], trailers: HeaderList?) {
+        forward(endStream: bytes.isEmpty && trailers == nil)
+        if !bytes.isEmpty { upstream?.sendRequestBody(ByteBuffer(bytes: bytes)) }
+        if !bytes.isEmpty || trailers != nil { upstream?.sendRequestEnd(trailers: trailers) }
         requestFinished()
+    }
+
+    /// A request that needs approval, whole: it passes on a grant for exactly it, or waits
+    /// for the approval it now has (its id is in the refusal).
+    private func settleApproval(_ bytes: [UInt8], trailers: HeaderList?) {
+        approvalWaitsForBody = false
+        guard let desk = services.approvals, let principal, let operation, let decision else {
+            fail(approvalRefusal ?? .approvalRequired("needs approval"), outcome: "approval_required")
+            return
+        }
+        let now = Int64(time(nil))
+        let digest = RequestDigest.hex(method: request.method, path: request.path,
+                                       headers: request.headers.filter { $0.name == "content-type" }.map { ($0.name, $0.value) },
+                                       body: bytes)
+        let asked = ApprovalBook.Request(requester: principal.id, function: operation.function, operation: operation.name,
+                                         model: operation.model, rule: decision.rule, digest: digest,
+                                         summary: ApprovalSummary.text(request, operation, bytes))
+        let requirement = services.config.policy.approvalRequirements[decision.rule] ?? ApprovalRequirement(approvers: [])
+        switch desk.ask(asked, requirement: requirement, now: now) {
+        case .pending(let approval):
+            fail(.approvalRequired("\(decision.reason): approval \(approval.id) is pending until \(approval.expiresAt); "
+                                   + "approvers decide at /admin/v1/approvals/\(approval.id)"),
+                 outcome: "approval_required", detail: approval.id)
+        case .granted(let grant, let secondsLeft):
+            switch services.credentials.upstream[operation.function] {
+            case .success(let own)?: credential = own
+            case .failure(let unavailable)?:
+                fail(.credentialUnavailable(function: operation.function), outcome: "upstream_credential_unavailable",
+                     detail: unavailable.description)
+                return
+            case nil: break
+            }
+            self.decision = Decision(.allow, rule: "grant \(grant)", reason: "allowed by grant \(grant)")
+            grantEnds = .now() + .seconds(secondsLeft)
+            send(bytes, trailers: trailers)
+        }
     }
 
     /// The revocation that stops this exchange's caller, if any.
@@ -469,6 +537,10 @@ extension Exchange: Sweepable {
     /// Enforces `response_timeout` (request complete, no response head yet) and
     /// `stream_idle_timeout` (a body is moving, or should be, and nothing moved).
     func sweep(now: NIODeadline) {
+        if let grantEnds, now >= grantEnds {
+            fail(.permissionDenied("the grant this request was made under has ended"), outcome: "grant_expired")
+            return
+        }
         if let deadline = responseDeadline {
             if now >= deadline, let name = upstreamName, let client = services.upstreams[name] {
                 fail(.upstreamTimeout("no response from upstream '\(name)' within \(client.upstream.responseTimeout)"),

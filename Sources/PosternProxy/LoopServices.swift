@@ -30,6 +30,8 @@ final class LoopServices {
     var verifiedTokens = VerifiedTokenCache()
     /// Identities and credentials revoked by the operators, checked on every request.
     var revocations = RevocationList()
+    /// Where requests that need approval wait, and find their grants.
+    var approvals: ApprovalDesk?
     /// Masking policies by name, built at start-up and on reload.
     private(set) var maskingPolicies: [String: MaskingPolicy]
     /// The caller fields that never reach the model server.

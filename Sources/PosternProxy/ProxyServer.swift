@@ -125,6 +125,11 @@ public final class ProxyServer: Sendable {
 
     /// Puts a new revocation list in front of every request, and ends the open exchanges of
     /// every caller it now stops.
+    /// The approval desk requests that need approval go to (without one they are refused).
+    public func use(approvals: ApprovalDesk) async {
+        await services.onEveryLoop { $0.approvals = approvals }
+    }
+
     public func update(revocations: RevocationList) async {
         await services.onEveryLoop { services in
             services.revocations = revocations

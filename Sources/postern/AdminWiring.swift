@@ -18,6 +18,7 @@ final class AdminState: Sendable {
     private let credentials = NIOLockedValueBox<Credentials?>(nil)
     private let proxy = NIOLockedValueBox<ProxyServer?>(nil)
     let revocations: RevocationStore
+    let approvals = ApprovalDesk()
 
     init(config: PosternConfig) {
         operators = NIOLockedValueBox(config.adminOperators)
@@ -31,6 +32,7 @@ final class AdminState: Sendable {
     /// The data path is serving: it takes the revocations made while it started.
     func serving(_ proxy: ProxyServer) async {
         self.proxy.withLockedValue { $0 = proxy }
+        await proxy.use(approvals: approvals)
         await proxy.update(revocations: RevocationList(revocations.all.map(\.revocation)))
     }
 
@@ -49,6 +51,7 @@ final class AdminState: Sendable {
                 }
             },
             revocations: revocations,
+            approvals: approvals,
             record: { Log.info("postern: admin: \($0)") })
     }
 }

@@ -125,3 +125,42 @@ import Testing
         #expect(list.stopping(identity: "other", tokenID: "jti-2", certificateSerial: "0a1c", at: 150) == nil)
     }
 }
+
+@Suite struct ApprovalBookTests {
+    static let request = ApprovalBook.Request(requester: "d", function: "deployment", operation: "model_load", model: "m",
+                                              rule: "r", digest: "x", summary: "load m")
+    static let requirement = ApprovalRequirement(approvers: ["a"], pendingTTL: 60, grantTTL: 100, grantUses: 2)
+
+    @Test func askWaitsApproveGrantsAndUsesRunOut() throws {
+        var book = ApprovalBook(prefix: "t")
+        guard case .pending(let first) = book.ask(Self.request, requirement: Self.requirement, now: 0) else {
+            Issue.record("not pending"); return
+        }
+        #expect(book.ask(Self.request, requirement: Self.requirement, now: 1) == .pending(first))
+        var other = Self.request
+        other.digest = "y"
+        #expect(book.ask(other, requirement: Self.requirement, now: 1) != .pending(first))
+        let decided = book.decide(first.id, .approve(by: "a", groups: [], reason: "", at: 10))
+        let outcome = try #require(decided).get()
+        let grant = try #require(outcome.grant)
+        #expect(book.ask(Self.request, requirement: Self.requirement, now: 20) == .granted(grant: grant.id, secondsLeft: 90))
+        #expect(book.ask(Self.request, requirement: Self.requirement, now: 30) == .granted(grant: grant.id, secondsLeft: 80))
+        guard case .pending(let next) = book.ask(Self.request, requirement: Self.requirement, now: 40) else {
+            Issue.record("a used-up grant still admitted"); return
+        }
+        #expect(next.id != first.id)
+        book.expire(now: 200)
+        #expect(book.approvals[next.id]?.state == .expired && book.decide("nope", .tick(at: 0)) == nil)
+    }
+
+    @Test func aRevokedGrantAdmitsNothing() throws {
+        var book = ApprovalBook(prefix: "t")
+        guard case .pending(let approval) = book.ask(Self.request, requirement: Self.requirement, now: 0) else { return }
+        let decided = book.decide(approval.id, .approve(by: "a", groups: [], reason: "", at: 1))
+        let grant = try #require(try decided?.get().grant)
+        #expect(book.revokeGrant(grant.id) && !book.revokeGrant("none"))
+        guard case .pending = book.ask(Self.request, requirement: Self.requirement, now: 2) else {
+            Issue.record("a revoked grant admitted a request"); return
+        }
+    }
+}

@@ -1,0 +1,118 @@
+"""Just-in-time approval on the wire: a request a rule holds gets 403 with its approval id;
+an approver (never the requester) approves it through the admin API; the same request,
+retried, passes exactly once on the grant, byte for byte; another body does not."""
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import curl
+from identity_material import Keys, make_svids, mint
+
+TD = "spiffe://example.org"
+DEPLOYER, ALICE, BOB, OPS = (f"{TD}/ns/mlops/sa/deployer", f"{TD}/ns/sre/sa/alice", f"{TD}/ns/sre/sa/bob",
+                             f"{TD}/ns/ops/sa/admin")
+POLICY = f"""
+operations: [{{ methods: [POST], path: /echo, function: deployment, name: model_load }}]
+functions:
+  deployment: {{ callers: ['{DEPLOYER}'] }}
+rules:
+  - name: loads-need-approval
+    effect: approval
+    operations: [model_load]
+    approval: {{ approvers: ['{ALICE}', '{BOB}', '{DEPLOYER}'], pending_ttl: 2s, grant_ttl: 60s, grant_uses: 1 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
+
+
+@pytest.fixture
+def guarded(start_postern, model_server, keys):
+    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=POLICY,
+                         admin=f"operators: ['{OPS}']")
+
+
+def load(p, keys, body, caller=DEPLOYER):
+    status, _, reply = curl("-H", f"authorization: Bearer {mint(keys.svid_key, sub=caller)}",
+                            "-H", "content-type: application/json", "--data-binary", body, f"{p.url}/echo")
+    return status, reply
+
+
+def admin(p, keys, method, path, body=None, caller=ALICE):
+    request = urllib.request.Request(f"{p.admin}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    request.add_header("authorization", f"Bearer {mint(keys.svid_key, sub=caller)}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def approval_id(reply):
+    return re.search(r"approval (apr-[\w-]+) is pending", json.loads(reply)["error"]["message"]).group(1)
+
+
+def test_a_held_request_passes_once_after_an_approver_approves_it(guarded, keys):
+    body = '{"model": "llama-3-8b", "config": {"max_batch_size": 8}}'
+    status, reply = load(guarded, keys, body)
+    assert status == 403 and json.loads(reply)["error"]["code"] == "approval_required"
+    pending = approval_id(reply)
+    # The same request again waits for the same approval.
+    assert approval_id(load(guarded, keys, body)[1]) == pending
+    status, shown = admin(guarded, keys, "GET", f"/admin/v1/approvals/{pending}")
+    assert status == 200 and shown["state"] == "pending" and shown["requester"] == DEPLOYER
+    assert "max_batch_size" in shown["summary"] and shown["rule"] == "loads-need-approval"
+    # The requester is an approver of the rule, but never of its own request.
+    status, refused = admin(guarded, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {}, caller=DEPLOYER)
+    assert status == 403 and "own request" in refused["error"]["message"]
+    status, decided = admin(guarded, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {"reason": "change 42"})
+    assert status == 200 and decided["state"] == "approved" and decided["verdicts"][0]["reason"] == "change 42"
+    # A different body is another request: it waits for its own approval.
+    other = load(guarded, keys, body.replace("8", "64"))
+    assert other[0] == 403 and approval_id(other[1]) != pending
+    # The approved request passes, byte for byte, once.
+    assert load(guarded, keys, body) == (200, body.encode())
+    entry = [e for e in guarded.request_log(entries=4) if e["status"] == 200][-1]
+    assert entry["rule"].startswith("grant grt-") and entry["operation"] == "model_load"
+    status, again = load(guarded, keys, body)
+    assert status == 403 and approval_id(again) != pending
+    log = guarded.stderr_path.read_text()
+    assert f"approval {pending} approved by {ALICE} (change 42)" in log
+
+
+def test_one_deny_rejects_and_pending_approvals_expire(guarded, keys):
+    pending = approval_id(load(guarded, keys, '{"a": 1}')[1])
+    status, decided = admin(guarded, keys, "POST", f"/admin/v1/approvals/{pending}/deny", {"reason": "no"}, caller=BOB)
+    assert status == 200 and decided["state"] == "denied"
+    assert admin(guarded, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 409
+    waiting = approval_id(load(guarded, keys, '{"b": 2}')[1])
+    time.sleep(2.5)
+    assert admin(guarded, keys, "GET", f"/admin/v1/approvals/{waiting}")[1]["state"] == "expired"
+    assert admin(guarded, keys, "POST", f"/admin/v1/approvals/{waiting}/approve", {})[0] == 409
+
+
+def test_only_approvers_and_operators_see_approvals(guarded, keys):
+    approval_id(load(guarded, keys, '{"c": 3}')[1])
+    assert len(admin(guarded, keys, "GET", "/admin/v1/approvals", caller=OPS)[1]["approvals"]) == 1
+    assert admin(guarded, keys, "GET", "/admin/v1/approvals", caller=f"{TD}/ns/app/sa/web")[1]["approvals"] == []
+    assert admin(guarded, keys, "GET", "/admin/v1/grants", caller=ALICE)[0] == 403
+    assert admin(guarded, keys, "GET", "/admin/v1/grants", caller=OPS)[0] == 200
+
+
+def test_an_operator_revokes_a_grant_before_it_is_used(guarded, keys):
+    body = '{"d": 4}'
+    pending = approval_id(load(guarded, keys, body)[1])
+    admin(guarded, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})
+    grant = admin(guarded, keys, "GET", "/admin/v1/grants", caller=OPS)[1]["grants"][0]
+    assert grant["state"] == "active" and grant["uses_left"] == 1
+    assert admin(guarded, keys, "DELETE", f"/admin/v1/grants/{grant['id']}", caller=OPS)[0] == 200
+    assert load(guarded, keys, body)[0] == 403
