@@ -70,6 +70,8 @@ public struct ApprovalRequirement: Sendable, Equatable {
     public var grantUses: Int
     /// Whether the grant admits only the exact request approved (its digest).
     public var bindToRequest: Bool
+    /// Seconds a held request stays open while it is decided (0: answered at once).
+    public var holdOpen: Int64 = 0
 
     public init(approvers: [String], approvalsNeeded: Int = 1, reasonRequired: Bool = false, pendingTTL: Int64 = 900,
                 grantTTL: Int64 = 900, grantUses: Int = 1, bindToRequest: Bool = true) {

@@ -25,6 +25,14 @@ public final class ApprovalDesk: Sendable {
         }
     }
 
+    /// The state of one approval now (nil: no such approval).
+    public func state(of id: String, now: Int64) -> Approval.State? {
+        book.withLock { book in
+            book.expire(now: now)
+            return book.approvals[id]?.state
+        }
+    }
+
     public func grants() -> [Grant] { book.withLock { $0.grants.values.sorted { $0.id < $1.id } } }
 
     public func revokeGrant(_ id: String) -> Bool { book.withLock { $0.revokeGrant(id) } }

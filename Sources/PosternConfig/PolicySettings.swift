@@ -329,10 +329,10 @@ extension PolicySettings {
 
 extension ConfigDecoder {
     /// `{approvers, approvals_needed, reason_required, pending_ttl, grant_ttl, grant_uses,
-    /// bind_to_request}`.
+    /// bind_to_request, hold_open}`.
     func approvalRequirement(_ node: Node, _ key: String) -> ApprovalRequirement? {
         let allowed: Set = ["approvers", "approvals_needed", "reason_required", "pending_ttl", "grant_ttl", "grant_uses",
-                            "bind_to_request"]
+                            "bind_to_request", "hold_open"]
         guard let entries = mapping(node, key, allowed: allowed) else { return nil }
         var requirement = ApprovalRequirement(approvers: [])
         for (field, value) in entries {
@@ -346,11 +346,16 @@ extension ConfigDecoder {
             default:
                 guard let duration = parse(value, path, ConfigValues.duration) else { continue }
                 let seconds = duration.components.seconds
-                guard seconds >= 1, seconds <= 7 * 86_400 else {
-                    report(path, value, "between 1s and 7 days")
+                let most: Int64 = field == "hold_open" ? 300 : 7 * 86_400
+                guard seconds >= 1, seconds <= most else {
+                    report(path, value, field == "hold_open" ? "between 1s and 5m" : "between 1s and 7 days")
                     continue
                 }
-                if field == "pending_ttl" { requirement.pendingTTL = seconds } else { requirement.grantTTL = seconds }
+                switch field {
+                case "pending_ttl": requirement.pendingTTL = seconds
+                case "grant_ttl": requirement.grantTTL = seconds
+                default: requirement.holdOpen = seconds
+                }
             }
         }
         return requirement

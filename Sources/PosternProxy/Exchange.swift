@@ -54,6 +54,8 @@ final class Exchange {
     private var approvalRefusal: CallerError?
     /// What a grant lets this exchange last: it is cut at the grant's end.
     private var grantEnds: NIODeadline?
+    /// A request held open while its approval is decided, until `until`.
+    private var awaitingDecision: (approval: String, until: NIODeadline, body: [UInt8], trailers: HeaderList?)?
     /// What the request does and whether it may, once authorized.
     private var operation: Operation?
     private var decision: Decision?
@@ -421,7 +423,13 @@ final class Exchange {
                                          summary: ApprovalSummary.text(request, operation, bytes))
         let requirement = services.config.policy.approvalRequirements[decision.rule] ?? ApprovalRequirement(approvers: [])
         switch desk.ask(asked, requirement: requirement, now: now) {
+        case .pending(let approval) where requirement.holdOpen > 0 && awaitingDecision == nil:
+            // Held open while the approvers decide: the sweeper looks again every tick.
+            awaitingDecision = (approval.id, .now() + .seconds(min(requirement.holdOpen, approval.expiresAt - now)),
+                                bytes, trailers)
+            services.sweeper.track(self)
         case .pending(let approval):
+            awaitingDecision = nil
             fail(.approvalRequired("\(decision.reason): approval \(approval.id) is pending until \(approval.expiresAt); "
                                    + "approvers decide at /admin/v1/approvals/\(approval.id)"),
                  outcome: "approval_required", detail: approval.id)
@@ -434,6 +442,7 @@ final class Exchange {
                 return
             case nil: break
             }
+            awaitingDecision = nil
             self.decision = Decision(.allow, rule: "grant \(grant)", reason: "allowed by grant \(grant)")
             grantEnds = .now() + .seconds(secondsLeft)
             send(bytes, trailers: trailers)
@@ -537,6 +546,24 @@ extension Exchange: Sweepable {
     /// Enforces `response_timeout` (request complete, no response head yet) and
     /// `stream_idle_timeout` (a body is moving, or should be, and nothing moved).
     func sweep(now: NIODeadline) {
+        if let waiting = awaitingDecision {
+            lastActivity = now  // waiting on people, not on the caller
+            switch services.approvals?.state(of: waiting.approval, now: Int64(time(nil))) {
+            case .pending? where now < waiting.until:
+                return
+            case .approved?:
+                settleApproval(waiting.body, trailers: waiting.trailers)  // passes on the grant
+            case .denied?:
+                awaitingDecision = nil
+                fail(.permissionDenied("approval \(waiting.approval) was denied"), outcome: "approval_denied",
+                     detail: waiting.approval)
+            default:
+                awaitingDecision = nil
+                fail(.approvalRequired("approval \(waiting.approval) was not decided while the request was held; "
+                                       + "retry once it is approved"), outcome: "approval_required", detail: waiting.approval)
+            }
+            return
+        }
         if let grantEnds, now >= grantEnds {
             fail(.permissionDenied("the grant this request was made under has ended"), outcome: "grant_expired")
             return

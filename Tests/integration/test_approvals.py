@@ -116,3 +116,35 @@ def test_an_operator_revokes_a_grant_before_it_is_used(guarded, keys):
     assert grant["state"] == "active" and grant["uses_left"] == 1
     assert admin(guarded, keys, "DELETE", f"/admin/v1/grants/{grant['id']}", caller=OPS)[0] == 200
     assert load(guarded, keys, body)[0] == 403
+
+
+def test_a_request_held_open_is_forwarded_once_approved(start_postern, model_server, keys):
+    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    p = start_postern(upstreams={"model": model_server}, public=False, identity=identity,
+                      extra=POLICY.replace("pending_ttl: 2s", "pending_ttl: 60s, hold_open: 5s"),
+                      admin=f"operators: ['{OPS}']")
+    import threading
+    results = {}
+
+    def held(name, body):
+        started = time.monotonic()
+        results[name] = load(p, keys, body) + (time.monotonic() - started,)
+
+    approved = threading.Thread(target=held, args=("approved", '{"e": 5}'))
+    denied = threading.Thread(target=held, args=("denied", '{"f": 6}'))
+    approved.start()
+    denied.start()
+    time.sleep(1)
+    pending = {a["summary"].split("body")[1]: a["id"] for a in admin(p, keys, "GET", "/admin/v1/approvals")[1]["approvals"]}
+    assert len(pending) == 2
+    for summary, approval in pending.items():
+        verdict = "approve" if '"e"' in summary else "deny"
+        assert admin(p, keys, "POST", f"/admin/v1/approvals/{approval}/{verdict}", {}, caller=BOB)[0] == 200
+    approved.join(10)
+    denied.join(10)
+    assert results["approved"][:2] == (200, b'{"e": 5}') and 1 <= results["approved"][2] < 3
+    assert results["denied"][0] == 403 and b"denied" in results["denied"][1]
+    # Nobody decides: the caller is answered when the hold ends, and the approval stays pending.
+    status, reply, seconds = load(p, keys, '{"g": 7}') + (0,)
+    assert status == 403 and b"not decided while the request was held" in reply
