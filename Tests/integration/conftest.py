@@ -1,4 +1,5 @@
 """Fixtures for Postern's wire tests: real servers and a real Postern, on 127.0.0.1 only."""
+import json
 import os
 import re
 import signal
@@ -220,6 +221,21 @@ def get_json(url):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def admin_api(p, token, method, path, body=None):
+    """Calls Postern's admin API with a bearer token (or none): (status, JSON)."""
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(f"{p.admin}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def curl(*args, timeout=30, input=None):

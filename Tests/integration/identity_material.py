@@ -67,6 +67,11 @@ class Keys:
                 f"{{ kind: oidc, issuer: '{OIDC_ISSUER}', jwks: {self.oidc_jwks}, audience: postern, "
                 "identity_claim: email }]" + extra + " }")
 
+    def jwt_svid_yaml(self):
+        """An identity section that takes JWT-SVIDs only (cleartext listeners)."""
+        return ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
+                f"bundle: {self.svid_jwks}, audience: '{AUDIENCE}' }}] }}")
+
     def tls_yaml(self, clients="optional", extra=""):
         return (f"{{ certificate: {self.dir / 'server.pem'}, private_key: {self.dir / 'server-pkcs8.key'}, "
                 f"client_certificates: {clients}{extra} }}")

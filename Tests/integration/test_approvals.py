@@ -4,12 +4,10 @@ retried, passes exactly once on the grant, byte for byte; another body does not.
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import curl
+from conftest import admin_api, curl
 from identity_material import Keys, make_svids, mint
 
 TD = "spiffe://example.org"
@@ -34,8 +32,7 @@ def keys(tmp_path_factory):
 
 @pytest.fixture
 def guarded(start_postern, model_server, keys):
-    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
-                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    identity = keys.jwt_svid_yaml()
     return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=POLICY,
                          admin=f"operators: ['{OPS}']")
 
@@ -46,15 +43,8 @@ def load(p, keys, body, caller=DEPLOYER):
     return status, reply
 
 
-def admin(p, keys, method, path, body=None, caller=ALICE):
-    request = urllib.request.Request(f"{p.admin}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-    request.add_header("authorization", f"Bearer {mint(keys.svid_key, sub=caller)}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def admin(p, keys, method, path, body=None, caller=ALICE, token=None):
+    return admin_api(p, token or (mint(keys.svid_key, sub=caller) if caller else None), method, path, body)
 
 
 def approval_id(reply):
@@ -119,8 +109,7 @@ def test_an_operator_revokes_a_grant_before_it_is_used(guarded, keys):
 
 
 def test_a_request_held_open_is_forwarded_once_approved(start_postern, model_server, keys):
-    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
-                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    identity = keys.jwt_svid_yaml()
     p = start_postern(upstreams={"model": model_server}, public=False, identity=identity,
                       extra=POLICY.replace("pending_ttl: 2s", "pending_ttl: 60s, hold_open: 5s"),
                       admin=f"operators: ['{OPS}']")

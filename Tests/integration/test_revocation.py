@@ -5,12 +5,11 @@ import json
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import curl
+from conftest import admin_api, curl
 from identity_material import Keys, make_svids, mint
 
 TD = "spiffe://example.org"
@@ -24,8 +23,7 @@ def keys(tmp_path_factory):
 
 @pytest.fixture
 def guarded(start_postern, model_server, keys):
-    identity = ("{ trust_domain: example.org, jwt_issuers: [{ kind: jwt-svid, "
-                f"bundle: {keys.svid_jwks}, audience: 'spiffe://example.org/postern' }}] }}")
+    identity = keys.jwt_svid_yaml()
     policy = f"""
 operations: [{{ methods: [GET], path: /sse, function: inference, name: events }}]
 functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}
@@ -35,15 +33,7 @@ functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}
 
 
 def admin(p, keys, method, path, body=None, caller=ONCALL, token=None):
-    request = urllib.request.Request(f"{p.admin}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode())
-    if caller or token:
-        request.add_header("authorization", f"Bearer {token or mint(keys.svid_key, sub=caller)}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return admin_api(p, token or (mint(keys.svid_key, sub=caller) if caller else None), method, path, body)
 
 
 def call(p, keys, caller=WEB, token=None, path="/v1/models"):
