@@ -2,6 +2,7 @@
 an approver (never the requester) approves it through the admin API; the same request,
 retried, passes exactly once on the grant, byte for byte; another body does not."""
 import json
+import subprocess
 import re
 import time
 
@@ -137,3 +138,30 @@ def test_a_request_held_open_is_forwarded_once_approved(start_postern, model_ser
     # Nobody decides: the caller is answered when the hold ends, and the approval stays pending.
     status, reply, seconds = load(p, keys, '{"g": 7}') + (0,)
     assert status == 403 and b"not decided while the request was held" in reply
+
+
+def test_a_stream_opened_under_a_grant_is_cut_when_the_grant_ends(start_postern, model_server, keys):
+    policy = f"""
+operations: [{{ methods: [GET], path: /sse, function: data-access, name: export }}]
+functions: {{ data-access: {{ callers: ['{DEPLOYER}'] }} }}
+rules:
+  - {{ name: exports-need-approval, effect: approval, operations: [export],
+       approval: {{ approvers: ['{ALICE}'], grant_ttl: 2s, grant_uses: 1 }} }}
+"""
+    p = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(), extra=policy,
+                      admin=f"operators: ['{OPS}']")
+
+    def export():
+        started = time.monotonic()
+        out = subprocess.run(["curl", "-sS", "-N", "-H", f"authorization: Bearer {mint(keys.svid_key, sub=DEPLOYER)}",
+                              f"{p.url}/sse?events=100&delay=0.05"], capture_output=True, timeout=30)
+        return out, time.monotonic() - started
+
+    refused, _ = export()
+    pending = approval_id(refused.stdout.split(b"\r\n\r\n")[-1] if b"\r\n\r\n" in refused.stdout else refused.stdout)
+    assert admin(p, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 200
+    streamed, seconds = export()
+    assert b"data:" in streamed.stdout and b"[DONE]" not in streamed.stdout  # 100 events would take 5 s
+    assert 1.5 < seconds < 4
+    entry = [e for e in p.request_log(entries=2) if e.get("outcome") == "grant_expired"]
+    assert entry and entry[0]["rule"].startswith("grant ")
