@@ -23,61 +23,61 @@ final class Exchange {
     private(set) var request: RequestHead
     let isGRPC: Bool
     /// The shape of the errors this caller's client reads, by the path it wrote.
-    private let errorDialect: ErrorDialect
+    let errorDialect: ErrorDialect
 
-    private let services: LoopServices
+    let services: LoopServices
     /// The connection: its address and verified client certificate, if any.
-    private let peer: CallerConnection
+    let peer: CallerConnection
     /// Who is calling, once authenticated; nil on a public route without credentials.
     private(set) var principal: Principal?
-    private var caller: CallerStream?
+    var caller: CallerStream?
     /// The mask step, when the route's masking policy covers this response.
-    private var masking: ResponseMaskingStage?
-    private var upstream: UpstreamStream?
-    private var upstreamName: String?
-    private var route: Route?
+    var masking: ResponseMaskingStage?
+    var upstream: UpstreamStream?
+    var upstreamName: String?
+    var route: Route?
     /// The function's own credential for the model server, once authorized.
-    private var credential: UpstreamCredential?
+    var credential: UpstreamCredential?
     /// The request body, held whole while the decision waits for it.
-    private var held: HeldBody?
+    var held: HeldBody?
     /// Body bytes already credited to the caller while held: the upstream's credit for
     /// them, when they are sent on, is not passed back a second time.
-    private var prepaidCredit = 0
+    var prepaidCredit = 0
     /// For a gRPC call whose messages name their model: the messages not yet complete.
-    private var messages: GRPCMessageFramer?
+    var messages: GRPCMessageFramer?
     /// The model and version the last decision allowed, so a stream naming the same one
     /// again is not decided again (unless a guard reads every message's parameters).
-    private var admitted: (model: String?, version: String?)?
-    private var messagesGuarded = false
+    var admitted: (model: String?, version: String?)?
+    var messagesGuarded = false
     /// A decision of "needs approval" waits for the whole body, to digest the exact request.
-    private var approvalWaitsForBody = false
-    private var approvalRefusal: CallerError?
+    var approvalWaitsForBody = false
+    var approvalRefusal: CallerError?
     /// What a grant lets this exchange last: it is cut at the grant's end.
-    private var grantEnds: NIODeadline?
+    var grantEnds: NIODeadline?
     /// A request held open while its approval is decided, until `until`.
-    private var awaitingDecision: (approval: String, until: NIODeadline, body: [UInt8], trailers: HeaderList?)?
+    var awaitingDecision: (approval: String, until: NIODeadline, body: [UInt8], trailers: HeaderList?)?
     /// What the request does and whether it may, once authorized.
-    private var operation: Operation?
-    private var decision: Decision?
+    var operation: Operation?
+    var decision: Decision?
     /// What the shadow rule set would have decided (logged, never enforced).
-    private var shadowDecision: Decision?
-    private let startedAt = NIODeadline.now()
+    var shadowDecision: Decision?
+    let startedAt = NIODeadline.now()
     /// From the end of the request to the response head (`response_timeout`).
-    private var responseDeadline: NIODeadline?
+    var responseDeadline: NIODeadline?
     /// Last time a body byte moved either way (`stream_idle_timeout`).
-    private var lastActivity: NIODeadline
-    private var requestEnded = false
+    var lastActivity: NIODeadline
+    var requestEnded = false
     var sweepSlot = -1
 
     /// `holding`: the upstream's head is in, held until the masked body decides it.
-    private enum Response { case waiting, holding, streaming, done }
-    private var response = Response.waiting
-    private var status = 0
-    private var grpcStatus: String?
-    private var bytesIn = 0
-    private var bytesOut = 0
+    enum Response { case waiting, holding, streaming, done }
+    var response = Response.waiting
+    var status = 0
+    var grpcStatus: String?
+    var bytesIn = 0
+    var bytesOut = 0
     /// Set for an event stream: whether the caller already has its `[DONE]`.
-    private var sseDone: SSEDoneMarker?
+    var sseDone: SSEDoneMarker?
 
     init(request: RequestHead, caller: CallerStream, peer: CallerConnection, services: LoopServices) {
         let incoming = request.headers["x-request-id"]
@@ -210,7 +210,7 @@ final class Exchange {
     /// Decides, keeping what the step found for the log; false when the request was refused.
     /// A decision that needs approval goes to the approval desk where there is one (`onApproval`
     /// is then called instead, and false returned).
-    private func authorize(_ step: AuthorizeStep, _ classified: Operation, _ facts: CallerFacts,
+    func authorize(_ step: AuthorizeStep, _ classified: Operation, _ facts: CallerFacts,
                            body: HeldRequest?, message: RequestBody? = nil, onApproval: (() -> Void)? = nil) -> Bool {
         let authorized = step.run(classified, caller: facts, context: requestContext(), body: body, message: message,
                                   upstreamCredentials: services.credentials.upstream)
@@ -230,13 +230,13 @@ final class Exchange {
         return true
     }
 
-    private func requestContext() -> RequestContext {
+    func requestContext() -> RequestContext {
         RequestContext(time: Int64(time(nil)), source: peer.sourceBytes, headers: request.headers)
     }
 
     /// Opens the upstream request: only end-to-end fields, our request id, and the
     /// function's own credential.
-    private func forward(endStream: Bool) {
+    func forward(endStream: Bool) {
         guard let name = upstreamName, let client = services.upstreams[name] else { return }
         if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
             masking = ResponseMaskingStage(policy: policy)
@@ -261,7 +261,7 @@ final class Exchange {
     }
 
     /// What Postern saw of the caller, in place of what the caller claimed.
-    private func addForwardingFields(to headers: inout HeaderList) {
+    func addForwardingFields(to headers: inout HeaderList) {
         if let forwardedFor = peer.forwardedFor, let forwarded = peer.forwarded {
             headers.add("x-forwarded-for", forwardedFor)
             headers.add("forwarded", forwarded)
@@ -272,7 +272,7 @@ final class Exchange {
         }
     }
 
-    private func requestFinished() {
+    func requestFinished() {
         requestEnded = true
         guard response == .waiting, let name = upstreamName,
               let timeout = services.upstreams[name]?.upstream.responseTimeout else { return }
@@ -298,21 +298,6 @@ final class Exchange {
         } else {
             upstream?.sendRequestBody(data)
         }
-    }
-
-    private func hold(_ data: ByteBuffer) {
-        guard var body = held else { return }
-        held = nil  // no copy of the bytes while appending
-        guard body.bytes.count + data.readableBytes <= body.read.limit else {
-            fail(.bodyTooLarge(limit: body.read.limit), outcome: "request_body_too_large",
-                 detail: "over \(body.read.setBy), which this request's body is read whole against")
-            return
-        }
-        body.bytes.append(contentsOf: data.readableBytesView)
-        held = body
-        // Held bytes are delivered as far as the caller's flow control is concerned.
-        prepaidCredit += data.readableBytes
-        caller?.creditRequestBody(data.readableBytes)
     }
 
     func requestEnd(trailers: HeaderList?) {
@@ -341,131 +326,6 @@ final class Exchange {
         }
         upstream?.sendRequestEnd(trailers: trailers)
         requestFinished()
-    }
-
-    private func passMessages(_ data: ByteBuffer) {
-        guard var framer = messages else { return }
-        switch framer.feed(data.readableBytesView) {
-        case .failure(.compressed):
-            fail(.uninspectableBody("a compressed gRPC message cannot be read for its model; send it uncompressed"),
-                 outcome: "unreadable_body")
-        case .failure(.tooLarge(let limit)):
-            fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large",
-                 detail: "a gRPC message over the inspection limit")
-        case .success(let complete):
-            messages = framer
-            for message in complete {
-                guard admit(message) else { return }
-                upstream?.sendRequestBody(ByteBuffer(bytes: message))
-            }
-        }
-    }
-
-    /// Decides on the model a message names (again only when it names another); the first
-    /// message allowed opens the upstream request.
-    private func admit(_ message: [UInt8]) -> Bool {
-        guard let step = services.authorize, var classified = operation, let principal,
-              let fields = classified.messageModel else { return false }
-        guard let named = fields.read(message[5...]) else {
-            fail(.unreadableBody("a request message is not well-formed protobuf"), outcome: "unreadable_body")
-            return false
-        }
-        if upstream != nil, !messagesGuarded, let admitted, admitted.model == named.model, admitted.version == named.version {
-            return true
-        }
-        classified.model = named.model
-        classified.version = named.version
-        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: nil,
-                        message: messagesGuarded ? named.body(size: message.count - 5) : nil) else {
-            return false
-        }
-        admitted = (named.model, named.version)
-        if upstream == nil { forward(endStream: false) }
-        return true
-    }
-
-    /// The whole body is in: decide on it, then send it on byte for byte.
-    private func releaseHeld(_ body: HeldBody, trailers: HeaderList?) {
-        if approvalWaitsForBody {
-            settleApproval(body.bytes, trailers: trailers)
-            return
-        }
-        guard let step = services.authorize, let classified = operation, let principal else { return }
-        let inspected = HeldRequest(bytes: body.bytes, headers: request.headers)
-        guard authorize(step, classified, CallerFacts(id: principal.id, groups: principal.groups), body: inspected,
-                        onApproval: { [self] in settleApproval(body.bytes, trailers: trailers) })
-        else { return }
-        send(body.bytes, trailers: trailers)
-    }
-
-    /// Opens the upstream request and sends a body held whole, byte for byte.
-    private func send(_ bytes: [UInt8], trailers: HeaderList?) {
-        forward(endStream: bytes.isEmpty && trailers == nil)
-        if !bytes.isEmpty { upstream?.sendRequestBody(ByteBuffer(bytes: bytes)) }
-        if !bytes.isEmpty || trailers != nil { upstream?.sendRequestEnd(trailers: trailers) }
-        requestFinished()
-    }
-
-    /// A request that needs approval, whole: it passes on a grant for exactly it, or waits
-    /// for the approval it now has (its id is in the refusal).
-    private func settleApproval(_ bytes: [UInt8], trailers: HeaderList?) {
-        approvalWaitsForBody = false
-        guard let desk = services.approvals, let principal, let operation, let decision else {
-            fail(approvalRefusal ?? .approvalRequired("needs approval"), outcome: "approval_required")
-            return
-        }
-        let now = Int64(time(nil))
-        let digest = RequestDigest.hex(method: request.method, path: request.path,
-                                       headers: request.headers.filter { $0.name == "content-type" }.map { ($0.name, $0.value) },
-                                       body: bytes)
-        let asked = ApprovalBook.Request(requester: principal.id, function: operation.function, operation: operation.name,
-                                         model: operation.model, rule: decision.rule, digest: digest,
-                                         summary: ApprovalSummary.text(request, operation, bytes))
-        let requirement = services.config.policy.approvalRequirements[decision.rule] ?? ApprovalRequirement(approvers: [])
-        switch desk.ask(asked, requirement: requirement, now: now) {
-        case .pending(let approval) where requirement.holdOpen > 0 && awaitingDecision == nil:
-            // Held open while the approvers decide: the sweeper looks again every tick.
-            awaitingDecision = (approval.id, .now() + .seconds(min(requirement.holdOpen, approval.expiresAt - now)),
-                                bytes, trailers)
-            services.sweeper.track(self)
-        case .pending(let approval):
-            awaitingDecision = nil
-            fail(.approvalRequired("\(decision.reason): approval \(approval.id) is pending until \(approval.expiresAt); "
-                                   + "approvers decide at /admin/v1/approvals/\(approval.id)"),
-                 outcome: "approval_required", detail: approval.id)
-        case .granted(let grant, let secondsLeft):
-            switch services.credentials.upstream[operation.function] {
-            case .success(let own)?: credential = own
-            case .failure(let unavailable)?:
-                fail(.credentialUnavailable(function: operation.function), outcome: "upstream_credential_unavailable",
-                     detail: unavailable.description)
-                return
-            case nil: break
-            }
-            awaitingDecision = nil
-            self.decision = Decision(.allow, rule: "grant \(grant)", reason: "allowed by grant \(grant)")
-            grantEnds = .now() + .seconds(secondsLeft)
-            send(bytes, trailers: trailers)
-        }
-    }
-
-    /// The revocation that stops this exchange's caller, if any.
-    private func revocation(in list: RevocationList) -> Revocation? {
-        guard let principal, !list.isEmpty else { return nil }
-        let byCertificate = principal.source == .mtls
-        return list.stopping(identity: principal.id, tokenID: byCertificate ? nil : principal.credentialID,
-                             certificateSerial: byCertificate ? principal.credentialID : nil, at: Int64(time(nil)))
-    }
-
-    private static func words(_ revocation: Revocation) -> String {
-        "this caller's access was revoked" + (revocation.reason.isEmpty ? "" : ": \(revocation.reason)")
-    }
-
-    /// A revocation arrived: an exchange its caller may no longer make ends now (a stream
-    /// is cut, a gRPC call gets PERMISSION_DENIED in its trailers).
-    func endIfRevoked(_ list: RevocationList) {
-        guard response != .done, let revocation = revocation(in: list) else { return }
-        fail(.revoked(Self.words(revocation)), outcome: "revoked")
     }
 
     /// The caller reset the stream or went away.
@@ -520,7 +380,7 @@ final class Exchange {
         }
     }
 
-    private func finish(outcome: String, detail: String?) {
+    func finish(outcome: String, detail: String?) {
         response = .done
         services.sweeper.untrack(self)
         services.log.write(RequestLog.Entry(
@@ -534,12 +394,6 @@ final class Exchange {
         self.upstream = nil
         caller?.exchangeFinished()
     }
-}
-
-/// A request body read whole before the decision, up to its limit.
-struct HeldBody {
-    let read: RequestPolicy.BodyRead
-    var bytes: [UInt8] = []
 }
 
 extension Exchange: Sweepable {
@@ -605,7 +459,7 @@ extension Exchange: UpstreamDelegate {
         sendHead(forwarded, endStream: endStream)
     }
 
-    private func sendHead(_ head: ResponseHead, endStream: Bool) {
+    func sendHead(_ head: ResponseHead, endStream: Bool) {
         response = .streaming
         if endStream { grpcStatus = head.headers["grpc-status"] }
         if !isGRPC, head.headers["content-type"]?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
@@ -649,7 +503,7 @@ extension Exchange: UpstreamDelegate {
         finish(outcome: "ok", detail: nil)
     }
 
-    private func sendMasked(_ output: [UInt8]) {
+    func sendMasked(_ output: [UInt8]) {
         guard !output.isEmpty else { return }
         sseDone?.sent(output)
         caller?.sendResponseBody(ByteBuffer(bytes: output))
