@@ -112,3 +112,31 @@ def test_sighup_rereads_and_restart_only_keys_are_said_not_applied(running, keys
     log = wait_for(running, "takes effect on restart")
     assert "runtime changed" in log
     assert headers_seen(running, keys)[0] == 200
+
+
+def test_reloads_and_rotations_under_traffic_fail_no_request(running, keys, tmp_path):
+    """h2load keeps 4 connections busy while the configuration is rewritten (and SIGHUP sent)
+    and the function's credential file rotated: every request is answered 200."""
+    import subprocess
+    import threading
+    token = mint(keys.svid_key, sub=WEB)
+    out = {}
+
+    def load():
+        out["run"] = subprocess.run(
+            ["h2load", "-n", "3000", "-c", "4", "-m", "4", "-t", "1", "-H", f"authorization: Bearer {token}",
+             f"{running.url}/headers"], capture_output=True, text=True, timeout=120)
+
+    # h2load speaks TLS here (the fixture's listener): trust is not checked by h2load.
+    thread = threading.Thread(target=load)
+    thread.start()
+    for round in range(4):
+        time.sleep(0.3)
+        rules = "[{ name: never, effect: deny, namespaces: [nowhere] }]" if round % 2 == 0 else "[]"
+        rewrite(running, running.original.replace("rules: []", f"rules: {rules}"))
+        running.proc.send_signal(signal.SIGHUP)
+        (tmp_path / "inference-token").write_text(f"secret-{round}\n")
+    thread.join(150)
+    text = out["run"].stdout
+    assert "3000 succeeded" in text and "status codes: 3000 2xx" in text, text[-800:]
+    assert "configuration reloaded" in running.stderr_path.read_text()
