@@ -95,10 +95,11 @@ class Postern:
     """A running `postern run`, its addresses and its output."""
 
     def __init__(self, tmp_path, upstreams, routes=None, limits=None, extra_args=(), public=True,
-                 tls=None, identity=None, masking=None, route_masking=None, extra="", admin=""):
+                 tls=None, identity=None, masking=None, route_masking=None, extra="", admin="", wrapper=()):
         """Routes are public (no identity needed) unless `public=False`: the data-path tests
         are about proxying; the identity tests pass `tls` and `identity` (YAML flow text);
-        `extra` is more YAML for the file's end, `admin` more keys of `admin`."""
+        `extra` is more YAML for the file's end, `admin` more keys of `admin`; `wrapper`
+        runs Postern under another command (`prlimit`)."""
         self.config = tmp_path / "postern.yaml"
         listen = "listen: { address: 127.0.0.1:0" + (f", tls: {tls}" if tls else "") + " }"
         lines = [listen, f"admin: {{ address: 127.0.0.1:0{', ' + admin if admin else ''} }}",
@@ -130,7 +131,7 @@ class Postern:
         self.stderr_path = tmp_path / "postern.log"
         self.stderr = open(self.stderr_path, "w+")
         share_with_postern(tmp_path)
-        self.proc = subprocess.Popen(unprivileged([str(POSTERN), "run", "--config", str(self.config), *extra_args]),
+        self.proc = subprocess.Popen([*wrapper, *unprivileged([str(POSTERN), "run", "--config", str(self.config), *extra_args])],
                                      stdout=self.stdout, stderr=self.stderr)
         deadline = time.time() + 15
         while time.time() < deadline:

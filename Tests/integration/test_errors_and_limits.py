@@ -371,3 +371,32 @@ def test_idle_kept_alive_connection_is_closed_after_idle_timeout(start_postern, 
         while s.recv(65536):
             pass
         assert 0.4 < time.monotonic() - idle_since < 3
+
+
+def test_running_out_of_file_descriptors_refuses_connections_and_recovers(start_postern, model_server):
+    """With 64 descriptors, 100 idle connections exhaust them: Postern keeps running, rests
+    its listener rather than retrying accept in a busy loop (which logged thousands of
+    failures a second), and serves again once they close."""
+    p = start_postern(upstreams={"model": model_server}, wrapper=["prlimit", "--nofile=64:64"])
+    hogs = []
+    for _ in range(100):
+        try:
+            hogs.append(socket.create_connection(("127.0.0.1", p.port), timeout=2))
+        except OSError:
+            break
+    time.sleep(0.5)
+    assert p.alive()
+    failures = [e for e in p.request_log(entries=1) if e.get("event") == "connection_setup_failed"]
+    assert failures and "Too many open files" in failures[0]["detail"] and len(failures) < 50
+    for hog in hogs:
+        hog.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if curl(f"{p.url}/v1/models", timeout=5)[0] == 200:
+                break
+        except (RuntimeError, subprocess.TimeoutExpired):
+            time.sleep(0.2)
+    else:
+        raise AssertionError("Postern did not serve again after the descriptors came back")
+    assert p.alive()
