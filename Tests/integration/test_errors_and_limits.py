@@ -400,3 +400,33 @@ def test_running_out_of_file_descriptors_refuses_connections_and_recovers(start_
     else:
         raise AssertionError("Postern did not serve again after the descriptors came back")
     assert p.alive()
+
+
+def test_an_upstream_restarting_under_load_costs_only_the_requests_it_missed(start_postern):
+    """The model server goes away and comes back on the same port while callers keep
+    asking: those in the gap get 502, Postern keeps running, and everything after the
+    restart is served (stale pooled connections are not reused)."""
+    from conftest import MODEL_SERVER, wait_for_port
+    import sys
+    port = free_port()
+
+    def server():
+        process = subprocess.Popen([sys.executable, str(MODEL_SERVER), "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port)
+        return process
+
+    upstream = server()
+    p = start_postern(upstreams={"model": f"http://127.0.0.1:{port}"})
+    try:
+        before = [curl(f"{p.url}/v1/models")[0] for _ in range(20)]
+        upstream.terminate()
+        upstream.wait()
+        during = [curl(f"{p.url}/v1/models")[0] for _ in range(5)]
+        upstream = server()
+        after = [curl(f"{p.url}/v1/models")[0] for _ in range(50)]
+    finally:
+        upstream.terminate()
+        upstream.wait()
+    assert before == [200] * 20 and set(during) == {502} and after == [200] * 50
+    assert p.alive()
