@@ -165,3 +165,32 @@ rules:
     assert 1.5 < seconds < 4
     entry = [e for e in p.request_log(entries=2) if e.get("outcome") == "grant_expired"]
     assert entry and entry[0]["rule"].startswith("grant ")
+
+
+def test_a_grpc_call_waits_for_approval_and_passes_on_its_grant(start_postern, grpc_server, keys):
+    import grpc
+    from tritonclient.grpc import service_pb2
+    policy = f"""
+functions: {{ deployment: {{ callers: ['{DEPLOYER}'] }} }}
+rules:
+  - {{ name: loads-need-approval, effect: approval, functions: [deployment],
+       approval: {{ approvers: ['{ALICE}'], grant_uses: 1 }} }}
+"""
+    p = start_postern(upstreams={"grpc": grpc_server}, public=False, identity=keys.jwt_svid_yaml(), extra=policy,
+                      admin=f"operators: ['{OPS}']")
+    channel = grpc.insecure_channel(p.target)
+    load_model = channel.unary_unary("/inference.GRPCInferenceService/RepositoryModelLoad")
+    request = service_pb2.RepositoryModelLoadRequest(model_name="llama").SerializeToString()
+    metadata = [("authorization", f"Bearer {mint(keys.svid_key, sub=DEPLOYER)}")]
+    with pytest.raises(grpc.RpcError) as held:
+        load_model(request, timeout=10, metadata=metadata)
+    assert held.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    pending = re.search(r"approval (apr-[\w-]+) is pending", held.value.details()).group(1)
+    assert admin(p, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 200
+    # Passed on the grant: the echo server behind does not implement the method.
+    with pytest.raises(grpc.RpcError) as reached:
+        load_model(request, timeout=10, metadata=metadata)
+    assert reached.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    with pytest.raises(grpc.RpcError) as again:
+        load_model(request, timeout=10, metadata=metadata)
+    assert again.value.code() == grpc.StatusCode.PERMISSION_DENIED  # the grant's one use is spent
