@@ -1,4 +1,5 @@
 import PosternConfig
+import PosternCore
 
 /// What the command line asked for.
 enum Command {
@@ -7,6 +8,8 @@ enum Command {
     case token(configFile: String, repeat: Int)
     case mask(configFile: String, MaskOptions)
     case explain(configFile: String, caller: String?, method: String, path: String, body: String?, repeat: Int)
+    /// `approvals`, `grants`, `revoke`, `revocations`: a call of the running sidecar's admin API.
+    case admin(configFile: String?, admin: HostPort?, AdminCall, tokenFile: String?)
     case help
     case version
 }
@@ -39,6 +42,12 @@ enum Arguments {
       postern mask --config FILE [--policy NAME] --format grpc|protobuf
                    [--descriptor-set FILE]... --message-type TYPE < IN > OUT
       postern explain --config FILE [--caller ID] [--method M] --path PATH [--body FILE] [--repeat N]
+      postern approvals ADMIN list | show ID | approve ID | deny ID [--reason R]
+      postern grants ADMIN list | revoke ID
+      postern revoke ADMIN --identity ID | --pattern P | --token-id JTI | --certificate-serial HEX
+                     [--reason R] [--until SECONDS]
+      postern revocations ADMIN list | remove ID
+        (ADMIN: --config FILE or --admin HOST:PORT, and --token-file F)
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -69,6 +78,11 @@ enum Arguments {
              TYPE (e.g. inference.ModelInferResponse), by the policy's descriptor_sets
              and any --descriptor-set files. Exit 1, with the reason, if the input
              cannot be parsed.
+
+    approvals, grants, revoke, revocations
+             Call the running sidecar's admin API (--admin, or admin.address in FILE) with your own
+             short-lived token (--token-file, or POSTERN_ADMIN_TOKEN) and print its JSON
+             answer; exit 1 unless it succeeded.
 
     SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
     HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
@@ -150,6 +164,8 @@ enum Arguments {
                 throw UsageError(description: "--format \(options.format) needs --message-type TYPE")
             }
             return .mask(configFile: file, options)
+        case "approvals", "grants", "revoke", "revocations":
+            return try adminCall(verb, Array(rest))
         case "run":
             var file: String?
             var overrides = ConfigOverrides()
@@ -171,6 +187,62 @@ enum Arguments {
         default:
             throw UsageError(description: "unknown command \(verb)")
         }
+    }
+
+    private static func adminCall(_ verb: String, _ args: [String]) throws -> Command {
+        var file: String?, tokenFile: String?, reason: String?, until: String?, subject: (String, String)?
+        var address: HostPort?
+        var words: [String] = []
+        var rest = args[...]
+        func value(_ flag: String) throws -> String {
+            guard let next = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return next
+        }
+        let subjects = ["--identity": "identity", "--pattern": "pattern", "--token-id": "token_id",
+                        "--certificate-serial": "certificate_serial"]
+        while let arg = rest.popFirst() {
+            switch arg {
+            case "--config", "-c": file = try value(arg)
+            case "--token-file": tokenFile = try value(arg)
+            case "--admin": address = try hostPort(value(arg), arg)
+            case "--reason": reason = try value(arg)
+            case "--until": until = try value(arg)
+            case _ where subjects[arg] != nil:
+                guard subject == nil else { throw UsageError(description: "revoke takes one subject") }
+                subject = (subjects[arg]!, try value(arg))
+            case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
+            default: words.append(arg)
+            }
+        }
+        guard file != nil || address != nil else {
+            throw UsageError(description: "\(verb) needs --config FILE or --admin HOST:PORT (where the admin API listens)")
+        }
+        let reasonJSON = reason.map { "{\"reason\":\(JSONText.quote($0))}" } ?? "{}"
+        let call: AdminCall
+        switch (verb, words.first, words.count) {
+        case ("approvals", "list", 1): call = AdminCall(method: "GET", path: "/admin/v1/approvals")
+        case ("approvals", "show", 2): call = AdminCall(method: "GET", path: "/admin/v1/approvals/\(words[1])")
+        case ("approvals", "approve", 2), ("approvals", "deny", 2):
+            call = AdminCall(method: "POST", path: "/admin/v1/approvals/\(words[1])/\(words[0])", body: reasonJSON)
+        case ("grants", "list", 1): call = AdminCall(method: "GET", path: "/admin/v1/grants")
+        case ("grants", "revoke", 2): call = AdminCall(method: "DELETE", path: "/admin/v1/grants/\(words[1])")
+        case ("revocations", "list", 1): call = AdminCall(method: "GET", path: "/admin/v1/revocations")
+        case ("revocations", "remove", 2): call = AdminCall(method: "DELETE", path: "/admin/v1/revocations/\(words[1])")
+        case ("revoke", nil, 0):
+            guard let (kind, value) = subject else {
+                throw UsageError(description: "revoke needs --identity, --pattern, --token-id or --certificate-serial")
+            }
+            var fields = ["\"\(kind)\":\(JSONText.quote(value))"]
+            if let reason { fields.append("\"reason\":\(JSONText.quote(reason))") }
+            if let until {
+                guard let seconds = Int64(until) else { throw UsageError(description: "--until takes seconds since the epoch") }
+                fields.append("\"until\":\(seconds)")
+            }
+            call = AdminCall(method: "POST", path: "/admin/v1/revocations", body: "{" + fields.joined(separator: ",") + "}")
+        default:
+            throw UsageError(description: "\(verb): unexpected \(words.joined(separator: " ")) (see --help)")
+        }
+        return .admin(configFile: file, admin: address, call, tokenFile: tokenFile)
     }
 
     private static func hostPort(_ text: String, _ flag: String) throws -> HostPort {

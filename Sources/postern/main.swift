@@ -83,6 +83,13 @@ case .explain(let file, let caller, let method, let path, let bodyFile, let coun
     }
     if count > 1, let caller { DecisionTiming.report(config, caller: caller, method: method, path: path, count: count) }
     print(config.explain(caller: caller, method: method, path: path, body: body).json)
+case .admin(let file, let address, let call, let tokenFile):
+    var admin = address ?? HostPort(host: "127.0.0.1", port: 9901)
+    if address == nil, let file {
+        guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
+        admin = config.admin
+    }
+    exit(AdminClient.run(call, admin: admin, tokenFile: tokenFile))
 case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, options))

@@ -194,3 +194,30 @@ rules:
     with pytest.raises(grpc.RpcError) as again:
         load_model(request, timeout=10, metadata=metadata)
     assert again.value.code() == grpc.StatusCode.PERMISSION_DENIED  # the grant's one use is spent
+
+
+def test_the_command_line_decides_approvals_and_revokes(guarded, keys, tmp_path):
+    from conftest import POSTERN
+    token_file = tmp_path / "alice.token"
+    token_file.write_text(mint(keys.svid_key, sub=ALICE) + "\n")
+    ops_file = tmp_path / "ops.token"
+    ops_file.write_text(mint(keys.svid_key, sub=OPS))
+
+    def postern(*args, token=token_file):
+        out = subprocess.run([str(POSTERN), *args, "--admin", f"127.0.0.1:{guarded.admin_port}", "--token-file", str(token)],
+                             capture_output=True, text=True, timeout=20)
+        return out.returncode, out.stdout, out.stderr
+
+    pending = approval_id(load(guarded, keys, '{"h": 8}')[1])
+    code, listed, _ = postern("approvals", "list")
+    assert code == 0 and json.loads(listed)["approvals"][0]["id"] == pending
+    code, decided, _ = postern("approvals", "approve", pending, "--reason", "ticket 7")
+    assert code == 0 and json.loads(decided)["state"] == "approved"
+    assert load(guarded, keys, '{"h": 8}')[0] == 200
+    code, revoked, _ = postern("revoke", "--identity", DEPLOYER, "--reason", "rotating", token=ops_file)
+    assert code == 0 and json.loads(revoked)["identity"] == DEPLOYER
+    assert json.loads(load(guarded, keys, '{"h": 8}')[1])["error"]["code"] == "revoked"
+    code, _, _ = postern("revoke", "--identity", DEPLOYER)  # Alice approves; she does not operate
+    assert code == 1
+    code, _, error = postern("approvals", "list", token=tmp_path / "missing")
+    assert code == 1 and "token file" in error
