@@ -14,23 +14,28 @@ public final class AdminServer: Sendable {
     private let group: EventLoopGroup
     private let readiness: Readiness
     private let api: AdminAPI?
+    /// Prometheus's text format for `/metrics`.
+    public typealias Metrics = @Sendable () async -> String
+    private let metrics: Metrics?
     private let channel = NIOLockedValueBox<Channel?>(nil)
 
-    public init(group: EventLoopGroup, api: AdminAPI? = nil, readiness: @escaping Readiness) {
+    public init(group: EventLoopGroup, api: AdminAPI? = nil, metrics: Metrics? = nil, readiness: @escaping Readiness) {
         self.group = group
         self.api = api
+        self.metrics = metrics
         self.readiness = readiness
     }
 
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let readiness = self.readiness
         let api = self.api
+        let metrics = self.metrics
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, api: api))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, api: api, metrics: metrics))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -54,14 +59,16 @@ final class AdminHandler: ChannelInboundHandler {
 
     private let readiness: AdminServer.Readiness
     private let api: AdminAPI?
+    private let metrics: AdminServer.Metrics?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
     static let maxBody = 64 << 10
 
-    init(readiness: @escaping AdminServer.Readiness, api: AdminAPI?) {
+    init(readiness: @escaping AdminServer.Readiness, api: AdminAPI?, metrics: AdminServer.Metrics?) {
         self.readiness = readiness
         self.api = api
+        self.metrics = metrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -103,6 +110,13 @@ final class AdminHandler: ChannelInboundHandler {
             return
         }
         switch path {
+        case "/metrics" where metrics != nil:
+            let metrics = self.metrics!
+            let promise = context.eventLoop.makePromise(of: String.self)
+            promise.completeWithTask { await metrics() }
+            promise.futureResult.assumeIsolated().whenSuccess { text in
+                self.respond(context, head, 200, text, contentType: "text/plain; version=0.0.4")
+            }
         case "/healthz":
             respond(context, head, 200, "{\"status\":\"ok\"}")
         case "/readyz":
@@ -121,10 +135,11 @@ final class AdminHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: Int, _ body: String) {
-        let text = body + "\n"
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: Int, _ body: String,
+                         contentType: String = "application/json") {
+        let text = body.hasSuffix("\n") ? body : body + "\n"
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-type", value: contentType)
         headers.add(name: "content-length", value: String(text.utf8.count))
         let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

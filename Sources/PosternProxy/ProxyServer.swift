@@ -125,6 +125,18 @@ public final class ProxyServer: Sendable {
 
     /// Puts a new revocation list in front of every request, and ends the open exchanges of
     /// every caller it now stops.
+    /// Every loop's counters, summed, in Prometheus's text format.
+    public func metrics() async -> String {
+        let total = NIOLockedValueBox(LoopMetrics())
+        await services.onEveryLoop { services in
+            let loop = services.log.metrics
+            total.withLockedValue { $0.add(loop) }
+        }
+        var summed = total.withLockedValue { $0 }
+        summed.connectionEvents = log.eventCounts.withLockedValue { $0 }
+        return summed.exposition()
+    }
+
     /// The approval desk requests that need approval go to (without one they are refused).
     public func use(approvals: ApprovalDesk) async {
         await services.onEveryLoop { $0.approvals = approvals }

@@ -39,6 +39,8 @@ final class RequestLog: Sendable {
 
     let enabled: Bool
     private let lock = NIOLock()
+    /// Connection-level events by name, for the metrics (counted with the log off too).
+    let eventCounts = NIOLockedValueBox<[String: Int]>([:])
 
     init(enabled: Bool) { self.enabled = enabled }
 
@@ -53,6 +55,7 @@ final class RequestLog: Sendable {
     /// Something that happened to a connection before any request (a refused TLS
     /// handshake, a connection that could not be set up), written at once.
     func connectionEvent(_ event: String, outcome: String, peer: String, detail: String) {
+        eventCounts.withLockedValue { $0[event, default: 0] += 1 }
         guard enabled else { return }
         let line = "{\"ts\":\(Self.now()),\"event\":\(JSONText.quote(event)),\"peer\":\(JSONText.quote(peer)),"
             + "\"outcome\":\(JSONText.quote(outcome)),\"detail\":\(JSONText.quote(detail))}\n"
@@ -126,6 +129,8 @@ final class RequestLogBuffer {
     private let eventLoop: EventLoop
     private var pending: [UInt8] = []
     private var scheduled = false
+    /// Counted whether or not the log is written.
+    var metrics = LoopMetrics()
 
     init(log: RequestLog, eventLoop: EventLoop) {
         self.log = log
@@ -133,6 +138,7 @@ final class RequestLogBuffer {
     }
 
     func write(_ entry: RequestLog.Entry) {
+        metrics.count(entry)
         guard log.enabled else { return }
         RequestLog.encode(entry, into: &pending)
         guard !scheduled else { return }

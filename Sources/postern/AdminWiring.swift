@@ -36,6 +36,24 @@ final class AdminState: Sendable {
         await proxy.update(revocations: RevocationList(revocations.all.map(\.revocation)))
     }
 
+    /// `/metrics`: the data path's counters and the approval desk's and revocations' gauges.
+    func metrics() async -> String {
+        var text = await proxy.withLockedValue({ $0 })?.metrics() ?? ""
+        let now = Int64(time(nil))
+        let approvals = self.approvals.approvals(now: now)
+        let grants = self.approvals.grants().filter { $0.state(at: now) == .active }
+        let revocations = self.revocations.all.filter { $0.revocation.inForce(at: now) }
+        text += "# HELP postern_approvals Approvals by state.\n# TYPE postern_approvals gauge\n"
+        for state in Approval.State.allCases {
+            text += "postern_approvals{state=\"\(state.rawValue)\"} \(approvals.filter { $0.state == state }.count)\n"
+        }
+        text += "# HELP postern_grants_active Grants that still admit requests.\n# TYPE postern_grants_active gauge\n"
+        text += "postern_grants_active \(grants.count)\n"
+        text += "# HELP postern_revocations Revocations in force.\n# TYPE postern_revocations gauge\n"
+        text += "postern_revocations \(revocations.count)\n"
+        return text
+    }
+
     func api() -> AdminAPI {
         let operators = self.operators, credentials = self.credentials
         return AdminAPI(

@@ -26,7 +26,7 @@ enum RunCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
         let adminState = AdminState(config: config)
-        let admin = AdminServer(group: group, api: adminState.api()) {
+        let admin = AdminServer(group: group, api: adminState.api(), metrics: { await adminState.metrics() }) {
             switch phase.withLockedValue({ $0 }) {
             case .waiting(let reason): return reason
             case .draining: return "draining"

@@ -4,6 +4,7 @@ retried, passes exactly once on the grant, byte for byte; another body does not.
 import json
 import subprocess
 import re
+import urllib.request
 import time
 
 import pytest
@@ -221,3 +222,17 @@ def test_the_command_line_decides_approvals_and_revokes(guarded, keys, tmp_path)
     assert code == 1
     code, _, error = postern("approvals", "list", token=tmp_path / "missing")
     assert code == 1 and "token file" in error
+
+
+def test_metrics_count_requests_decisions_and_approvals(guarded, keys):
+    from prometheus_client.parser import text_string_to_metric_families
+    load(guarded, keys, '{"i": 9}')                                   # held: approval_required
+    curl("-H", f"authorization: Bearer {mint(keys.svid_key, sub=ALICE)}", f"{guarded.url}/v1/models")  # denied
+    with urllib.request.urlopen(f"{guarded.admin}/metrics", timeout=5) as reply:
+        assert reply.headers["content-type"].startswith("text/plain")
+        families = {f.name: f for f in text_string_to_metric_families(reply.read().decode())}
+    requests = {(s.labels["outcome"], s.labels["decision"]): s.value for s in families["postern_requests"].samples
+                if s.name == "postern_requests_total"}
+    assert requests[("approval_required", "needs_approval")] == 1 and requests[("denied", "deny")] == 1
+    approvals = {s.labels["state"]: s.value for s in families["postern_approvals"].samples}
+    assert approvals["pending"] == 1 and approvals["approved"] == 0
