@@ -90,7 +90,7 @@ final class AdminHandler: ChannelInboundHandler {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/admin/") {
             guard let api else {
-                respond(context, head, 404, "{\"error\":\"no admin API: configure admin.operators\"}")
+                respond(context, head, 404, "{\"error\":\"the admin API is not served on this listener\"}")
                 return
             }
             guard !bodyTooLarge else {

@@ -76,7 +76,7 @@ extension PosternConfig {
     }
 
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
-        let sections: Set = ["listen", "admin", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
+        let sections: Set = ["listen", "admin", "health", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
                               "profiles", "operations", "functions", "rules", "shadow_rules",
                               "shared_callers", "guards"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
@@ -90,6 +90,10 @@ extension PosternConfig {
                     } else if let address = d.parse(value, "\(key).\(name)", ConfigValues.hostPort) {
                         if key == "listen" { listen = address } else { admin = address }
                     }
+                }
+            case "health":
+                for (_, value) in d.mapping(node, key, allowed: ["address"]) ?? [] {
+                    if let address = d.parse(value, "health.address", ConfigValues.hostPort) { health = address }
                 }
             case "upstreams":
                 for (name, value) in d.mapping(node, key, allowed: nil) ?? [] {

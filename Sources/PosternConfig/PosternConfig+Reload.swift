@@ -25,6 +25,7 @@ extension PosternConfig {
         keep("listen", \.listen)
         keep("listen.tls", \.tls)
         keep("admin.address", \.admin)
+        keep("health.address", \.health)
         keep("upstreams", \.upstreams)
         keep("runtime", \.eventLoopThreads)
         keep("runtime", \.requestLog)

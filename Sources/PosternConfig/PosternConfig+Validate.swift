@@ -36,6 +36,9 @@ extension PosternConfig {
         if limits.maxHeaderListSize < 1024 || limits.maxHeaderListSize > 16 << 20 {
             report("limits.max_header_list_size", "must be between 1KiB and 16MiB")
         }
+        if let health, health == admin || health == listen {
+            report("health.address", "must differ from admin.address and listen.address")
+        }
         validateIdentity(report)
         policy.problems(report: report)
         // The admin API is its own job: no identity both calls a function and operates Postern.

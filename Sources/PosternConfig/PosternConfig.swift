@@ -9,6 +9,7 @@ import PosternPolicy
 /// - `identity`: see `IdentitySettings`.
 /// - `admin.address`: `HOST:PORT` of the admin listener (default `127.0.0.1:9901`);
 ///   `admin.operators`: who may use its API (with a short-lived bearer token).
+/// - `health.address`: `HOST:PORT` of a probe-only listener (`/healthz`, `/readyz`, `/metrics`).
 /// - `upstreams`: map of name to `{url: http://host:port | h2c://host:port, connect_timeout,
 ///   response_timeout, max_connections, max_idle_connections, idle_timeout}`. At least one
 ///   upstream is required.
@@ -33,6 +34,9 @@ public struct PosternConfig: Sendable, Equatable {
     /// Who may use the admin API (revocations): identities, `spiffe://td/path/*` patterns,
     /// `group:NAME`; never a caller of a function.
     public var adminOperators: [CallerPattern] = []
+    /// A listener for probes and scrapes only (`/healthz`, `/readyz`, `/metrics`), so the
+    /// admin API can stay on loopback while the kubelet reaches the pod IP.
+    public var health: HostPort?
     public var upstreams: [Upstream] = []
     public var routes: [Route] = []
     public var forwarding = ForwardingSettings()

@@ -26,7 +26,7 @@ enum RunCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
         let adminState = AdminState(config: config)
-        let admin = AdminServer(group: group, api: adminState.api(), metrics: { await adminState.metrics() }) {
+        let readiness: AdminServer.Readiness = {
             switch phase.withLockedValue({ $0 }) {
             case .waiting(let reason): return reason
             case .draining: return "draining"
@@ -36,7 +36,15 @@ enum RunCommand {
                 return down.isEmpty ? nil : "upstream not answering: " + down.joined(separator: ", ")
             }
         }
+        let metrics: AdminServer.Metrics = { await adminState.metrics() }
+        let admin = AdminServer(group: group, api: adminState.api(), metrics: metrics, readiness: readiness)
         let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
+        // Probes and scrapes only: what the kubelet and Prometheus reach on the pod IP.
+        let health = config.health.map { _ in AdminServer(group: group, metrics: metrics, readiness: readiness) }
+        if let health, let address = config.health {
+            let bound = try await health.start(host: address.host, port: address.port)
+            Log.info("postern: health and metrics on \(bound.hostPort)")
+        }
         let credentials: Credentials
         switch await CredentialWait.load(config, signal: signal, waiting: { reason in phase.withLockedValue { $0 = .waiting(reason) } }) {
         case .success(let loaded):
@@ -50,6 +58,7 @@ enum RunCommand {
                 Log.info("postern: \(received) while waiting for credentials, stopping")
             }
             await admin.stop()
+            await health?.stop()
             try await group.shutdownGracefully()
             return signal.received != nil
         }
@@ -75,6 +84,7 @@ enum RunCommand {
         phase.withLockedValue { $0 = .draining }
         await proxy.drain(grace: config.limits.drainGracePeriod)
         await admin.stop()
+        await health?.stop()
         try await group.shutdownGracefully()
         Log.info("postern: stopped")
         return true

@@ -5,6 +5,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -104,3 +105,21 @@ def test_the_admin_api_serves_its_operators_only(guarded, keys, caller, expected
                                   {"identity": WEB, "until": 5}])
 def test_malformed_revocations_are_400(guarded, keys, body):
     assert admin(guarded, keys, "POST", "/admin/v1/revocations", body)[0] == 400
+
+
+def test_a_health_listener_serves_probes_and_metrics_but_never_the_admin_api(start_postern, model_server, keys):
+    from conftest import free_port
+    port = free_port()
+    p = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(),
+                      extra=f"functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}\nhealth: {{ address: 127.0.0.1:{port} }}",
+                      admin=f"operators: ['{ONCALL}']")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            assert reply.status == 200
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/admin/v1/revocations", method="POST",
+                                     data=json.dumps({"identity": WEB}).encode())
+    request.add_header("authorization", f"Bearer {mint(keys.svid_key, sub=ONCALL)}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 404
+    assert call(p, keys)[0] == 200  # nothing was revoked
