@@ -24,22 +24,26 @@ struct LoopMetrics {
     mutating func count(_ entry: RequestLog.Entry) {
         let key = RequestKey(outcome: entry.outcome, function: entry.operation?.function ?? "",
                              decision: entry.decision?.outcome.rawValue ?? "")
-        requests[key, default: RequestTotals()].count += 1
-        requests[key]!.seconds += Double(entry.durationNanos) / 1e9
-        requests[key]!.bytesIn += entry.bytesIn
-        requests[key]!.bytesOut += entry.bytesOut
+        // One lookup per request (the hot path): the entry is updated in place.
+        Self.add(&requests[key, default: RequestTotals()], count: 1, seconds: Double(entry.durationNanos) / 1e9,
+                 bytesIn: entry.bytesIn, bytesOut: entry.bytesOut)
         for (kind, n) in entry.masked { masked[kind.rawValue, default: 0] += n }
     }
 
     mutating func add(_ other: LoopMetrics) {
         for (key, totals) in other.requests {
-            requests[key, default: RequestTotals()].count += totals.count
-            requests[key]!.seconds += totals.seconds
-            requests[key]!.bytesIn += totals.bytesIn
-            requests[key]!.bytesOut += totals.bytesOut
+            Self.add(&requests[key, default: RequestTotals()], count: totals.count, seconds: totals.seconds,
+                     bytesIn: totals.bytesIn, bytesOut: totals.bytesOut)
         }
         for (kind, n) in other.masked { masked[kind, default: 0] += n }
         for (event, n) in other.connectionEvents { connectionEvents[event, default: 0] += n }
+    }
+
+    private static func add(_ totals: inout RequestTotals, count: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
+        totals.count += count
+        totals.seconds += seconds
+        totals.bytesIn += bytesIn
+        totals.bytesOut += bytesOut
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
