@@ -69,7 +69,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
                 exchange.fail(.headersTooLarge(limit: limit), outcome: "request_headers_too_large")
             } else if request.authority.isEmpty {
                 exchange.fail(.badRequest("HTTP/1.1 request without Host"), outcome: "bad_request")
-            } else if head.headers["host"].count > 1 {
+            } else if Self.hostFields(head.headers) > 1 {
                 // RFC 9112 §3.2: which one a server behind would read is anyone's guess.
                 exchange.fail(.badRequest("more than one Host field"), outcome: "bad_request")
             } else if quiescing {
@@ -91,6 +91,13 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             requestEnded = true
             exchange?.requestEnd(trailers: trailers.map { HeaderList(Array($0)) })
         }
+    }
+
+    /// How many Host fields the request has, without building a list of them.
+    private static func hostFields(_ headers: HTTPHeaders) -> Int {
+        var count = 0
+        for (name, _) in headers where name.utf8.count == 4 && name.lowercased() == "host" { count += 1 }
+        return count
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
