@@ -272,3 +272,36 @@ def test_fast_upload_to_slow_upstream_keeps_memory_bounded(start_postern, model_
     grown_mib = (max(peak) - baseline) / 1024
     assert grown_mib < 16, f"postern grew by {grown_mib:.1f} MiB while the upstream read slowly"
     assert curl(f"{p.url}/v1/models")[0] == 200
+
+
+def test_sigterm_under_load_finishes_what_is_in_flight(start_postern, model_server):
+    """Twenty callers keep slow requests in flight when SIGTERM arrives: every request
+    Postern had accepted is answered 200, later ones are refused cleanly (a closed
+    connection, never a half answer), and Postern exits 0 within the grace period."""
+    import threading
+    p = start_postern(upstreams={"model": model_server}, limits={"drain_grace_period": "10s"})
+    results, lock = [], threading.Lock()
+
+    def caller():
+        for _ in range(20):
+            try:
+                status = curl(f"{p.url}/slow?seconds=0.3", timeout=15)[0]
+            except RuntimeError as refused:
+                # Not connected (7), closed before any answer (52) or reset (56): refused
+                # cleanly. Anything else (18: a response cut short) is a half answer.
+                status = "refused" if any(f"curl: ({code})" in str(refused) for code in (7, 52, 56)) else str(refused)
+            with lock:
+                results.append(status)
+            if status != 200:
+                return
+
+    threads = [threading.Thread(target=caller) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    p.stopped = True
+    p.proc.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join(30)
+    assert p.proc.wait(timeout=15) == 0
+    assert results.count(200) >= 20 and set(results) <= {200, "refused"}, set(results)
