@@ -224,6 +224,13 @@ def get_json(url):
         return e.code, json.loads(e.read())
 
 
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """SVIDs, JWT keys and bundles for a test module (identity_material), made once."""
+    from identity_material import Keys, make_svids
+    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
+
+
 def admin_api(p, token, method, path, body=None):
     """Calls Postern's admin API with a bearer token (or none): (status, JSON)."""
     import urllib.error

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import admin_api, curl
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 TD = "spiffe://example.org"
 DEPLOYER, ALICE, BOB, OPS = (f"{TD}/ns/mlops/sa/deployer", f"{TD}/ns/sre/sa/alice", f"{TD}/ns/sre/sa/bob",
@@ -25,11 +25,6 @@ rules:
     operations: [model_load]
     approval: {{ approvers: ['{ALICE}', '{BOB}', '{DEPLOYER}'], pending_ttl: 2s, grant_ttl: 60s, grant_uses: 1 }}
 """
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 @pytest.fixture

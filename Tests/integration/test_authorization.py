@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from conftest import curl
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 TD = "spiffe://example.org"
 WEB, DEPLOYER, PROMETHEUS, READER = (f"{TD}/ns/app/sa/web", f"{TD}/ns/mlops/sa/deployer",
@@ -29,11 +29,6 @@ shadow_rules:
 guards:
   - {{ name: cool-streams, operations: [ModelStreamInfer], bounds: {{ parameters.temperature: {{ max: 1 }} }} }}
 """
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 @pytest.fixture

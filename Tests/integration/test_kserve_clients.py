@@ -16,7 +16,7 @@ import tritonclient.http as triton_http
 from tritonclient.utils import InferenceServerException
 
 from conftest import curl, free_port
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 KSERVE_MODEL = Path(__file__).parent / "kserve_model.py"
 # kserve reads a body without this type as binary tensor data.
@@ -41,11 +41,6 @@ def kserve():
     yield f"http://127.0.0.1:{http_port}", f"h2c://127.0.0.1:{grpc_port}"
     proc.terminate()
     proc.wait()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 @pytest.fixture

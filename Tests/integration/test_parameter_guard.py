@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from conftest import curl
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 TD = "spiffe://example.org"
 WEB, BATCH = f"{TD}/ns/app/sa/web", f"{TD}/ns/batch/sa/job"
@@ -41,11 +41,6 @@ guards:
     pinned: {{ model: [llama-3-8b] }}
     max_body: 4KiB
 """
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 @pytest.fixture

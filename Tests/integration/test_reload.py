@@ -8,15 +8,10 @@ import time
 import pytest
 
 from conftest import curl, share_with_postern
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 TD = "spiffe://example.org"
 WEB, OPS = f"{TD}/ns/app/sa/web", f"{TD}/ns/ops/sa/admin"
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 def policy(tmp_path, rules="[]", token="inference-token"):

@@ -11,15 +11,10 @@ import urllib.request
 import pytest
 
 from conftest import admin_api, curl
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 TD = "spiffe://example.org"
 WEB, API, ONCALL = f"{TD}/ns/app/sa/web", f"{TD}/ns/app/sa/api", f"{TD}/ns/sre/sa/oncall"
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from conftest import RUN_UNPRIVILEGED, UNPRIVILEGED_UID, curl, get_json
-from identity_material import Keys, make_svids, mint
+from identity_material import mint
 
 pytestmark = pytest.mark.skipif(not RUN_UNPRIVILEGED, reason="needs root to switch to an unprivileged user")
 
@@ -19,11 +19,6 @@ def process_status(pid):
         name, _, value = line.partition(":")
         fields[name] = value.split()
     return fields
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return Keys(make_svids(tmp_path_factory.mktemp("identity")))
 
 
 def assert_unprivileged(p):
