@@ -53,6 +53,9 @@ let package = Package(
         // Just-in-time approvals, grants and revocations: the state machine and the
         // snapshot the data path reads (pure Swift, no store, no sockets).
         .target(name: "PosternApprovals", dependencies: ["PosternCrypto"]),
+        // The audit trail: records as leaves of an RFC 9162 Merkle tree, signed C2SP
+        // checkpoints, the file sink and the verifier (no sockets).
+        .target(name: "PosternAudit", dependencies: ["PosternCore", "PosternCrypto", "PosternJSON"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals",
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
         .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy", "PosternJSON"]),
         .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals"]),
+        .testTarget(name: "PosternAuditTests", dependencies: ["PosternAudit", "PosternCrypto"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

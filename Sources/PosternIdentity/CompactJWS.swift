@@ -1,3 +1,4 @@
+import PosternCrypto
 import PosternJSON
 /// JWS signature algorithms Postern accepts: public-key only (RFC 7518 §3, RFC 8037).
 public enum JWSAlgorithm: String, Sendable, CaseIterable {

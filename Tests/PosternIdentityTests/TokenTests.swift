@@ -1,3 +1,4 @@
+import PosternCrypto
 import PosternJSON
 import Testing
 @testable import PosternIdentity

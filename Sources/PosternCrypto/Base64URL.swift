@@ -58,3 +58,25 @@ extension Base64URL {
         return decode(String(decoding: mapped, as: UTF8.self))
     }
 }
+
+extension Base64URL {
+    /// Standard base64 with padding (RFC 4648 §4): signed notes and their keys.
+    public static func encodeStandard(_ bytes: some Collection<UInt8>) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        let input = Array(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity((input.count + 2) / 3 * 4)
+        var i = 0
+        while i < input.count {
+            let remaining = input.count - i
+            let group = UInt32(input[i]) << 16
+                | (remaining > 1 ? UInt32(input[i + 1]) << 8 : 0)
+                | (remaining > 2 ? UInt32(input[i + 2]) : 0)
+            for slot in 0..<4 {
+                out.append(slot <= remaining ? alphabet[Int(group >> UInt32(18 - 6 * slot) & 0x3F)] : UInt8(ascii: "="))
+            }
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

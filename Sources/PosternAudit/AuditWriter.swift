@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The audit log's state behind its lock: the open file, the tree's right edge, and the
+/// clocks of checkpoints, syncs and rotation.
+struct AuditWriter {
+    let settings: AuditSettings
+    let mirror: Int32?
+    let clock: @Sendable () -> Double
+    private var file: AuditFile?
+    private(set) var frontier: MerkleFrontier
+    /// Bytes of the current file that hold whole lines (a failed write is cut back to it).
+    private var fileBytes = 0
+    private var fileOpenedAt: Double
+    private var signedSize: UInt64 = 0
+    private var lastCheckpointAt: Double
+    private var lastSyncAt: Double
+    private var unsynced = false
+    private(set) var failure: String?
+    /// Records not yet written because the sink failed.
+    private var retained = AuditBatch()
+    private var dropped = 0
+
+    static func open(_ settings: AuditSettings, mirror: Int32?,
+                     clock: @escaping @Sendable () -> Double) throws(AuditError) -> AuditWriter {
+        let now = clock()
+        var writer = AuditWriter(settings: settings, mirror: mirror, clock: clock, frontier: MerkleFrontier(),
+                                 fileOpenedAt: now, lastCheckpointAt: now, lastSyncAt: now)
+        if let existing = try AuditFile.read(settings.path), !existing.isEmpty {
+            let (frontier, torn) = try Self.recover(existing, path: settings.path)
+            writer.frontier = frontier
+            if torn {
+                // Keep the torn file as evidence; the tree goes on in a new one.
+                try AuditFile.rename(settings.path, writer.rotatedName(now))
+            } else {
+                let file = try AuditFile.openAppending(settings.path)
+                writer.file = file
+                writer.fileBytes = existing.count
+            }
+        }
+        if writer.file == nil { try writer.startFile() }
+        try writer.writeCheckpoint()
+        return writer
+    }
+
+    /// The tree an earlier run left in `bytes`, and whether its last line was torn.
+    private static func recover(_ bytes: [UInt8], path: String) throws(AuditError) -> (MerkleFrontier, Bool) {
+        let verifier = AuditVerifier(key: nil)
+        verifier.check(file: path, bytes: bytes)
+        if let error = verifier.findings.first(where: { $0.severity == .error }) {
+            throw .unreadableLog("the audit log \(path) cannot be continued (\(error.message), line \(error.line)); "
+                                 + "move it aside to start a new log")
+        }
+        guard let frontier = verifier.frontier else { throw .unreadableLog("the audit log \(path) has no header") }
+        return (frontier, verifier.findings.contains { $0.message.contains("torn") })
+    }
+
+    var status: AuditStatus {
+        AuditStatus(size: frontier.size, signedSize: signedSize, lastCheckpointAt: lastCheckpointAt,
+                    failure: failure, retained: retained.count, dropped: dropped)
+    }
+
+    mutating func append(_ batch: AuditBatch) -> Bool {
+        guard failure == nil else {
+            retain(batch)
+            return false
+        }
+        do {
+            try write(batch)
+            if fileBytes >= settings.rotateBytes { try rotate() }
+            return true
+        } catch {
+            fail(error)
+            retain(batch)
+            return false
+        }
+    }
+
+    mutating func tick() {
+        let now = clock()
+        do {
+            if failure != nil { try recoverSink() }
+            if frontier.size > signedSize, now - lastCheckpointAt >= settings.checkpointInterval {
+                try writeCheckpoint()
+            } else if now - lastCheckpointAt >= settings.heartbeat {
+                var heartbeat = AuditBatch()
+                heartbeat.add(AuditRecord(kind: "heartbeat", at: now).bytes)
+                try write(heartbeat)
+                try writeCheckpoint()
+            }
+            if unsynced, settings.sync == .interval, now - lastSyncAt >= settings.syncInterval { try sync() }
+            if now - fileOpenedAt >= settings.rotateAge { try rotate() }
+        } catch {
+            fail(error)
+        }
+    }
+
+    mutating func close() {
+        guard failure == nil else { return }
+        do {
+            try writeCheckpoint()
+            try sync()
+        } catch {
+            fail(error)
+        }
+        file?.close()
+        file = nil
+    }
+
+    // MARK: - Writing
+
+    /// Writes records as the next leaves; the tree only moves once the bytes are down.
+    private mutating func write(_ batch: AuditBatch) throws(AuditError) {
+        guard let file else { throw .sink("the audit file is not open") }
+        var next = frontier
+        var out: [UInt8] = []
+        out.reserveCapacity(batch.bytes.count + batch.count * 20)
+        batch.forEach { record in
+            let start = out.count
+            out.append(contentsOf: AuditLine.recordPrefix)
+            out.append(contentsOf: String(next.size).utf8)
+            if record.count > 2 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: record.dropFirst())
+            next.append(leafHash: MerkleHash.leaf(out[start...]))
+            out.append(0x0A)
+        }
+        try put(out, file)
+        frontier = next
+        if settings.sync == .always { try sync() }
+    }
+
+    private mutating func writeCheckpoint() throws(AuditError) {
+        guard let file else { throw .sink("the audit file is not open") }
+        try put(AuditLine.checkpoint(note: try note()), file)
+        signedSize = frontier.size
+        lastCheckpointAt = clock()
+    }
+
+    private func note() throws(AuditError) -> String {
+        let text = Checkpoint(origin: settings.origin, size: frontier.size, root: frontier.root).text
+        do {
+            return try SignedNote.sign(text, name: settings.origin, key: settings.key)
+        } catch {
+            throw .signing("cannot sign a checkpoint: \(error)")
+        }
+    }
+
+    /// Appends whole lines, or cuts a partial write back off and throws.
+    private mutating func put(_ bytes: [UInt8], _ file: AuditFile) throws(AuditError) {
+        do {
+            try file.write(bytes)
+        } catch {
+            try? file.truncate(to: fileBytes)
+            throw error
+        }
+        fileBytes += bytes.count
+        unsynced = true
+        if let mirror { Self.copy(bytes, to: mirror) }
+    }
+
+    private mutating func sync() throws(AuditError) {
+        guard unsynced, let file else { return }
+        try file.sync()
+        unsynced = false
+        lastSyncAt = clock()
+    }
+
+    // MARK: - Files
+
+    private mutating func startFile() throws(AuditError) {
+        let file = try AuditFile.openAppending(settings.path)
+        self.file = file
+        fileBytes = file.size
+        fileOpenedAt = clock()
+        // A file that is already there (a rotation that failed half way) has its header.
+        if fileBytes == 0 { try put(AuditLine.header(frontier: frontier, note: try note()), file) }
+    }
+
+    /// Ends the current file with a checkpoint and begins the next one at the same tree.
+    private mutating func rotate() throws(AuditError) {
+        try writeCheckpoint()
+        try sync()
+        file?.close()
+        file = nil
+        try AuditFile.rename(settings.path, rotatedName(clock()))
+        try startFile()
+        try sync()
+    }
+
+    /// `<path>.<first index of the next file, 12 digits>.<unix seconds>`: sorts in log order.
+    private func rotatedName(_ now: Double) -> String {
+        let index = String(frontier.size)
+        return settings.path + "." + String(repeating: "0", count: max(0, 12 - index.count)) + index + "." + String(Int64(now))
+    }
+
+    // MARK: - Failure
+
+    private mutating func fail(_ error: AuditError) {
+        failure = error.description
+    }
+
+    private mutating func retain(_ batch: AuditBatch) {
+        guard retained.bytes.count + batch.bytes.count <= settings.retainLimit else {
+            dropped += batch.count
+            return
+        }
+        retained.append(contentsOf: batch)
+    }
+
+    /// Tries the sink again: the held records first, so the tree keeps their order.
+    private mutating func recoverSink() throws(AuditError) {
+        if file == nil { try startFile() }
+        if !retained.isEmpty {
+            try write(retained)
+            retained.removeAll()
+        }
+        if dropped > 0 {
+            var note = AuditBatch()
+            note.add(AuditRecord(kind: "audit.records_dropped", at: clock()).number("count", dropped).bytes)
+            try write(note)
+            dropped = 0
+        }
+        try sync()
+        failure = nil
+    }
+
+    private static func copy(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { return }
+                offset += n
+            }
+        }
+    }
+}
