@@ -58,13 +58,13 @@ let package = Package(
         .target(name: "PosternAudit", dependencies: ["PosternCore", "PosternCrypto", "PosternJSON"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
-            "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals",
+            "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals", "PosternAudit",
             .product(name: "Yams", package: "Yams"),
         ]),
         // The NIO pipeline that carries a request from a caller to the model server and back.
         .target(name: "PosternProxy", dependencies: [
             "PosternCore", "PosternHTTP2", "PosternConfig", "PosternIdentity", "PosternTLS", "PosternMasking",
-            "PosternPolicy", "PosternApprovals",
+            "PosternPolicy", "PosternApprovals", "PosternAudit",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +79,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternApprovals",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternApprovals", "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -35,15 +35,26 @@ public final class AdminAPI: Sendable {
     private let approvals: ApprovalDesk?
     /// Control-plane events, for the log: who did what.
     private let record: @Sendable (String) -> Void
+    /// Every call, answered or refused, for the audit trail.
+    private let audit: @Sendable (Call) -> Void
+
+    /// One call of the API as the audit trail records it.
+    public struct Call: Sendable {
+        public var actor: String?
+        public var method: String
+        public var path: String
+        public var status: Int
+    }
 
     public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
                 revocations: RevocationStore, approvals: ApprovalDesk? = nil,
-                record: @escaping @Sendable (String) -> Void) {
+                record: @escaping @Sendable (String) -> Void, audit: @escaping @Sendable (Call) -> Void = { _ in }) {
         self.operators = operators
         self.authenticate = authenticate
         self.revocations = revocations
         self.approvals = approvals
         self.record = record
+        self.audit = audit
     }
 
     public struct Response: Error, Sendable, Equatable {
@@ -52,11 +63,18 @@ public final class AdminAPI: Sendable {
     }
 
     public func handle(method: String, path: Substring, authorization: String?, body: [UInt8]) async -> Response {
-        let actor: Principal
         switch identify(authorization) {
-        case .failure(let response): return response
-        case .success(let principal): actor = principal
+        case .failure(let response):
+            audit(Call(actor: nil, method: method, path: String(path), status: response.status))
+            return response
+        case .success(let actor):
+            let response = await respond(method: method, path: path, actor: actor, body: body)
+            audit(Call(actor: actor.id, method: method, path: String(path), status: response.status))
+            return response
         }
+    }
+
+    private func respond(method: String, path: Substring, actor: Principal, body: [UInt8]) async -> Response {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if parts.count >= 3, parts[2] == "approvals" || parts[2] == "grants" {
             return await approvalsEndpoint(method, parts, actor: actor, body: body)

@@ -3,9 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PosternCore
 
 /// The few system calls the audit sink needs, with errno turned into a readable reason.
-struct AuditFile {
+public struct AuditFile {
     let fd: Int32
     let path: String
 
@@ -17,12 +18,8 @@ struct AuditFile {
 
     /// Writes all of `bytes`, or throws; a partial write is reported as a failure.
     func write(_ bytes: [UInt8]) throws(AuditError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw .sink("cannot write \(path): \(n < 0 ? Self.reason() : "no progress")") }
-            offset += n
+        guard FileDescriptor.writeAll(fd, bytes) else {
+            throw .sink("cannot write \(path): \(errno == 0 ? "no progress" : Self.reason())")
         }
     }
 
@@ -41,6 +38,9 @@ struct AuditFile {
     }
 
     func close() { _ = Glibc.close(fd) }
+
+    /// The whole file, or nil when there is none (for the `audit` command).
+    public static func readAll(_ path: String) throws(AuditError) -> [UInt8]? { try read(path) }
 
     /// The whole file, or nil when there is none.
     static func read(_ path: String, limit: Int = 1 << 31) throws(AuditError) -> [UInt8]? {

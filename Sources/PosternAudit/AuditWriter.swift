@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PosternCore
 
 /// The audit log's state behind its lock: the open file, the tree's right edge, and the
 /// clocks of checkpoints, syncs and rotation.
@@ -41,8 +42,8 @@ struct AuditWriter {
                 writer.fileBytes = existing.count
             }
         }
+        // A continued file gets its checkpoint at the first tick; a new one's header is signed.
         if writer.file == nil { try writer.startFile() }
-        try writer.writeCheckpoint()
         return writer
     }
 
@@ -158,7 +159,7 @@ struct AuditWriter {
         }
         fileBytes += bytes.count
         unsynced = true
-        if let mirror { Self.copy(bytes, to: mirror) }
+        if let mirror { FileDescriptor.writeAll(mirror, bytes) }  // best effort: the file is the record
     }
 
     private mutating func sync() throws(AuditError) {
@@ -176,7 +177,11 @@ struct AuditWriter {
         fileBytes = file.size
         fileOpenedAt = clock()
         // A file that is already there (a rotation that failed half way) has its header.
-        if fileBytes == 0 { try put(AuditLine.header(frontier: frontier, note: try note()), file) }
+        if fileBytes == 0 {
+            try put(AuditLine.header(frontier: frontier, note: try note()), file)
+            signedSize = frontier.size
+            lastCheckpointAt = clock()
+        }
     }
 
     /// Ends the current file with a checkpoint and begins the next one at the same tree.
@@ -225,17 +230,5 @@ struct AuditWriter {
         }
         try sync()
         failure = nil
-    }
-
-    private static func copy(_ bytes: [UInt8], to fd: Int32) {
-        bytes.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0, errno == EINTR { continue }
-                if n <= 0 { return }
-                offset += n
-            }
-        }
     }
 }

@@ -170,7 +170,6 @@ extension JWTIssuer {
 }
 
 extension ConfigDecoder {
-    /// A file path; a relative one is taken from the configuration file's directory.
     /// A file path; relative ones are relative to the configuration file's folder.
     func file(_ node: Node, _ key: String, base: String) -> String? {
         guard let text = string(node, key) else { return nil }

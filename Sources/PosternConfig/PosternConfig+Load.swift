@@ -78,7 +78,7 @@ extension PosternConfig {
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
         let sections: Set = ["listen", "admin", "health", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
                               "profiles", "operations", "functions", "rules", "shadow_rules",
-                              "shared_callers", "guards"]
+                              "shared_callers", "guards", "audit"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -91,6 +91,8 @@ extension PosternConfig {
                         if key == "listen" { listen = address } else { admin = address }
                     }
                 }
+            case "audit":
+                audit = AuditConfig.decode(node, d, base: base)
             case "health":
                 for (_, value) in d.mapping(node, key, allowed: ["address"]) ?? [] {
                     if let address = d.parse(value, "health.address", ConfigValues.hostPort) { health = address }

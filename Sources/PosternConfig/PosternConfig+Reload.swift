@@ -31,6 +31,7 @@ extension PosternConfig {
         keep("runtime", \.requestLog)
         keep("runtime", \.logFormat)
         keep("limits", \.limits)
+        keep("audit", \.audit)
         take("identity", \.identity)
         take("admin.operators", \.adminOperators)
         take("masking", \.masking)

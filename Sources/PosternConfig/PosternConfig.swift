@@ -24,6 +24,7 @@ import PosternPolicy
 /// - `runtime.log_format`: `text` (default) or `json` for start-up, reload and shutdown
 ///   messages on standard error (JSON lines with `ts`, `level`, `message`).
 /// - `limits`: see `Limits`.
+/// - `audit`: see `AuditConfig`.
 public struct PosternConfig: Sendable, Equatable {
     public var listen: HostPort = HostPort(host: "0.0.0.0", port: 8443)
     public var tls: TLSSettings?
@@ -45,6 +46,8 @@ public struct PosternConfig: Sendable, Equatable {
     public var requestLog = true
     public var logFormat = LogFormat.text
     public var limits = Limits()
+    /// The audit trail; without it, request records go to standard output only.
+    public var audit: AuditConfig?
 
     public init() {}
 

@@ -73,6 +73,11 @@ extension CallerError {
         CallerError(code: "upstream_credential_unavailable", httpStatus: 503, grpcStatus: .unavailable,
                     message: "the \(function) function's upstream credential is unavailable; nothing was sent")
     }
+    /// The audit trail cannot be written: nothing is served that could not be recorded.
+    public static func auditUnavailable(_ reason: String) -> CallerError {
+        CallerError(code: "audit_unavailable", httpStatus: 503, grpcStatus: .unavailable,
+                    message: "the audit trail cannot be written (\(reason)); requests are refused until it can")
+    }
     public static func upstreamUnavailable(_ message: String) -> CallerError {
         CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
     }

@@ -27,11 +27,13 @@ extension Exchange {
         let requirement = services.config.policy.approvalRequirements[decision.rule] ?? ApprovalRequirement(approvers: [])
         switch desk.ask(asked, requirement: requirement, now: now) {
         case .pending(let approval) where requirement.holdOpen > 0 && awaitingDecision == nil:
+            approvalID = approval.id
             // Held open while the approvers decide: the sweeper looks again every tick.
             awaitingDecision = (approval.id, .now() + .seconds(min(requirement.holdOpen, approval.expiresAt - now)),
                                 bytes, trailers)
             services.sweeper.track(self)
         case .pending(let approval):
+            approvalID = approval.id
             awaitingDecision = nil
             fail(.approvalRequired("\(decision.reason): approval \(approval.id) is pending until \(approval.expiresAt); "
                                    + "approvers decide at /admin/v1/approvals/\(approval.id)"),
@@ -46,6 +48,7 @@ extension Exchange {
             case nil: break
             }
             awaitingDecision = nil
+            grantID = grant
             self.decision = Decision(.allow, rule: "grant \(grant)", reason: "allowed by grant \(grant)")
             grantEnds = .now() + .seconds(secondsLeft)
             send(bytes, trailers: trailers)

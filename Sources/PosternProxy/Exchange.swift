@@ -62,6 +62,10 @@ final class Exchange {
     /// What the shadow rule set would have decided (logged, never enforced).
     var shadowDecision: Decision?
     let startedAt = NIODeadline.now()
+    var upstreamHeadAt: NIODeadline?
+    /// The approval this request waits on, or the grant it passed on (for the record).
+    var approvalID: String?
+    var grantID: String?
     /// From the end of the request to the response head (`response_timeout`).
     var responseDeadline: NIODeadline?
     /// Last time a body byte moved either way (`stream_idle_timeout`).
@@ -97,6 +101,10 @@ final class Exchange {
 
     /// Runs the request steps once the caller's head is complete.
     func start(endStream: Bool) {
+        guard services.log.isRecording else {
+            fail(.auditUnavailable("the sink is failing"), outcome: "audit_unavailable")
+            return
+        }
         // normalise the path: every step below and the model server see the same one
         switch RequestTarget.normalize(request.path, allowAbsoluteForm: true) {
         case .success(let target):
@@ -388,7 +396,10 @@ final class Exchange {
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
             outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:],
-            operation: operation, decision: decision, shadowDecision: shadowDecision))
+            operation: operation, decision: decision, shadowDecision: shadowDecision,
+            peer: peer.address.map(\.hostPort), traceparent: request.headers["traceparent"],
+            upstreamHeadNanos: upstreamHeadAt.map { ($0 - startedAt).nanoseconds }, approvalID: approvalID,
+            grantID: grantID))
         let caller = self.caller
         self.caller = nil
         self.upstream = nil
@@ -441,6 +452,7 @@ extension Exchange: UpstreamDelegate {
         guard response == .waiting else { return }
         responseDeadline = nil
         lastActivity = .now()
+        upstreamHeadAt = lastActivity
         status = head.status
         var forwarded = ResponseHead(status: head.status,
                                      headers: HopByHop.forwarded(head.headers, requestID: requestID))

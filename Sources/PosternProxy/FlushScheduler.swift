@@ -7,6 +7,11 @@ final class FlushScheduler {
     private var scheduled = false
     /// Runs before each flush; the HTTP/2 handler uses it to serialise nghttp2's output.
     var beforeFlush: (() -> Void)?
+    /// On a caller's connection: the loop's records, written before the responses they
+    /// describe leave (the audit trail's "durable before the response completes").
+    private let log: RequestLogBuffer?
+
+    init(log: RequestLogBuffer? = nil) { self.log = log }
 
     func attach(_ context: ChannelHandlerContext) { self.context = context }
     func detach() { context = nil }
@@ -23,6 +28,7 @@ final class FlushScheduler {
     func flushNow() {
         scheduled = false
         beforeFlush?()
+        log?.flush()
         context?.flush()
     }
 }

@@ -36,7 +36,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         self.services = services
         self.peer = peer
         self.connection = ConnectionTimers(sweeper: services.sweeper, limits: services.config.limits)
-        self.flush = FlushScheduler()
+        self.flush = FlushScheduler(log: services.log)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

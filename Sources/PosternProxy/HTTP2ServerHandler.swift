@@ -18,7 +18,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     private let session: HTTP2Session
     private var streams: [Int32: HTTP2CallerStream] = [:]
     private var context: ChannelHandlerContext?
-    private let flush = FlushScheduler()
+    private let flush: FlushScheduler
     private let timers: ConnectionTimers
     private var draining = false
     private var resetBudget: ResetBudget
@@ -27,6 +27,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     init(services: LoopServices, peer: CallerConnection) throws {
         self.services = services
         self.peer = peer
+        self.flush = FlushScheduler(log: services.log)
         let limits = services.config.limits
         var settings = HTTP2Settings()
         settings.maxConcurrentStreams = UInt32(limits.maxConcurrentStreams)

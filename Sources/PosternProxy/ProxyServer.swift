@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import PosternAudit
 import NIOPosix
 import PosternApprovals
 import PosternConfig
@@ -19,10 +20,10 @@ public final class ProxyServer: Sendable {
     private let serverChannel = NIOLockedValueBox<Channel?>(nil)
 
     public init(config: PosternConfig, credentials: Credentials, masking: [String: MaskingPolicy], group: EventLoopGroup,
-                requestLog: Bool = true) {
+                requestLog: Bool = true, audit: AuditLog? = nil) {
         self.config = config
         self.group = group
-        self.log = RequestLog(enabled: requestLog)
+        self.log = RequestLog(enabled: requestLog, audit: audit)
         self.services = ServicesByLoop(group: group, config: config, credentials: credentials, masking: masking,
                                        log: log)
         self.registry = ConnectionRegistry(limit: config.limits.maxConnections)
@@ -123,8 +124,6 @@ public final class ProxyServer: Sendable {
         await services.onEveryLoop { $0.reconfigure(config, masking: masking, credentials: credentials) }
     }
 
-    /// Puts a new revocation list in front of every request, and ends the open exchanges of
-    /// every caller it now stops.
     /// Every loop's counters, summed, in Prometheus's text format.
     public func metrics() async -> String {
         let total = NIOLockedValueBox(LoopMetrics())
@@ -142,6 +141,8 @@ public final class ProxyServer: Sendable {
         await services.onEveryLoop { $0.approvals = approvals }
     }
 
+    /// Puts a new revocation list in front of every request, and ends the open exchanges of
+    /// every caller it now stops.
     public func update(revocations: RevocationList) async {
         await services.onEveryLoop { services in
             services.revocations = revocations

@@ -5,16 +5,20 @@ import Musl
 #endif
 import NIOConcurrencyHelpers
 import NIOCore
+import PosternAudit
 import PosternCore
 import PosternIdentity
 import PosternMasking
 import PosternPolicy
 
-/// One JSON line per finished exchange, on standard output, for collectors to ship.
-/// The audit trail (hash-chained, tamper-evident) is a separate, later module.
+/// The request record: one per finished exchange (and one per refused connection), in
+/// the audit schema (docs/audit.md). With an audit trail configured the records are its
+/// leaves (and copied to standard output when `runtime.request_log` is on); without one,
+/// they are JSON lines on standard output for collectors to ship.
 ///
-/// Shared by all event loops; each loop batches its lines in a `RequestLogBuffer` and
-/// hands them over in one `write(2)` per loop tick.
+/// Shared by all event loops; each loop batches its records in a `RequestLogBuffer` and
+/// hands them over once per loop tick, and always before its callers' writes are flushed,
+/// so a record is written before the response it describes completes.
 final class RequestLog: Sendable {
     struct Entry {
         var requestID: String
@@ -35,50 +39,72 @@ final class RequestLog: Sendable {
         var operation: Operation?
         var decision: Decision?
         var shadowDecision: Decision?
+        var peer: String?
+        var traceparent: String?
+        /// From the start of the exchange to the upstream's response head.
+        var upstreamHeadNanos: Int64?
+        var approvalID: String?
+        var grantID: String?
     }
 
+    /// Records on standard output.
     let enabled: Bool
+    let audit: AuditLog?
+    var records: Bool { enabled || audit != nil }
     private let lock = NIOLock()
     /// Connection-level events by name, for the metrics (counted with the log off too).
     let eventCounts = NIOLockedValueBox<[String: Int]>([:])
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool, audit: AuditLog? = nil) {
+        self.enabled = enabled
+        self.audit = audit
+    }
+
+    /// False while the audit sink fails: requests are then refused, as none could be recorded.
+    var isRecording: Bool { audit?.isWriting ?? true }
 
     /// Writes one entry at once (outside the data path: standalone errors).
     func write(_ entry: Entry) {
-        guard enabled else { return }
-        var bytes: [UInt8] = []
-        Self.encode(entry, into: &bytes)
-        write(bytes)
+        guard records else { return }
+        var batch = AuditBatch()
+        Self.encode(entry, into: &batch)
+        write(batch)
     }
 
     /// Something that happened to a connection before any request (a refused TLS
     /// handshake, a connection that could not be set up), written at once.
     func connectionEvent(_ event: String, outcome: String, peer: String, detail: String) {
         eventCounts.withLockedValue { $0[event, default: 0] += 1 }
-        guard enabled else { return }
-        let line = "{\"ts\":\(Self.now()),\"event\":\(JSONText.quote(event)),\"peer\":\(JSONText.quote(peer)),"
-            + "\"outcome\":\(JSONText.quote(outcome)),\"detail\":\(JSONText.quote(detail))}\n"
-        write(Array(line.utf8))
+        guard records else { return }
+        var batch = AuditBatch()
+        batch.add(AuditRecord(kind: "connection").string("event", event).string("peer", peer)
+            .string("outcome", outcome).string("detail", detail).bytes)
+        write(batch)
     }
 
-    /// Writes whole lines, under a lock, so lines from several loops never interleave.
-    func write(_ bytes: [UInt8]) {
-        lock.withLock {
-            bytes.withUnsafeBufferPointer { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0, errno == EINTR { continue }
-                    if n <= 0 { break }
-                    offset += n
-                }
-            }
+    /// Hands records to the audit trail, or writes them as lines, under a lock so lines
+    /// from several loops never interleave.
+    func write(_ batch: AuditBatch) {
+        if let audit {
+            audit.append(batch)
+            return
         }
+        var lines: [UInt8] = []
+        lines.reserveCapacity(batch.bytes.count + batch.count)
+        var start = 0
+        for end in batch.ends {
+            lines.append(contentsOf: batch.bytes[start..<end])
+            lines.append(0x0A)
+            start = end
+        }
+        lock.withLock { FileDescriptor.writeAll(1, lines) }
     }
 
-    static func encode(_ entry: Entry, into bytes: inout [UInt8]) {
-        var line = "{\"ts\":\(now()),\"request_id\":\(JSONText.quote(entry.requestID))"
+    static func encode(_ entry: Entry, into batch: inout AuditBatch) {
+        var line = AuditRecord.head(kind: "request", at: AuditClock.now())
+        line += ",\"request_id\":\(JSONText.quote(entry.requestID))"
+        if let peer = entry.peer { line += ",\"peer\":\(JSONText.quote(peer))" }
+        if let trace = entry.traceparent { line += ",\"traceparent\":\(JSONText.quote(trace))" }
         line += ",\"method\":\(JSONText.quote(entry.method)),\"path\":\(JSONText.quote(String(entry.path)))"
         if let principal = entry.principal {
             line += ",\"principal\":\(JSONText.quote(principal.id)),\"auth\":\"\(principal.source.rawValue)\""
@@ -98,36 +124,32 @@ final class RequestLog: Sendable {
         if let shadow = entry.shadowDecision {
             line += ",\"shadow_decision\":\"\(shadow.outcome.rawValue)\",\"shadow_rule\":\(JSONText.quote(shadow.rule))"
         }
+        if let approval = entry.approvalID { line += ",\"approval\":\(JSONText.quote(approval))" }
+        if let grant = entry.grantID { line += ",\"grant\":\(JSONText.quote(grant))" }
         if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
         line += ",\"status\":\(entry.status)"
         if let grpc = entry.grpcStatus { line += ",\"grpc_status\":\(JSONText.quote(grpc))" }
         line += ",\"bytes_in\":\(entry.bytesIn),\"bytes_out\":\(entry.bytesOut)"
         line += ",\"duration_ms\":\(Double(entry.durationNanos / 1000) / 1000)"
+        if let head = entry.upstreamHeadNanos { line += ",\"upstream_head_ms\":\(Double(head / 1000) / 1000)" }
         if !entry.masked.isEmpty {
             line += ",\"masked\":{" + entry.masked.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\"\($0.key.rawValue)\":\($0.value)" }.joined(separator: ",") + "}"
         }
         line += ",\"outcome\":\(JSONText.quote(entry.outcome))"
         if let detail = entry.detail { line += ",\"detail\":\(JSONText.quote(detail))" }
-        line += "}\n"
-        bytes.append(contentsOf: line.utf8)
-    }
-
-    /// Wall-clock seconds with millisecond precision.
-    private static func now() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let millis = Int(ts.tv_nsec) / 1_000_000
-        let fraction = String(millis)
-        return "\(ts.tv_sec)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        line += "}"
+        batch.bytes.append(contentsOf: line.utf8)
+        batch.closeRecord()
     }
 }
 
-/// One event loop's pending request-log lines, written out once per loop tick.
+/// One event loop's pending records, handed over once per loop tick and before any of
+/// the loop's caller connections flushes.
 final class RequestLogBuffer {
     private let log: RequestLog
     private let eventLoop: EventLoop
-    private var pending: [UInt8] = []
+    private var pending = AuditBatch()
     private var scheduled = false
     /// Counted whether or not the log is written.
     var metrics = LoopMetrics()
@@ -137,9 +159,11 @@ final class RequestLogBuffer {
         self.eventLoop = eventLoop
     }
 
+    var isRecording: Bool { log.isRecording }
+
     func write(_ entry: RequestLog.Entry) {
         metrics.count(entry)
-        guard log.enabled else { return }
+        guard log.records else { return }
         RequestLog.encode(entry, into: &pending)
         guard !scheduled else { return }
         scheduled = true
@@ -147,7 +171,7 @@ final class RequestLogBuffer {
     }
 
     func connectionEvent(_ event: String, outcome: String, peer: String, detail: String) {
-        flush()  // keep the order of lines
+        flush()  // keep the order of records
         log.connectionEvent(event, outcome: outcome, peer: peer, detail: detail)
     }
 
@@ -155,6 +179,6 @@ final class RequestLogBuffer {
         scheduled = false
         guard !pending.isEmpty else { return }
         log.write(pending)
-        pending.removeAll(keepingCapacity: true)
+        pending.removeAll()
     }
 }

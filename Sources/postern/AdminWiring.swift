@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import PosternAdmin
 import PosternApprovals
+import PosternAudit
 import PosternConfig
 import PosternIdentity
 import PosternPolicy
@@ -20,7 +21,10 @@ final class AdminState: Sendable {
     let revocations: RevocationStore
     let approvals = ApprovalDesk()
 
-    init(config: PosternConfig) {
+    let audit: AuditWiring?
+
+    init(config: PosternConfig, audit: AuditWiring? = nil) {
+        self.audit = audit
         operators = NIOLockedValueBox(config.adminOperators)
         let proxy = self.proxy
         revocations = RevocationStore { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
@@ -51,6 +55,7 @@ final class AdminState: Sendable {
         text += "postern_grants_active \(grants.count)\n"
         text += "# HELP postern_revocations Revocations in force.\n# TYPE postern_revocations gauge\n"
         text += "postern_revocations \(revocations.count)\n"
+        if let status = audit?.log.status { text += AuditMetrics.exposition(status, now: Double(now)) }
         return text
     }
 
@@ -70,6 +75,13 @@ final class AdminState: Sendable {
             },
             revocations: revocations,
             approvals: approvals,
-            record: { Log.info("postern: admin: \($0)") })
+            record: { [audit] event in
+                Log.info("postern: admin: \(event)")
+                audit?.record(AuditRecord(kind: "admin.event").string("detail", event))
+            },
+            audit: { [audit] call in
+                audit?.record(AuditRecord(kind: "admin.call").string("actor", call.actor).string("method", call.method)
+                    .string("path", call.path).number("status", call.status))
+            })
     }
 }

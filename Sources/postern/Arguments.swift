@@ -10,6 +10,7 @@ enum Command {
     case explain(configFile: String, caller: String?, method: String, path: String, body: String?, repeat: Int)
     /// `approvals`, `grants`, `revoke`, `revocations`: a call of the running sidecar's admin API.
     case admin(configFile: String?, admin: HostPort?, AdminCall, tokenFile: String?)
+    case audit(AuditOptions)
     case help
     case version
 }
@@ -48,6 +49,7 @@ enum Arguments {
                      [--reason R] [--until SECONDS]
       postern revocations ADMIN list | remove ID
         (ADMIN: --config FILE or --admin HOST:PORT, and --token-file F)
+    \(AuditOptions.usage)
       postern --help | --version
 
     run      Runs the sidecar. Command-line values override the file's:
@@ -83,6 +85,8 @@ enum Arguments {
              Call the running sidecar's admin API (--admin, or admin.address in FILE) with your own
              short-lived token (--token-file, or POSTERN_ADMIN_TOKEN) and print its JSON
              answer; exit 1 unless it succeeded.
+
+    \(AuditOptions.help)
 
     SIGTERM or SIGINT drains: new connections are refused, HTTP/2 callers get GOAWAY,
     HTTP/1.1 callers 'Connection: close', in-flight requests get limits.drain_grace_period.
@@ -166,6 +170,8 @@ enum Arguments {
             return .mask(configFile: file, options)
         case "approvals", "grants", "revoke", "revocations":
             return try adminCall(verb, Array(rest))
+        case "audit":
+            return .audit(try AuditOptions.parse(rest))
         case "run":
             var file: String?
             var overrides = ConfigOverrides()

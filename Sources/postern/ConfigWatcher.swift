@@ -1,3 +1,4 @@
+import PosternAudit
 import PosternConfig
 import PosternCrypto
 import PosternMasking
@@ -24,8 +25,12 @@ struct ConfigWatcher {
         var credentials: Credentials
     }
 
-    init(file: String?, overrides: ConfigOverrides, running: PosternConfig) {
+    /// Where reloads and rejections are recorded.
+    let audit: AuditWiring?
+
+    init(file: String?, overrides: ConfigOverrides, running: PosternConfig, audit: AuditWiring? = nil) {
         self.file = file
+        self.audit = audit
         self.overrides = overrides
         self.running = running
         self.digest = Self.digest(of: file)
@@ -86,6 +91,8 @@ struct ConfigWatcher {
             reject(problems, digest: newDigest)
             return nil
         }
+        audit?.record(AuditRecord(kind: "config.reloaded").string("old_sha256", digest).string("new_sha256", newDigest)
+            .strings("changed", reload.applied).strings("restart_needed", reload.needRestart))
         Log.info("postern: configuration reloaded (sha256 \(digest.prefix(16)) -> \(newDigest.prefix(16)); "
                  + "changed: \(reload.applied.joined(separator: ", ")))")
         for warning in reload.merged.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
@@ -95,12 +102,14 @@ struct ConfigWatcher {
     }
 
     private func reject(_ problems: [String], digest newDigest: String) {
+        audit?.record(AuditRecord(kind: "config.rejected").string("old_sha256", digest).string("new_sha256", newDigest)
+            .strings("problems", problems))
         Log.error("postern: configuration reload rejected (sha256 \(newDigest.prefix(16))), keeping the running one "
                   + "(sha256 \(digest.prefix(16))):")
         for problem in problems { Log.error("  \(problem)") }
     }
 
-    private static func digest(of file: String?) -> String {
+    static func digest(of file: String?) -> String {
         guard let file, let bytes = TextFile.bytes(file) else { return "none" }
         return SHA256.hex(bytes)
     }

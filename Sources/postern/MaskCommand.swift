@@ -1,3 +1,4 @@
+import PosternCore
 import PosternConfig
 import PosternMasking
 
@@ -45,9 +46,9 @@ enum MaskCommand {
                 let n = read(0, &chunk, chunk.count)
                 if n < 0, errno == EINTR { continue }
                 if n <= 0 { break }
-                writeAll(try stream.feed(Array(chunk[0..<n])))
+                FileDescriptor.writeAll(1, try stream.feed(Array(chunk[0..<n])))
             }
-            writeAll(try stream.finish())
+            FileDescriptor.writeAll(1, try stream.finish())
         } catch {
             Stderr.line("postern mask: \(error)")
             return 1
@@ -71,21 +72,11 @@ enum MaskCommand {
         }
         var masker = ProtobufMasker(policy: policy, schema: schema)
         do throws(MaskingError) {
-            writeAll(try masker.mask(message, type: type) ?? message)
+            FileDescriptor.writeAll(1, try masker.mask(message, type: type) ?? message)
         } catch {
             Stderr.line("postern mask: \(error)")
             return 1
         }
         return 0
-    }
-
-    private static func writeAll(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
     }
 }

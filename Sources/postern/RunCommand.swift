@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PosternAdmin
+import PosternAudit
 import PosternConfig
 import PosternCore
 import PosternProxy
@@ -25,8 +26,17 @@ enum RunCommand {
         let threads = config.eventLoopThreads > 0 ? config.eventLoopThreads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let phase = NIOLockedValueBox(Phase.waiting("loading credentials"))
-        let adminState = AdminState(config: config)
+        let audit: AuditWiring?
+        switch AuditWiring.open(config) {
+        case .success(let opened): audit = opened
+        case .failure(let error):
+            Log.error("postern: \(error)")
+            try await group.shutdownGracefully()
+            return false
+        }
+        let adminState = AdminState(config: config, audit: audit)
         let readiness: AdminServer.Readiness = {
+            if let failure = audit?.log.status.failure { return "audit trail failing: \(failure)" }
             switch phase.withLockedValue({ $0 }) {
             case .waiting(let reason): return reason
             case .draining: return "draining"
@@ -59,12 +69,13 @@ enum RunCommand {
             }
             await admin.stop()
             await health?.stop()
+            audit?.close(AuditRecord(kind: "postern.stop").string("reason", "credentials did not load"))
             try await group.shutdownGracefully()
             return signal.received != nil
         }
 
         let proxy = ProxyServer(config: config, credentials: credentials, masking: masking, group: group,
-                                requestLog: config.requestLog)
+                                requestLog: config.requestLog, audit: audit?.log)
         adminState.update(credentials: credentials)
         await adminState.serving(proxy)
         let listenAddress = try await proxy.start()
@@ -73,9 +84,12 @@ enum RunCommand {
             + "\(threads) event loop(s), \(config.tls == nil ? "cleartext" : "TLS"), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
         for warning in config.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
+        audit?.record(AuditRecord(kind: "postern.start").string("version", Version.current)
+            .string("config_sha256", ConfigWatcher.digest(of: file)).string("listen", listenAddress.hostPort)
+            .string("origin", audit?.log.settings.origin))
         let watcher = Task {
             await watch(proxy, config: config, credentials: credentials, file: file, overrides: overrides, hangup: hangup,
-                        admin: adminState)
+                        admin: adminState, audit: audit)
         }
         defer { watcher.cancel() }
 
@@ -85,6 +99,7 @@ enum RunCommand {
         await proxy.drain(grace: config.limits.drainGracePeriod)
         await admin.stop()
         await health?.stop()
+        audit?.close(AuditRecord(kind: "postern.stop").string("reason", "\(received)"))
         try await group.shutdownGracefully()
         Log.info("postern: stopped")
         return true
@@ -95,8 +110,9 @@ extension RunCommand {
     /// Every `identity.reload_interval`: the configuration (on SIGHUP or a settled change),
     /// then the credential files, each applied to the running proxy once it loads whole.
     private static func watch(_ proxy: ProxyServer, config: PosternConfig, credentials: Credentials, file: String?,
-                              overrides: ConfigOverrides, hangup: HangupSignal, admin: AdminState) async {
-        var configWatcher = ConfigWatcher(file: file, overrides: overrides, running: config)
+                              overrides: ConfigOverrides, hangup: HangupSignal, admin: AdminState,
+                              audit: AuditWiring?) async {
+        var configWatcher = ConfigWatcher(file: file, overrides: overrides, running: config, audit: audit)
         var credentialWatcher = CredentialWatcher(config: config, current: credentials)
         while !Task.isCancelled {
             try? await Task.sleep(for: configWatcher.running.identity.reloadInterval)
@@ -112,6 +128,7 @@ extension RunCommand {
             if let fresh = credentialWatcher.check(warn: Log.warning) {
                 await proxy.update(credentials: fresh)
                 admin.update(credentials: fresh)
+                audit?.record(AuditRecord(kind: "credentials.reloaded").number("generation", fresh.generation))
                 Log.info("postern: credentials reloaded (generation \(fresh.generation))")
             }
         }

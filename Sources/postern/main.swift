@@ -64,8 +64,13 @@ case .check(let file):
     for problem in unavailable { Stderr.line(problem) }
     let credentialsOK = !readable || (credentials != nil && unavailable.isEmpty)
     let maskingOK = !readable || loadMasking(draft.config) != nil
+    var auditOK = true
+    if readable, let audit = draft.config.audit, case .failure(let problem) = AuditWiring.signingKey(audit.keyFile) {
+        Stderr.line("\(file): \(problem)")
+        auditOK = false
+    }
     for warning in draft.config.policy.warnings { Stderr.line("\(file): \(warning.key): warning: \(warning.message)") }
-    guard draft.problems.isEmpty, credentialsOK, maskingOK else { exit(1) }
+    guard draft.problems.isEmpty, credentialsOK, maskingOK, auditOK else { exit(1) }
     print("\(file): ok")
 case .token(let file, let count):
     guard let config = loadConfig(file, ConfigOverrides()), let credentials = loadCredentials(config) else { exit(1) }
@@ -90,6 +95,8 @@ case .admin(let file, let address, let call, let tokenFile):
         admin = config.admin
     }
     exit(AdminClient.run(call, admin: admin, tokenFile: tokenFile))
+case .audit(let options):
+    exit(AuditCommand.run(options))
 case .mask(let file, let options):
     guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
     exit(MaskCommand.run(config: config, options))

@@ -78,10 +78,10 @@ func joined(_ lines: [[UInt8]]) -> [UInt8] { lines.flatMap { $0 + [0x0A] } }
         #expect(verifier.checkpoints.last?.checkpoint.size == 5)
         #expect(verifier.newestSignedKind == "request")
         let text = lines(fixture.read(fixture.path))
-        #expect(text.count == 8)  // header, checkpoint at start, five records, checkpoint
-        #expect(String(decoding: text[2], as: UTF8.self).hasPrefix("{\"index\":0,\"v\":1,\"ts\":"))
+        #expect(text.count == 7)  // header (signed at size 0), five records, checkpoint
+        #expect(String(decoding: text[1], as: UTF8.self).hasPrefix("{\"index\":0,\"v\":1,\"ts\":"))
         // The root is RFC 6962's over the exact lines.
-        let tree = MerkleTree(leafHashes: text[2..<7].map(MerkleHash.leaf))
+        let tree = MerkleTree(leafHashes: text[1..<6].map(MerkleHash.leaf))
         #expect(verifier.checkpoints.last?.checkpoint.root == tree.root(size: 5))
     }
 
@@ -110,38 +110,38 @@ func joined(_ lines: [[UInt8]]) -> [UInt8] { lines.flatMap { $0 + [0x0A] } }
             let verifier = fixture.verify([name: joined(edited)])
             return verifier.findings.first { $0.severity == .error }?.description ?? "no error"
         }
-        // Lines: 0 header, 1 checkpoint(0), 2-5 records 0-3, 6 checkpoint(4), 7-10 records 4-7, 11 ...
+        // Lines: 0 header, 1-4 records 0-3, 5 checkpoint(4), 6-9 records 4-7, 10 checkpoint(8), ...
         var altered = good
-        altered[8] = Array(String(decoding: good[8], as: UTF8.self).replacingFirst("\"n\":5", with: "\"n\":9").utf8)
+        altered[7] = Array(String(decoding: good[7], as: UTF8.self).replacingFirst("\"n\":5", with: "\"n\":9").utf8)
         #expect(check(altered).contains("records 4..<8 do not match the signed checkpoint"))
         var deleted = good
-        deleted.remove(at: 8)
+        deleted.remove(at: 7)
         #expect(check(deleted).contains("record 6 follows record 4: 1 record(s) deleted"))
         var swapped = good
-        swapped.swapAt(7, 8)
+        swapped.swapAt(6, 7)
         #expect(check(swapped).contains("record 5 appears where record 4 belongs: records reordered"))
         var inserted = good
-        inserted.insert(good[8], at: 9)
+        inserted.insert(good[7], at: 8)
         #expect(check(inserted).contains("inserted or reordered"))
         var renumbered = good  // a deleted record hidden by renumbering the rest
-        renumbered.remove(at: 8)
-        for i in 8...9 {  // records 6 and 7 become 5 and 6
+        renumbered.remove(at: 7)
+        for i in 7...8 {  // records 6 and 7 become 5 and 6
             let text = String(decoding: renumbered[i], as: UTF8.self)
-            renumbered[i] = Array(text.replacingFirst("{\"index\":\(i - 2)", with: "{\"index\":\(i - 3)").utf8)
+            renumbered[i] = Array(text.replacingFirst("{\"index\":\(i - 1)", with: "{\"index\":\(i - 2)").utf8)
         }
         #expect(check(renumbered).contains("a checkpoint of size 8 follows 7 records"))
         var forged = good
-        forged[6] = Array(String(decoding: good[6], as: UTF8.self).replacingFirst("postern/test\\n4", with: "postern/test\\n3").utf8)
+        forged[5] = Array(String(decoding: good[5], as: UTF8.self).replacingFirst("postern/test\\n4", with: "postern/test\\n3").utf8)
         #expect(check(forged).contains("signature does not verify"))
         var junk = good
-        junk.insert(Array("{\"hello\":1}".utf8), at: 4)
+        junk.insert(Array("{\"hello\":1}".utf8), at: 3)
         #expect(check(junk).contains("not an audit line"))
         // Cut off after a checkpoint: nothing is wrong inside, but the newest signed record is older.
-        let cut = fixture.verify([name: joined(Array(good[..<7]))])
+        let cut = fixture.verify([name: joined(Array(good[..<6]))])
         #expect(!cut.failed)
         #expect(cut.checkpoints.last?.checkpoint.size == 4)
         // Cut mid-line: a torn tail, reported, the rest still checks.
-        let torn = fixture.verify([name: joined(Array(good[..<9])) + good[9].prefix(10)])
+        let torn = fixture.verify([name: joined(Array(good[..<8])) + good[8].prefix(10)])
         #expect(!torn.failed)
         #expect(torn.findings.contains { $0.message.contains("torn") })
     }

@@ -1,0 +1,77 @@
+import PosternAudit
+import Yams
+
+/// `audit`: the tamper-evident trail (docs/audit.md).
+/// - `path`: the current file; rotated files sit beside it (required).
+/// - `key`: PEM Ed25519 private key that signs checkpoints (required; `postern audit key`
+///   prints its public half).
+/// - `origin`: the log's name in its checkpoints, one per replica (default
+///   `postern/$POD_NAME`, else `postern/<hostname>`).
+/// - `sync`: `always` (fdatasync each batch), `interval` (default) or `never`;
+///   `sync_interval` (default 1s).
+/// - `checkpoint_interval` (default 2s), `heartbeat` (default 30s): signed checkpoints while
+///   records arrive, and at least this often when idle.
+/// - `rotate_size` (default 64MiB), `rotate_age` (default 24h).
+/// - `on_failure`: `deny` (the only choice: no request is served unrecorded).
+public struct AuditConfig: Sendable, Equatable {
+    public var path = ""
+    public var keyFile = ""
+    public var origin: String?
+    public var sync = AuditSettings.Sync.interval
+    public var syncInterval: Duration = .seconds(1)
+    public var checkpointInterval: Duration = .seconds(2)
+    public var heartbeat: Duration = .seconds(30)
+    public var rotateSize = 64 << 20
+    public var rotateAge: Duration = .seconds(86_400)
+
+    public init() {}
+
+    static let keys: Set = ["path", "key", "origin", "sync", "sync_interval", "checkpoint_interval", "heartbeat",
+                            "rotate_size", "rotate_age", "on_failure"]
+
+    static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> AuditConfig? {
+        guard let entries = d.mapping(node, "audit", allowed: keys) else { return nil }
+        var audit = AuditConfig()
+        for (name, value) in entries {
+            let key = "audit.\(name)"
+            switch name {
+            case "path": audit.path = d.file(value, key, base: base) ?? ""
+            case "key": audit.keyFile = d.file(value, key, base: base) ?? ""
+            case "origin":
+                if let origin = d.string(value, key) {
+                    if NoteVerifierKey.isValidName(origin) { audit.origin = origin }
+                    else { d.report(key, value, "an origin is printable ASCII without spaces or '+'") }
+                }
+            case "sync": if let sync = d.choice(value, key, AuditSettings.Sync.self) { audit.sync = sync }
+            case "sync_interval": if let v = d.interval(value, key) { audit.syncInterval = v }
+            case "checkpoint_interval": if let v = d.interval(value, key) { audit.checkpointInterval = v }
+            case "heartbeat": if let v = d.interval(value, key) { audit.heartbeat = v }
+            case "rotate_age": if let v = d.interval(value, key) { audit.rotateAge = v }
+            case "rotate_size":
+                if let v = d.parse(value, key, ConfigValues.byteSize) {
+                    if v >= 4096 { audit.rotateSize = v } else { d.report(key, value, "at least 4KiB") }
+                }
+            case "on_failure":
+                if d.string(value, key) != "deny" {
+                    d.report(key, value, "only deny: a request that cannot be recorded is not served")
+                }
+            default: break
+            }
+        }
+        if audit.path.isEmpty { d.report("audit.path", node, "the audit trail needs a path") }
+        if audit.keyFile.isEmpty { d.report("audit.key", node, "the audit trail needs a signing key (Ed25519 PEM)") }
+        return audit
+    }
+}
+
+extension ConfigDecoder {
+    /// A duration above zero.
+    func interval(_ node: Node, _ key: String) -> Duration? {
+        guard let value = parse(node, key, ConfigValues.duration) else { return nil }
+        guard value > .zero else {
+            report(key, node, "must be above zero")
+            return nil
+        }
+        return value
+    }
+}

@@ -1,0 +1,87 @@
+import PosternConfig
+
+/// What `postern audit` was asked to do.
+struct AuditOptions {
+    enum Verb: String { case key, verify, prove }
+    var verb: Verb
+    var files: [String] = []
+    /// `key`: the private key file (or the configuration's `audit.key`); `verify` and
+    /// `prove`: the verifier key, as text or in a file.
+    var key: String?
+    var config: String?
+    var origin: String?
+    var trusted: String?
+    var maxAge: Duration?
+    var index: UInt64?
+    var from: UInt64?
+    var size: UInt64?
+
+    static let usage = """
+      postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
+      postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
+      postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
+    """
+
+    static let help = """
+    audit    key: prints the note verifier key (name+id+key) that checks the log's
+               checkpoints, from the private key and the log's origin.
+             verify: recomputes the Merkle tree of the files (any order; rotated files
+               included) and checks every signed checkpoint. Reports the first record
+               altered, inserted, deleted or reordered, a forged checkpoint, a missing
+               file or a torn tail; exit 1 on any. --trusted: a checkpoint saved
+               earlier must still be in the log (it only grew). --max-age: the newest
+               signed record must be this recent (a log cut short shows its age).
+             prove: an inclusion proof of record N (--index) or a consistency proof
+               from an earlier tree size (--from), against the newest checkpoint or
+               the one of --size, as JSON (RFC 9162 proofs, base64 hashes).
+    """
+
+    static func parse(_ args: ArraySlice<String>) throws -> AuditOptions {
+        var rest = args
+        guard let word = rest.popFirst(), let verb = Verb(rawValue: word) else {
+            throw UsageError(description: "audit takes key, verify or prove")
+        }
+        var options = AuditOptions(verb: verb)
+        func value(_ flag: String) throws -> String {
+            guard let next = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            return next
+        }
+        func number(_ flag: String) throws -> UInt64 {
+            guard let n = UInt64(try value(flag)) else { throw UsageError(description: "\(flag) takes a number") }
+            return n
+        }
+        while let arg = rest.popFirst() {
+            switch arg {
+            case "--key": options.key = try value(arg)
+            case "--config", "-c": options.config = try value(arg)
+            case "--origin": options.origin = try value(arg)
+            case "--trusted": options.trusted = try value(arg)
+            case "--max-age":
+                let text = try value(arg)
+                guard case .success(let age) = ConfigValues.duration(text) else {
+                    throw UsageError(description: "--max-age takes a duration (e.g. 90s)")
+                }
+                options.maxAge = age
+            case "--index": options.index = try number(arg)
+            case "--from": options.from = try number(arg)
+            case "--size": options.size = try number(arg)
+            case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
+            default: options.files.append(arg)
+            }
+        }
+        switch verb {
+        case .key:
+            guard options.config != nil || options.key != nil else {
+                throw UsageError(description: "audit key needs --config FILE or --key PRIVATE.pem")
+            }
+        case .verify, .prove:
+            guard !options.files.isEmpty, options.key != nil else {
+                throw UsageError(description: "audit \(verb.rawValue) needs FILE... and --key VERIFIER")
+            }
+            if verb == .prove, (options.index == nil) == (options.from == nil) {
+                throw UsageError(description: "audit prove takes one of --index N or --from SIZE")
+            }
+        }
+        return options
+    }
+}

@@ -1,0 +1,169 @@
+import PosternAudit
+import PosternConfig
+import PosternCore
+import PosternCrypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `postern audit key|verify|prove`: what an auditor runs, holding only the files and
+/// the public key.
+enum AuditCommand {
+    static func run(_ options: AuditOptions) -> Int32 {
+        switch options.verb {
+        case .key: return printKey(options)
+        case .verify, .prove: return check(options)
+        }
+    }
+
+    private static func printKey(_ options: AuditOptions) -> Int32 {
+        var keyFile = options.key
+        var origin = options.origin
+        if let file = options.config {
+            guard let config = loadConfig(file, ConfigOverrides()) else { return 1 }
+            guard let audit = config.audit else {
+                Stderr.line("postern audit key: \(file) has no audit section")
+                return 1
+            }
+            keyFile = keyFile ?? audit.keyFile
+            origin = origin ?? AuditWiring.origin(audit)
+        }
+        guard let keyFile else { return 1 }
+        switch AuditWiring.signingKey(keyFile) {
+        case .failure(let error):
+            Stderr.line("postern audit key: \(error)")
+            return 1
+        case .success(let key):
+            do {
+                print(try NoteVerifierKey(name: origin ?? "postern", publicKey: key.publicKey).encoded)
+                return 0
+            } catch {
+                Stderr.line("postern audit key: \(error)")
+                return 1
+            }
+        }
+    }
+
+    private static func check(_ options: AuditOptions) -> Int32 {
+        guard let key = verifierKey(options.key!) else { return 2 }
+        var files: [(name: String, bytes: [UInt8])] = []
+        for name in options.files {
+            switch readWhole(name) {
+            case .success(let bytes): files.append((name, bytes))
+            case .failure(let why):
+                Stderr.line("postern audit: \(name): \(why)")
+                return 1
+            }
+        }
+        let verifier = AuditVerifier(key: key)
+        for file in AuditVerifier.order(files) { verifier.check(file: file.name, bytes: file.bytes) }
+        verifier.finish()
+        if options.verb == .prove {
+            guard !verifier.failed else {
+                verifier.findings.filter { $0.severity == .error }.forEach { Stderr.line($0.description) }
+                return 1
+            }
+            return prove(options, verifier)
+        }
+        var failed = verifier.failed
+        for finding in verifier.findings { Stderr.line(finding.description) }
+        if !failed, let trusted = options.trusted { failed = !checkTrusted(trusted, key: key, verifier) }
+        if !failed, let maxAge = options.maxAge { failed = !checkAge(maxAge, verifier) }
+        guard !failed else { return 1 }
+        let signed = verifier.checkpoints.last?.checkpoint.size ?? verifier.start.size
+        var summary = "ok: \(verifier.frontier?.size ?? 0) records in \(files.count) file(s), signed up to \(signed)"
+        if let time = verifier.newestSignedTime {
+            summary += "; newest signed record at \(AuditClock.text(time)) (\(verifier.newestSignedKind ?? "?"))"
+        }
+        print(summary)
+        return 0
+    }
+
+    /// A checkpoint kept from an earlier look must still be the log's tree at its size.
+    private static func checkTrusted(_ file: String, key: NoteVerifierKey, _ verifier: AuditVerifier) -> Bool {
+        guard case .success(let bytes) = readWhole(file),
+              let text = SignedNote.open(String(decoding: bytes, as: UTF8.self), key: key),
+              let trusted = Checkpoint(text: text) else {
+            Stderr.line("error: \(file): not a checkpoint signed by \(key.name)")
+            return false
+        }
+        guard let root = verifier.root(size: trusted.size) else {
+            Stderr.line("error: the files do not cover the trusted checkpoint's size \(trusted.size)")
+            return false
+        }
+        guard root == trusted.root else {
+            Stderr.line("error: the log's first \(trusted.size) records differ from the trusted checkpoint's: rewritten")
+            return false
+        }
+        return true
+    }
+
+    private static func checkAge(_ maxAge: Duration, _ verifier: AuditVerifier) -> Bool {
+        let now = AuditClock.now()
+        guard let newest = verifier.newestSignedTime, now - newest <= maxAge.seconds else {
+            let age = verifier.newestSignedTime.map { "\(Int(now - $0))s old" } ?? "missing"
+            Stderr.line("error: the newest signed record is \(age), more than --max-age \(maxAge): "
+                        + "the log was cut short, or Postern stopped writing it")
+            return false
+        }
+        return true
+    }
+
+    private static func prove(_ options: AuditOptions, _ verifier: AuditVerifier) -> Int32 {
+        guard verifier.start.size == 0 else {
+            Stderr.line("postern audit prove: the files must include the log's first one")
+            return 1
+        }
+        let checkpoints = verifier.checkpoints
+        let wanted = options.size.map { size in checkpoints.last { $0.checkpoint.size == size } } ?? checkpoints.last
+        guard let target = wanted else {
+            Stderr.line("postern audit prove: no signed checkpoint of that size")
+            return 1
+        }
+        let tree = MerkleTree(leafHashes: verifier.leaves)
+        let size = Int(target.checkpoint.size)
+        let b64 = { (hash: [UInt8]) in JSONText.quote(Base64URL.encodeStandard(hash)) }
+        var json = "{\"origin\":\(JSONText.quote(target.checkpoint.origin)),\"size\":\(size)"
+        if let index = options.index {
+            guard let proof = tree.inclusionProof(index: Int(index), size: size) else {
+                Stderr.line("postern audit prove: record \(index) is not in the tree of size \(size)")
+                return 1
+            }
+            json += ",\"index\":\(index),\"leaf_hash\":\(b64(tree.leaves[Int(index)]))"
+            json += ",\"inclusion_proof\":[" + proof.map(b64).joined(separator: ",") + "]"
+        } else if let from = options.from {
+            guard let proof = tree.consistencyProof(first: Int(from), second: size) else {
+                Stderr.line("postern audit prove: size \(from) is beyond \(size)")
+                return 1
+            }
+            json += ",\"from\":\(from),\"from_root\":\(b64(tree.root(size: Int(from))))"
+            json += ",\"consistency_proof\":[" + proof.map(b64).joined(separator: ",") + "]"
+        }
+        json += ",\"root\":\(b64(target.checkpoint.root)),\"checkpoint\":\(JSONText.quote(target.note))}"
+        print(json)
+        return 0
+    }
+
+    /// A verifier key given as text, or the name of a file holding it.
+    private static func verifierKey(_ value: String) -> NoteVerifierKey? {
+        var text = value
+        if !value.contains("+"), case .success(let bytes) = readWhole(value) { text = String(decoding: bytes, as: UTF8.self) }
+        do {
+            return try NoteVerifierKey(encoded: text)
+        } catch {
+            Stderr.line("postern audit: --key: \(error)")
+            return nil
+        }
+    }
+
+    /// Audit files can be larger than the 16 MiB `TextFile` reads.
+    private static func readWhole(_ path: String) -> Result<[UInt8], AuditError> {
+        do {
+            guard let bytes = try AuditFile.readAll(path) else { return .failure(.sink("no such file")) }
+            return .success(bytes)
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import NIOCore
+import NIOPosix
+import PosternAudit
+import PosternConfig
+import PosternCrypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the audit trail a configuration asks for and keeps it ticking on a thread of
+/// its own (syncs and signatures never run on an event loop).
+final class AuditWiring: Sendable {
+    let log: AuditLog
+    private let thread: MultiThreadedEventLoopGroup
+    private let task: RepeatedTask
+
+    private init(log: AuditLog) {
+        self.log = log
+        thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        task = thread.next().scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
+            log.tick()
+        }
+    }
+
+    /// The trail, or why it cannot be opened (which stops start-up: nothing may be served
+    /// unrecorded).
+    static func open(_ config: PosternConfig) -> Result<AuditWiring?, AuditError> {
+        guard let audit = config.audit else { return .success(nil) }
+        // A file-size limit must fail the write (EFBIG), not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
+        let key: SigningKey
+        switch signingKey(audit.keyFile) {
+        case .success(let loaded): key = loaded
+        case .failure(let error): return .failure(error)
+        }
+        var settings = AuditSettings(path: audit.path, origin: origin(audit), key: key)
+        settings.sync = audit.sync
+        settings.syncInterval = audit.syncInterval.seconds
+        settings.checkpointInterval = audit.checkpointInterval.seconds
+        settings.heartbeat = audit.heartbeat.seconds
+        settings.rotateBytes = audit.rotateSize
+        settings.rotateAge = audit.rotateAge.seconds
+        do {
+            return .success(AuditWiring(log: try AuditLog(settings, mirror: config.requestLog ? 1 : nil)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func signingKey(_ file: String) -> Result<SigningKey, AuditError> {
+        switch TextFile.load(file) {
+        case .failure(let problem):
+            return .failure(.signing("audit.key: cannot read \(file): \(problem)"))
+        case .success(let pem):
+            do {
+                return .success(try SigningKey.ed25519(pem: pem))
+            } catch {
+                return .failure(.signing("audit.key: \(file): \(error)"))
+            }
+        }
+    }
+
+    /// `audit.origin`, else `postern/$POD_NAME`, else `postern/<hostname>`.
+    static func origin(_ audit: AuditConfig) -> String {
+        if let origin = audit.origin { return origin }
+        if let pod = getenv("POD_NAME").map({ String(cString: $0) }), NoteVerifierKey.isValidName("postern/" + pod) {
+            return "postern/" + pod
+        }
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        let host = String(cString: name)
+        return NoteVerifierKey.isValidName("postern/" + host) ? "postern/" + host : "postern"
+    }
+
+    func record(_ record: AuditRecord) { log.append(record: record.bytes) }
+
+    /// The stop record, a last checkpoint and sync.
+    func close(_ stop: AuditRecord) {
+        task.cancel()
+        log.append(record: stop.bytes)
+        log.close()
+        try? thread.syncShutdownGracefully()
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
