@@ -1,0 +1,217 @@
+"""The audit trail over the wire: every exchange a leaf of a signed Merkle tree that an
+independent verifier (audit_reference.py) and `postern audit` agree on; tampering caught;
+a sink that fails turns requests away and recovers by itself."""
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import audit_reference as ref
+from conftest import POSTERN, RUN_UNPRIVILEGED, UNPRIVILEGED_UID, get_json
+
+
+def audited(start_postern, model_server, tmp_path, audit_dir=None, settings="", **kwargs):
+    """Postern with an audit trail in `audit_dir` (writable by Postern's user), routes on /v1/ only."""
+    audit_dir = Path(audit_dir or tmp_path / "audit")
+    audit_dir.mkdir(exist_ok=True)
+    if RUN_UNPRIVILEGED:
+        os.chown(audit_dir, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    key = tmp_path / "audit.pem"
+    if not key.exists():
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    extra = (f"audit: {{ path: {audit_dir}/audit.jsonl, key: {key}, origin: postern/test, "
+             f"checkpoint_interval: 1s{settings} }}")
+    p = start_postern(upstreams={"model": model_server}, routes=[("/v1/", "model")], extra=extra, **kwargs)
+    p.audit_dir = audit_dir
+    p.verifier = subprocess.run([str(POSTERN), "audit", "key", "--config", str(p.config)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    return p
+
+
+def call(p, path, method="GET"):
+    request = urllib.request.Request(p.url + path, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.headers.get("x-request-id"), reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("x-request-id"), error.read()
+
+
+def log_files(p):
+    return sorted(str(f) for f in p.audit_dir.iterdir() if f.name.startswith("audit.jsonl"))
+
+
+def verify(p, *args, files=None):
+    return subprocess.run([str(POSTERN), "audit", "verify", *(files or log_files(p)), "--key", p.verifier, *args],
+                          capture_output=True, text=True)
+
+
+def test_every_exchange_is_a_leaf_and_an_independent_verifier_agrees(start_postern, model_server, tmp_path):
+    p = audited(start_postern, model_server, tmp_path)
+    served = [call(p, "/v1/models") for _ in range(3)]
+    refused = call(p, "/nowhere")  # no public route: refused, and recorded all the same
+    assert [s for s, _, _ in served] == [200, 200, 200] and refused[0] == 401
+    assert p.stop() == 0
+
+    key = ref.VerifierKey(p.verifier)
+    records, leaves, checkpoints = ref.read_log(log_files(p), key)
+    kinds = [r["kind"] for r in records]
+    assert kinds[0] == "postern.start" and kinds[-1] == "postern.stop"
+    by_id = {r.get("request_id"): r for r in records if r["kind"] == "request"}
+    for status, request_id, _ in served + [refused]:
+        assert by_id[request_id]["status"] == status
+    assert by_id[refused[1]]["outcome"] == "unauthenticated"
+    assert all(r["v"] == 1 and r["peer"].startswith("127.0.0.1:") for r in by_id.values())
+    # The last checkpoint covers everything, the stop record included.
+    assert checkpoints[-1][1] == len(leaves) and checkpoints[-1][0] == "postern/test"
+    result = verify(p)
+    assert result.returncode == 0, result.stderr
+    assert f"ok: {len(leaves)} records" in result.stdout and "(postern.stop)" in result.stdout
+    # Standard output carries the same lines, for the cluster's collector.
+    copied = [json.loads(line) for line in Path(p.stdout.name).read_text().splitlines()]
+    assert [r for r in copied if "index" in r] == records
+
+
+def test_proofs_from_postern_check_out_with_an_independent_verifier(start_postern, model_server, tmp_path):
+    p = audited(start_postern, model_server, tmp_path)
+    for _ in range(6):
+        call(p, "/v1/models")
+    time.sleep(1.5)  # a checkpoint in the middle
+    for _ in range(5):
+        call(p, "/v1/models")
+    p.stop()
+    key = ref.VerifierKey(p.verifier)
+    records, leaves, checkpoints = ref.read_log(log_files(p), key)
+    final = checkpoints[-1]
+    for index in (0, 3, len(leaves) - 1):
+        out = subprocess.run([str(POSTERN), "audit", "prove", *log_files(p), "--key", p.verifier, "--index", str(index)],
+                             capture_output=True, text=True, check=True).stdout
+        proof = json.loads(out)
+        assert key.open(proof["checkpoint"]) == final
+        path = [ref.base64.b64decode(h) for h in proof["inclusion_proof"]]
+        assert ref.verify_inclusion(leaves[index], index, final[1], path, final[2])
+        assert not ref.verify_inclusion(leaves[index - 1], index, final[1], path, final[2])
+    for earlier in checkpoints[:-1]:
+        out = subprocess.run([str(POSTERN), "audit", "prove", *log_files(p), "--key", p.verifier,
+                              "--from", str(earlier[1])], capture_output=True, text=True, check=True).stdout
+        proof = json.loads(out)
+        path = [ref.base64.b64decode(h) for h in proof["consistency_proof"]]
+        assert ref.verify_consistency(earlier[1], earlier[2], final[1], final[2], path)
+
+
+def test_tampering_is_caught_and_placed(start_postern, model_server, tmp_path):
+    p = audited(start_postern, model_server, tmp_path)
+    for _ in range(4):
+        call(p, "/v1/models")
+    time.sleep(1.5)
+    trusted = tmp_path / "trusted.note"
+    lines = Path(log_files(p)[0]).read_text().splitlines(keepends=True)
+    trusted.write_text(json.loads([l for l in lines if l.startswith('{"checkpoint"')][-1])["checkpoint"])
+    for _ in range(4):
+        call(p, "/v1/models")
+    p.stop()
+    good = Path(log_files(p)[0]).read_text().splitlines(keepends=True)
+    assert verify(p, "--trusted", str(trusted)).returncode == 0
+
+    def check(edited):
+        copy = tmp_path / "edited.jsonl"
+        copy.write_text("".join(edited))
+        result = verify(p, files=[str(copy)])
+        assert result.returncode == 1, result.stderr
+        return result.stderr
+
+    records = [i for i, line in enumerate(good) if line.startswith('{"index"')]
+    target = records[3]
+    altered = list(good)
+    altered[target] = altered[target].replace('"status":200', '"status":403')
+    assert "do not match the signed checkpoint" in check(altered)
+    assert "deleted" in check(good[:target] + good[target + 1:])
+    swapped = list(good)
+    swapped[target], swapped[target + 1] = swapped[target + 1], swapped[target]
+    assert "reordered" in check(swapped)
+    assert "inserted" in check(good[:target] + [good[target - 1]] + good[target:])
+    forged = list(good)
+    last = max(i for i, line in enumerate(good) if line.startswith('{"checkpoint"'))
+    forged[last] = forged[last].replace("postern/test\\n", "postern/test\\n1", 1)
+    assert "signature does not verify" in check(forged)
+    # A tail cut at a checkpoint hides nothing inside, but its age shows, and a rewritten
+    # history no longer holds the checkpoint an auditor kept.
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(good[:records[1]]))
+    assert verify(p, files=[str(cut)]).returncode == 0
+    time.sleep(1.1)
+    aged = verify(p, "--max-age", "1s", files=[str(cut)])
+    assert aged.returncode == 1 and "cut short" in aged.stderr
+    rewritten = verify(p, "--trusted", str(trusted), files=[str(cut)])
+    assert rewritten.returncode == 1 and "do not cover the trusted checkpoint" in rewritten.stderr
+
+
+def test_a_file_size_limit_turns_requests_away_and_the_file_stays_whole(start_postern, model_server, tmp_path):
+    # RLIMIT_FSIZE stands in for a full disk without privileges: writes past it fail (EFBIG).
+    p = audited(start_postern, model_server, tmp_path, wrapper=["prlimit", "--fsize=6000"])
+    answers = [call(p, "/v1/models") for _ in range(40)]
+    statuses = [status for status, _, _ in answers]
+    assert statuses[0] == 200 and statuses[-1] == 503, statuses
+    assert b"audit_unavailable" in answers[-1][2]
+    code, ready = get_json(p.admin + "/readyz")
+    assert code == 503 and "audit trail failing" in json.dumps(ready)
+    assert "postern_audit_sink_up 0" in urllib.request.urlopen(p.admin + "/metrics").read().decode()
+    assert p.alive()
+    p.stop()
+    # The failed write was cut back off: the file is whole and verifies.
+    result = verify(p)
+    assert result.returncode == 0, result.stderr
+    records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+    recorded = {r.get("request_id") for r in records}
+    served = [request_id for status, request_id, _ in answers if status == 200]
+    # Only the batch in which the sink failed (one request here) is answered from memory.
+    assert len([r for r in served if r not in recorded]) <= 1
+
+
+def mount_tmpfs(path, size):
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs",
+                                             str(path)], capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+
+
+def test_a_full_disk_refuses_requests_then_recovers_with_nothing_lost(start_postern, model_server, tmp_path):
+    disk = tmp_path / "disk"
+    mount_tmpfs(disk, "256k")
+    try:
+        p = audited(start_postern, model_server, tmp_path, audit_dir=disk)
+        assert call(p, "/v1/models")[0] == 200
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:  # fill the disk to the last page
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        statuses = [call(p, "/v1/models") for _ in range(30)]
+        refused = [s for s in statuses if s[0] == 503]
+        assert refused and all(b"audit_unavailable" in body for _, _, body in refused)
+        assert get_json(p.admin + "/readyz")[0] == 503
+        filler.unlink()
+        deadline = time.time() + 3
+        while call(p, "/v1/models")[0] != 200:
+            assert time.time() < deadline, "did not recover once the disk had room"
+            time.sleep(0.1)
+        assert get_json(p.admin + "/readyz")[0] == 200
+        p.stop()
+        result = verify(p)
+        assert result.returncode == 0, result.stderr
+        records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+        recorded = {r["request_id"]: r["status"] for r in records if r["kind"] == "request"}
+        # Every answer a caller got, served or refused, is in the log.
+        for status, request_id, _ in statuses:
+            assert recorded.get(request_id) == status
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
