@@ -44,6 +44,7 @@ public final class AdminAPI: Sendable {
         public var method: String
         public var path: String
         public var status: Int
+        public var peer: String?
     }
 
     public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
@@ -62,14 +63,15 @@ public final class AdminAPI: Sendable {
         public var body: String
     }
 
-    public func handle(method: String, path: Substring, authorization: String?, body: [UInt8]) async -> Response {
+    public func handle(method: String, path: Substring, authorization: String?, body: [UInt8],
+                       peer: String? = nil) async -> Response {
         switch identify(authorization) {
         case .failure(let response):
-            audit(Call(actor: nil, method: method, path: String(path), status: response.status))
+            audit(Call(actor: nil, method: method, path: String(path), status: response.status, peer: peer))
             return response
         case .success(let actor):
             let response = await respond(method: method, path: path, actor: actor, body: body)
-            audit(Call(actor: actor.id, method: method, path: String(path), status: response.status))
+            audit(Call(actor: actor.id, method: method, path: String(path), status: response.status, peer: peer))
             return response
         }
     }

@@ -98,8 +98,9 @@ final class AdminHandler: ChannelInboundHandler {
                 return
             }
             let (method, authorization, body) = (head.method.rawValue, head.headers["authorization"].first, self.body)
+            let peer = context.channel.remoteAddress?.hostPort
             let promise = context.eventLoop.makePromise(of: AdminAPI.Response.self)
-            promise.completeWithTask { await api.handle(method: method, path: path[...], authorization: authorization, body: body) }
+            promise.completeWithTask { await api.handle(method: method, path: path[...], authorization: authorization, body: body, peer: peer) }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.respond(context, head, response.status, response.body)
             }

@@ -28,6 +28,9 @@ public struct AuditSettings: Sendable {
     /// Records held in memory while the sink fails (refusals still recorded on recovery).
     public var retainLimit: Int = 16 << 20
 
+    /// Where each written record is also shipped (best effort).
+    public var exporters: [SyslogExporter] = []
+
     public init(path: String, origin: String, key: SigningKey) {
         self.path = path
         self.origin = origin

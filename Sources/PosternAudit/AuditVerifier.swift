@@ -1,3 +1,5 @@
+import PosternCrypto
+
 /// Recomputes an audit log's tree from its files and checks every signed checkpoint
 /// against it. Stops at the first sign of tampering (later checks would be meaningless)
 /// and says where it is; warns about what a crash or a live log leaves behind.
@@ -22,6 +24,7 @@ public final class AuditVerifier {
     }
 
     let key: NoteVerifierKey?
+    private let hasher = SHA256Hasher()
     public private(set) var findings: [Finding] = []
     /// The tree as far as it has been read.
     public private(set) var frontier: MerkleFrontier?
@@ -86,7 +89,7 @@ public final class AuditVerifier {
     public func root(size: UInt64) -> [UInt8]? {
         guard size >= start.size, size - start.size <= UInt64(leaves.count) else { return nil }
         var tree = start
-        for leaf in leaves[..<Int(size - start.size)] { tree.append(leafHash: leaf) }
+        for leaf in leaves[..<Int(size - start.size)] { tree.append(leafHash: leaf, hasher) }
         return tree.root
     }
 
@@ -130,8 +133,8 @@ public final class AuditVerifier {
             }
             return false
         }
-        let hash = MerkleHash.leaf(line)
-        frontier!.append(leafHash: hash)
+        let hash = MerkleHash.leaf(line, hasher)
+        frontier!.append(leafHash: hash, hasher)
         leaves.append(hash)
         (newestTime, newestKind) = RecordFields.timeAndKind(line)
         return true

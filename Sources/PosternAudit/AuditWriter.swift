@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import PosternCore
+import PosternCrypto
 
 /// The audit log's state behind its lock: the open file, the tree's right edge, and the
 /// clocks of checkpoints, syncs and rotation.
@@ -11,6 +12,7 @@ struct AuditWriter {
     let settings: AuditSettings
     let mirror: Int32?
     let clock: @Sendable () -> Double
+    private let hasher = SHA256Hasher()
     private var file: AuditFile?
     private(set) var frontier: MerkleFrontier
     /// Bytes of the current file that hold whole lines (a failed write is cut back to it).
@@ -23,7 +25,9 @@ struct AuditWriter {
     private(set) var failure: String?
     /// Records not yet written because the sink failed.
     private var retained = AuditBatch()
+    /// Records lost since start (the sink failed longer than memory held them).
     private var dropped = 0
+    private var droppedUnreported = 0
 
     static func open(_ settings: AuditSettings, mirror: Int32?,
                      clock: @escaping @Sendable () -> Double) throws(AuditError) -> AuditWriter {
@@ -119,16 +123,23 @@ struct AuditWriter {
         var next = frontier
         var out: [UInt8] = []
         out.reserveCapacity(batch.bytes.count + batch.count * 20)
+        var lines: [Range<Int>] = []
         batch.forEach { record in
             let start = out.count
             out.append(contentsOf: AuditLine.recordPrefix)
             out.append(contentsOf: String(next.size).utf8)
             if record.count > 2 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: record.dropFirst())
-            next.append(leafHash: MerkleHash.leaf(out[start...]))
+            next.append(leafHash: MerkleHash.leaf(out[start...], hasher), hasher)
+            lines.append(start..<out.count)
             out.append(0x0A)
         }
         try put(out, file)
+        for exporter in settings.exporters {
+            for (offset, range) in lines.enumerated() {
+                exporter.enqueue(out[range], index: frontier.size + UInt64(offset), signedSize: signedSize)
+            }
+        }
         frontier = next
         if settings.sync == .always { try sync() }
     }
@@ -210,6 +221,7 @@ struct AuditWriter {
     private mutating func retain(_ batch: AuditBatch) {
         guard retained.bytes.count + batch.bytes.count <= settings.retainLimit else {
             dropped += batch.count
+            droppedUnreported += batch.count
             return
         }
         retained.append(contentsOf: batch)
@@ -222,11 +234,11 @@ struct AuditWriter {
             try write(retained)
             retained.removeAll()
         }
-        if dropped > 0 {
+        if droppedUnreported > 0 {
             var note = AuditBatch()
-            note.add(AuditRecord(kind: "audit.records_dropped", at: clock()).number("count", dropped).bytes)
+            note.add(AuditRecord(kind: "audit.records_dropped", at: clock()).number("count", droppedUnreported).bytes)
             try write(note)
-            dropped = 0
+            droppedUnreported = 0
         }
         try sync()
         failure = nil

@@ -7,20 +7,15 @@ public enum MerkleHash {
     public static let empty: [UInt8] = SHA256.digest([UInt8]())
 
     /// SHA-256(0x00 ‖ leaf).
-    public static func leaf(_ leaf: some Collection<UInt8>) -> [UInt8] {
-        var input: [UInt8] = [0x00]
-        input.reserveCapacity(leaf.count + 1)
-        input.append(contentsOf: leaf)
-        return SHA256.digest(input)
+    public static func leaf(_ leaf: ArraySlice<UInt8>, _ hasher: SHA256Hasher = SHA256Hasher()) -> [UInt8] {
+        hasher.hash(prefix: 0x00, leaf)
     }
 
+    public static func leaf(_ leaf: [UInt8]) -> [UInt8] { Self.leaf(leaf[...]) }
+
     /// SHA-256(0x01 ‖ left ‖ right).
-    public static func node(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        var input: [UInt8] = [0x01]
-        input.reserveCapacity(65)
-        input.append(contentsOf: left)
-        input.append(contentsOf: right)
-        return SHA256.digest(input)
+    public static func node(_ left: [UInt8], _ right: [UInt8], _ hasher: SHA256Hasher = SHA256Hasher()) -> [UInt8] {
+        hasher.hash(prefix: 0x01, left[...], right[...])
     }
 }
 
@@ -40,11 +35,11 @@ public struct MerkleFrontier: Equatable, Sendable {
         self.subtrees = subtrees
     }
 
-    public mutating func append(leafHash: [UInt8]) {
+    public mutating func append(leafHash: [UInt8], _ hasher: SHA256Hasher = SHA256Hasher()) {
         var hash = leafHash
         var carry = size
         while carry & 1 == 1 {  // merge equal-sized subtrees, as binary addition carries
-            hash = MerkleHash.node(subtrees.removeLast(), hash)
+            hash = MerkleHash.node(subtrees.removeLast(), hash, hasher)
             carry >>= 1
         }
         subtrees.append(hash)

@@ -7,6 +7,19 @@ enum RecordFields {
                 value(after: kindKey, in: head).map { String(decoding: $0, as: UTF8.self) })
     }
 
+    /// A request record's outcome (written last but one or last: searched from the end).
+    static func outcome(_ line: [UInt8]) -> String? {
+        let tail = line.suffix(400)
+        var found: ArraySlice<UInt8>?
+        var rest = tail[...]
+        while let value = value(after: outcomeKey, in: rest) {
+            found = value
+            rest = rest[value.endIndex...]
+        }
+        return found.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static let outcomeKey = Array(",\"outcome\":\"".utf8)
     private static let tsKey = Array("\"ts\":".utf8)
     private static let kindKey = Array("\"kind\":\"".utf8)
 

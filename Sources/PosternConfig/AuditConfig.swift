@@ -1,4 +1,5 @@
 import PosternAudit
+import PosternCore
 import Yams
 
 /// `audit`: the tamper-evident trail (docs/audit.md).
@@ -13,6 +14,8 @@ import Yams
 ///   records arrive, and at least this often when idle.
 /// - `rotate_size` (default 64MiB), `rotate_age` (default 24h).
 /// - `on_failure`: `deny` (the only choice: no request is served unrecorded).
+/// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16}`: every record also
+///   shipped as RFC 5424 over TCP (best effort; the file is the record).
 public struct AuditConfig: Sendable, Equatable {
     public var path = ""
     public var keyFile = ""
@@ -23,11 +26,19 @@ public struct AuditConfig: Sendable, Equatable {
     public var heartbeat: Duration = .seconds(30)
     public var rotateSize = 64 << 20
     public var rotateAge: Duration = .seconds(86_400)
+    public var syslog: SyslogTarget?
+
+    public struct SyslogTarget: Sendable, Equatable {
+        public var address: HostPort
+        public var format = SyslogExporter.Format.json
+        /// RFC 5424 facility: 16 is local0.
+        public var facility = 16
+    }
 
     public init() {}
 
     static let keys: Set = ["path", "key", "origin", "sync", "sync_interval", "checkpoint_interval", "heartbeat",
-                            "rotate_size", "rotate_age", "on_failure"]
+                            "rotate_size", "rotate_age", "on_failure", "syslog"]
 
     static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> AuditConfig? {
         guard let entries = d.mapping(node, "audit", allowed: keys) else { return nil }
@@ -51,6 +62,7 @@ public struct AuditConfig: Sendable, Equatable {
                 if let v = d.parse(value, key, ConfigValues.byteSize) {
                     if v >= 4096 { audit.rotateSize = v } else { d.report(key, value, "at least 4KiB") }
                 }
+            case "syslog": audit.syslog = decodeSyslog(value, d)
             case "on_failure":
                 if d.string(value, key) != "deny" {
                     d.report(key, value, "only deny: a request that cannot be recorded is not served")
@@ -61,6 +73,28 @@ public struct AuditConfig: Sendable, Equatable {
         if audit.path.isEmpty { d.report("audit.path", node, "the audit trail needs a path") }
         if audit.keyFile.isEmpty { d.report("audit.key", node, "the audit trail needs a signing key (Ed25519 PEM)") }
         return audit
+    }
+}
+
+extension AuditConfig {
+    static func decodeSyslog(_ node: Node, _ d: ConfigDecoder) -> SyslogTarget? {
+        guard let entries = d.mapping(node, "audit.syslog", allowed: ["address", "format", "facility"]) else { return nil }
+        var address: HostPort?
+        var format = SyslogExporter.Format.json
+        var facility = 16
+        for (name, value) in entries {
+            let key = "audit.syslog.\(name)"
+            switch name {
+            case "address": address = d.parse(value, key, ConfigValues.hostPort)
+            case "format": format = d.choice(value, key, SyslogExporter.Format.self) ?? format
+            default: facility = d.integer(value, key, range: 0...23) ?? facility
+            }
+        }
+        guard let address else {
+            d.report("audit.syslog.address", node, "syslog needs an address (HOST:PORT of a TCP receiver)")
+            return nil
+        }
+        return SyslogTarget(address: address, format: format, facility: facility)
     }
 }
 

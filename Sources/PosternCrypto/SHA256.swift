@@ -27,3 +27,32 @@ public enum SHA256 {
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// A reusable SHA-256 context for hashing many small inputs (the audit tree's leaves and
+/// nodes): the digest is fetched once and the context reset per hash, where the one-shot
+/// `EVP_Digest` fetches and allocates on every call. One per thread; not shared.
+public final class SHA256Hasher {
+    // An EVP_MD is immutable once fetched and safe to use from any thread.
+    nonisolated(unsafe) private static let digest: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+    private let context: OpaquePointer?
+
+    public init() { context = EVP_MD_CTX_new() }
+    deinit { EVP_MD_CTX_free(context) }
+
+    /// SHA-256(prefix ‖ first ‖ second).
+    public func hash(prefix: UInt8, _ first: ArraySlice<UInt8>, _ second: ArraySlice<UInt8> = []) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var prefix = prefix
+        var length: UInt32 = 0
+        let ok = EVP_DigestInit_ex2(context, Self.digest, nil) == 1
+            && EVP_DigestUpdate(context, &prefix, 1) == 1
+            && first.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) } == 1
+            && second.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) } == 1
+            && EVP_DigestFinal_ex(context, &out, &length) == 1
+        guard ok, length == 32 else {
+            ERR_clear_error()
+            return SHA256.digest([prefix] + Array(first) + Array(second))  // never expected; same result
+        }
+        return out
+    }
+}

@@ -15,7 +15,7 @@ public final class TLSServerContext: @unchecked Sendable {
 
     let context: OpaquePointer
     /// Verifies client certificates; nil when none are asked for.
-    let verifier: X509SVIDVerifier?
+    public let verifier: X509SVIDVerifier?
     /// The server leaf's notAfter, for logs and readiness.
     public let certificateExpiry: Int64?
 

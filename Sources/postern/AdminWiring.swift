@@ -3,6 +3,7 @@ import PosternAdmin
 import PosternApprovals
 import PosternAudit
 import PosternConfig
+import PosternCore
 import PosternIdentity
 import PosternPolicy
 import PosternProxy
@@ -47,15 +48,20 @@ final class AdminState: Sendable {
         let approvals = self.approvals.approvals(now: now)
         let grants = self.approvals.grants().filter { $0.state(at: now) == .active }
         let revocations = self.revocations.all.filter { $0.revocation.inForce(at: now) }
-        text += "# HELP postern_approvals Approvals by state.\n# TYPE postern_approvals gauge\n"
+        var gauges = PrometheusText()
+        gauges.family("postern_approvals", "gauge", "Approvals by state.")
         for state in Approval.State.allCases {
-            text += "postern_approvals{state=\"\(state.rawValue)\"} \(approvals.filter { $0.state == state }.count)\n"
+            gauges.sample("postern_approvals", "state=\(gauges.label(state.rawValue))", approvals.filter { $0.state == state }.count)
         }
-        text += "# HELP postern_grants_active Grants that still admit requests.\n# TYPE postern_grants_active gauge\n"
-        text += "postern_grants_active \(grants.count)\n"
-        text += "# HELP postern_revocations Revocations in force.\n# TYPE postern_revocations gauge\n"
-        text += "postern_revocations \(revocations.count)\n"
-        if let status = audit?.log.status { text += AuditMetrics.exposition(status, now: Double(now)) }
+        gauges.family("postern_grants_active", "gauge", "Grants that still admit requests.")
+        gauges.sample("postern_grants_active", "", grants.count)
+        gauges.family("postern_revocations", "gauge", "Revocations in force.")
+        gauges.sample("postern_revocations", "", revocations.count)
+        text += gauges.text
+        if let log = audit?.log {
+            text += AuditMetrics.exposition(log.status, exporters: log.settings.exporters, now: Double(now))
+        }
+        text += CredentialMetrics.exposition(credentials.withLockedValue { $0 }, now: now)
         return text
     }
 
@@ -81,7 +87,7 @@ final class AdminState: Sendable {
             },
             audit: { [audit] call in
                 audit?.record(AuditRecord(kind: "admin.call").string("actor", call.actor).string("method", call.method)
-                    .string("path", call.path).number("status", call.status))
+                    .string("path", call.path).number("status", call.status).string("peer", call.peer))
             })
     }
 }

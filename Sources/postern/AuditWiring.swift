@@ -12,15 +12,24 @@ import Glibc
 /// its own (syncs and signatures never run on an event loop).
 final class AuditWiring: Sendable {
     let log: AuditLog
-    private let thread: MultiThreadedEventLoopGroup
-    private let task: RepeatedTask
+    /// Syncs and checkpoints on one thread, exports on another (a slow receiver never
+    /// delays a checkpoint).
+    private let threads: MultiThreadedEventLoopGroup
+    private let tasks: [RepeatedTask]
 
     private init(log: AuditLog) {
         self.log = log
-        thread = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        task = thread.next().scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
+        threads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(threads.makeIterator())
+        var tasks = [loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
             log.tick()
+        }]
+        for exporter in log.settings.exporters {
+            tasks.append(loops[1].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+                exporter.drain()
+            })
         }
+        self.tasks = tasks
     }
 
     /// The trail, or why it cannot be opened (which stops start-up: nothing may be served
@@ -41,6 +50,10 @@ final class AuditWiring: Sendable {
         settings.heartbeat = audit.heartbeat.seconds
         settings.rotateBytes = audit.rotateSize
         settings.rotateAge = audit.rotateAge.seconds
+        if let target = audit.syslog {
+            settings.exporters = [SyslogExporter(host: target.address.host, port: target.address.port, format: target.format,
+                                                 facility: target.facility, origin: settings.origin, hostname: hostname())]
+        }
         do {
             return .success(AuditWiring(log: try AuditLog(settings, mirror: config.requestLog ? 1 : nil)))
         } catch {
@@ -67,20 +80,25 @@ final class AuditWiring: Sendable {
         if let pod = getenv("POD_NAME").map({ String(cString: $0) }), NoteVerifierKey.isValidName("postern/" + pod) {
             return "postern/" + pod
         }
+        let host = hostname()
+        return NoteVerifierKey.isValidName("postern/" + host) ? "postern/" + host : "postern"
+    }
+
+    static func hostname() -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
-        let host = String(cString: name)
-        return NoteVerifierKey.isValidName("postern/" + host) ? "postern/" + host : "postern"
+        return String(cString: name)
     }
 
     func record(_ record: AuditRecord) { log.append(record: record.bytes) }
 
     /// The stop record, a last checkpoint and sync.
     func close(_ stop: AuditRecord) {
-        task.cancel()
+        tasks.forEach { $0.cancel() }
         log.append(record: stop.bytes)
         log.close()
-        try? thread.syncShutdownGracefully()
+        log.settings.exporters.forEach { $0.drain() }  // the stop record too, if the receiver is there
+        try? threads.syncShutdownGracefully()
     }
 }
 

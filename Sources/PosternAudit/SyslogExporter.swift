@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import PosternJSON
+import Synchronization
+
+/// Ships audit lines to a syslog receiver over TCP (RFC 5424, octet-counted), as JSON or
+/// OCSF. Best effort by design: the signed file is the record, the SIEM's copy carries
+/// what it needs to be checked against it. Lines wait in a bounded queue; a receiver that
+/// is down or slow costs dropped exports (counted), never a request.
+public final class SyslogExporter: Sendable {
+    public enum Format: String, Sendable, CaseIterable { case json, ocsf }
+
+    public let host: String
+    public let port: Int
+    public let format: Format
+    public let facility: Int
+    let origin: String
+    let hostname: String
+    private let state = Mutex(State())
+    private static let queueLimit = 100_000
+
+    struct State {
+        var queue: [(line: [UInt8], index: UInt64, signed: UInt64)] = []
+        var socket: Int32 = -1
+        var sent = 0
+        var dropped = 0
+        var lastError: String?
+    }
+
+    public init(host: String, port: Int, format: Format, facility: Int = 16, origin: String, hostname: String) {
+        self.host = host
+        self.port = port
+        self.format = format
+        self.facility = facility
+        self.origin = origin
+        self.hostname = hostname
+    }
+
+    /// Called by the writer for each record it has written (under the log's lock: cheap).
+    func enqueue(_ line: ArraySlice<UInt8>, index: UInt64, signedSize: UInt64) {
+        state.withLock { state in
+            guard state.queue.count < Self.queueLimit else {
+                state.dropped += 1
+                return
+            }
+            state.queue.append((Array(line), index, signedSize))
+        }
+    }
+
+    public var counts: (sent: Int, dropped: Int, pending: Int, error: String?) {
+        state.withLock { ($0.sent, $0.dropped, $0.queue.count, $0.lastError) }
+    }
+
+    /// Sends what is queued (on the exporter's own thread), reconnecting when needed.
+    public func drain() {
+        let batch = state.withLock { state -> [(line: [UInt8], index: UInt64, signed: UInt64)] in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
+        }
+        guard !batch.isEmpty else { return }
+        var bytes: [UInt8] = []
+        for item in batch { bytes += message(item.line, index: item.index, signed: item.signed) }
+        var fd = state.withLock { $0.socket }
+        if fd < 0 { fd = connect() }
+        guard fd >= 0, Self.sendAll(fd, bytes) else {
+            let reason = fd < 0 ? "cannot connect to \(host):\(port)" : "send failed: \(String(cString: strerror(errno)))"
+            if fd >= 0 { close(fd) }
+            state.withLock { state in
+                state.socket = -1
+                state.lastError = reason
+                // Put the batch back in front, within the limit: a brief outage loses nothing.
+                let room = max(0, Self.queueLimit - state.queue.count)
+                state.dropped += max(0, batch.count - room)
+                state.queue = Array(batch.prefix(room)) + state.queue
+            }
+            return
+        }
+        state.withLock { state in
+            state.socket = fd
+            state.sent += batch.count
+            state.lastError = nil
+        }
+    }
+
+    private func message(_ line: [UInt8], index: UInt64, signed: UInt64) -> [UInt8] {
+        let fields = RecordFields.timeAndKind(line[...])
+        let kind = fields.1 ?? "record"
+        let outcome = kind == "request" ? RecordFields.outcome(line) : nil
+        let body: String
+        switch format {
+        case .json: body = String(decoding: line, as: UTF8.self)
+        case .ocsf: body = OCSFMapping.event(line, origin: origin, checkpointSize: signed) ?? String(decoding: line, as: UTF8.self)
+        }
+        return SyslogMessage.frame(body: body, kind: kind, severity: SyslogMessage.severity(kind: kind, outcome: outcome),
+                                   facility: facility, at: fields.0 ?? AuditClock.now(), hostname: hostname,
+                                   origin: origin, index: index, checkpointSize: signed)
+    }
+
+    /// A blocking TCP connection with send timeouts, so a stalled receiver cannot hold
+    /// the exporter thread for long.
+    private func connect() -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return -1 }
+        defer { freeaddrinfo(found) }
+        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    /// Whole sends without SIGPIPE when the receiver has gone.
+    private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
+    }
+}

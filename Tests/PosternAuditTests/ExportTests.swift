@@ -1,0 +1,42 @@
+import PosternJSON
+import Testing
+@testable import PosternAudit
+
+@Suite struct ExportTests {
+    @Test func syslogMessagesAreRFC5424FramedByOctetCount() throws {
+        let frame = SyslogMessage.frame(body: "{\"a\":1}", kind: "request", severity: 6, facility: 16,
+                                        at: 1_796_299_361.304, hostname: "pod a", origin: "postern/p\"]",
+                                        index: 7, checkpointSize: 9)
+        let text = String(decoding: frame, as: UTF8.self)
+        let space = try #require(text.firstIndex(of: " "))
+        let message = text[text.index(after: space)...]
+        #expect(Int(text[..<space]) == message.utf8.count)
+        #expect(message.hasPrefix("<134>1 2026-12-03T12:02:41.304Z poda postern "))
+        #expect(message.contains(" request [postern@32473 origin=\"postern/p\\\"\\]\" index=\"7\" checkpoint=\"9\"] {\"a\":1}"))
+    }
+
+    @Test func severitiesFollowTheOutcome() {
+        #expect(SyslogMessage.severity(kind: "request", outcome: "ok") == 6)
+        #expect(SyslogMessage.severity(kind: "request", outcome: "denied") == 4)
+        #expect(SyslogMessage.severity(kind: "config.rejected", outcome: nil) == 3)
+        #expect(RecordFields.outcome(Array("{\"index\":1,\"detail\":\"x,\\\"outcome\\\":\\\"ok\",\"outcome\":\"denied\"}".utf8))
+                == "denied")
+    }
+
+    @Test func aRequestRecordBecomesAnOCSFAPIActivity() throws {
+        let line = Array(("{\"index\":4,\"v\":1,\"ts\":1796299361.304,\"kind\":\"request\",\"request_id\":\"r1\","
+            + "\"peer\":\"[::1]:5000\",\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"principal\":\"spiffe://td/a\","
+            + "\"function\":\"inference\",\"operation\":\"chat\",\"decision\":\"deny\",\"rule\":\"no-chat\",\"status\":403,"
+            + "\"outcome\":\"denied\"}").utf8)
+        let text = try #require(OCSFMapping.event(line, origin: "postern/p", checkpointSize: 3))
+        let event = try #require(JSONValue.parse(Array(text.utf8)))
+        #expect(event["class_uid"]?.number == 6003 && event["type_uid"]?.number == 600301)
+        #expect(event["time"]?.number == 1_796_299_361_304)
+        #expect(event["status_id"]?.number == 2 && event["severity_id"]?.number == 3)
+        #expect(event["src_endpoint"]?["ip"]?.string == "::1" && event["src_endpoint"]?["port"]?.number == 5000)
+        #expect(event["metadata"]?["sequence"]?.number == 4 && event["metadata"]?["log_name"]?.string == "postern/p")
+        #expect(event["unmapped"]?["checkpoint_size"]?.number == 3)
+        #expect(text.contains("\"time\":1796299361304,"))  // an integer, as OCSF's timestamp_t is
+        #expect(OCSFMapping.event(Array("{\"checkpoint\":\"x\"}".utf8), origin: "o", checkpointSize: 0) == nil)
+    }
+}

@@ -1,0 +1,141 @@
+"""SIEM export: every record shipped to Debian's rsyslog as RFC 5424 over TCP, as OCSF
+events that validate against OCSF's published 1.3.0 schema, each naming the log, its
+index and the newest checkpoint so the SIEM's copy can be checked against the signed log."""
+import json
+import re
+import urllib.error
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
+
+import audit_reference as ref
+from conftest import free_port, wait_for_port
+from test_audit import audited, call, log_files
+
+CLASSES = {6002: "application_lifecycle", 6003: "api_activity"}
+
+
+@pytest.fixture
+def rsyslog(tmp_path):
+    daemon = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not Path(daemon).exists():
+        pytest.skip("Debian's rsyslog is not installed (scripts/setup installs it)")
+    port, work = free_port(), tmp_path / "rsyslog"
+    work.mkdir()
+    received = work / "received.log"
+    config = work / "rsyslog.conf"
+    config.write_text(f"""
+global(workDirectory="{work}" maxMessageSize="64k")
+module(load="imtcp")
+template(name="fields" type="string" string="%msgid%|%structured-data%|%msg%\\n")
+input(type="imtcp" address="127.0.0.1" port="{port}")
+*.* action(type="omfile" file="{received}" template="fields")
+""")
+    process = subprocess.Popen([daemon, "-n", "-f", str(config), "-i", str(work / "pid")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield port, received
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def received_messages(path, count, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count or time.time() > deadline:
+            return [line.split("|", 2) for line in lines]
+        time.sleep(0.1)
+
+
+def test_every_record_reaches_rsyslog_as_a_valid_ocsf_event(start_postern, model_server, tmp_path, rsyslog):
+    port, received = rsyslog
+    p = audited(start_postern, model_server, tmp_path,
+                settings=f", syslog: {{ address: '127.0.0.1:{port}', format: ocsf }}")
+    for _ in range(3):
+        call(p, "/v1/models")
+    call(p, "/nowhere")
+    try:  # an admin API call without a token: refused, and recorded and shipped as well
+        urllib.request.urlopen(p.admin + "/admin/v1/revocations", timeout=5)
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
+    p.stop()
+    records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+    messages = received_messages(received, len(records))
+    assert len(messages) == len(records), (len(messages), len(records))
+
+    schema = OcsfJsonSchemaEmbedded(get_ocsf_schema(version="1.3.0"))
+    validators = {uid: jsonschema.Draft202012Validator(schema.get_class_schema(class_name=name))
+                  for uid, name in CLASSES.items()}
+    kinds = set()
+    for (msgid, sd, body), record in zip(messages, records):
+        event = json.loads(body.strip())
+        validators[event["class_uid"]].validate(event)
+        params = dict(re.findall(r'(\w+)="([^"]*)"', sd))
+        assert params["origin"] == "postern/test" and int(params["index"]) == record["index"]
+        assert msgid == record["kind"] and event["metadata"]["sequence"] == record["index"]
+        assert event["unmapped"]["postern"] == record  # the signed record itself rides along
+        kinds.add(record["kind"])
+        if record["kind"] == "request":
+            assert event["class_uid"] == 6003 and event["api"]["request"]["uid"] == record["request_id"]
+            assert event["status_id"] == (1 if record["outcome"] == "ok" else 2)
+    assert {"postern.start", "request", "admin.call", "postern.stop"} <= kinds
+
+
+def test_a_receiver_that_comes_late_still_gets_what_was_queued(start_postern, model_server, tmp_path):
+    port = free_port()  # nothing listens yet
+    p = audited(start_postern, model_server, tmp_path,
+                settings=f", syslog: {{ address: '127.0.0.1:{port}', format: json }}")
+    for _ in range(3):
+        call(p, "/v1/models")
+    time.sleep(0.5)
+    metrics = urllib.request.urlopen(p.admin + "/metrics").read().decode()
+    pending = re.search(r'postern_audit_export_pending\{target="127.0.0.1:\d+"\} (\d+)', metrics)
+    assert pending and int(pending.group(1)) >= 4  # start + three requests, waiting
+    assert call(p, "/v1/models")[0] == 200  # an absent SIEM never stops the data path
+    with socket_server(port) as accepted:
+        deadline = time.time() + 5
+        while accepted.data().count(b"<134>1 ") < 5 and time.time() < deadline:  # local0.info
+            time.sleep(0.1)
+        data = accepted.data()
+    frames = re.findall(rb"(\d+) (<\d+>1 )", data)
+    assert len(frames) >= 5 and b'"kind":"request"' in data
+
+
+class socket_server:
+    """A bare TCP receiver that collects what it is sent."""
+
+    def __init__(self, port):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen()
+        self.chunks = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        connection, _ = self.sock.accept()
+        connection.settimeout(3)
+        try:
+            while chunk := connection.recv(65536):
+                self.chunks.append(chunk)
+        except OSError:
+            pass
+
+    def data(self):
+        return b"".join(self.chunks)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
