@@ -10,6 +10,7 @@ final class FlushScheduler {
     /// On a caller's connection: the loop's records, written before the responses they
     /// describe leave (the audit trail's "durable before the response completes").
     private let log: RequestLogBuffer?
+    private var waitedForLog = false
 
     init(log: RequestLogBuffer? = nil) { self.log = log }
 
@@ -28,7 +29,18 @@ final class FlushScheduler {
     func flushNow() {
         scheduled = false
         beforeFlush?()
-        log?.flush()
+        if let log, log.hasPending {
+            // Records are waiting: their write is queued on this loop already, so going
+            // once behind it lets every connection of the tick share one write. A second
+            // time round, write them here rather than wait behind new ones for ever.
+            if !waitedForLog {
+                waitedForLog = true
+                schedule()
+                return
+            }
+            log.flush()
+        }
+        waitedForLog = false
         context?.flush()
     }
 }

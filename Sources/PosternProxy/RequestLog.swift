@@ -101,46 +101,49 @@ final class RequestLog: Sendable {
     }
 
     static func encode(_ entry: Entry, into batch: inout AuditBatch) {
-        var line = AuditRecord.head(kind: "request", at: AuditClock.now())
-        line += ",\"request_id\":\(JSONText.quote(entry.requestID))"
-        if let peer = entry.peer { line += ",\"peer\":\(JSONText.quote(peer))" }
-        if let trace = entry.traceparent { line += ",\"traceparent\":\(JSONText.quote(trace))" }
-        line += ",\"method\":\(JSONText.quote(entry.method)),\"path\":\(JSONText.quote(String(entry.path)))"
+        batch.openRecord(kind: "request", at: AuditClock.now())
+        batch.member("request_id", entry.requestID)
+        batch.member("peer", entry.peer)
+        batch.member("traceparent", entry.traceparent)
+        batch.member("method", entry.method)
+        batch.member("path", entry.path)
         if let principal = entry.principal {
-            line += ",\"principal\":\(JSONText.quote(principal.id)),\"auth\":\"\(principal.source.rawValue)\""
-            if let domain = principal.trustDomain { line += ",\"trust_domain\":\(JSONText.quote(domain.name))" }
-            if let issuer = principal.issuer { line += ",\"issuer\":\(JSONText.quote(issuer))" }
-            if let credential = principal.credentialID { line += ",\"credential_id\":\(JSONText.quote(credential))" }
-            line += ",\"credential_expiry\":\(principal.expiry)"
+            batch.member("principal", principal.id)
+            batch.member("auth", principal.source.rawValue)
+            batch.member("trust_domain", principal.trustDomain?.name)
+            batch.member("issuer", principal.issuer)
+            batch.member("credential_id", principal.credentialID)
+            batch.member("credential_expiry", principal.expiry)
         }
         if let operation = entry.operation {
-            line += ",\"function\":\(JSONText.quote(operation.function)),\"operation\":\(JSONText.quote(operation.name))"
-            if let model = operation.model { line += ",\"model\":\(JSONText.quote(model))" }
-            if let version = operation.version { line += ",\"model_version\":\(JSONText.quote(version))" }
+            batch.member("function", operation.function)
+            batch.member("operation", operation.name)
+            batch.member("model", operation.model)
+            batch.member("model_version", operation.version)
         }
         if let decision = entry.decision {
-            line += ",\"decision\":\"\(decision.outcome.rawValue)\",\"rule\":\(JSONText.quote(decision.rule))"
+            batch.member("decision", decision.outcome.rawValue)
+            batch.member("rule", decision.rule)
         }
         if let shadow = entry.shadowDecision {
-            line += ",\"shadow_decision\":\"\(shadow.outcome.rawValue)\",\"shadow_rule\":\(JSONText.quote(shadow.rule))"
+            batch.member("shadow_decision", shadow.outcome.rawValue)
+            batch.member("shadow_rule", shadow.rule)
         }
-        if let approval = entry.approvalID { line += ",\"approval\":\(JSONText.quote(approval))" }
-        if let grant = entry.grantID { line += ",\"grant\":\(JSONText.quote(grant))" }
-        if let upstream = entry.upstream { line += ",\"upstream\":\(JSONText.quote(upstream))" }
-        line += ",\"status\":\(entry.status)"
-        if let grpc = entry.grpcStatus { line += ",\"grpc_status\":\(JSONText.quote(grpc))" }
-        line += ",\"bytes_in\":\(entry.bytesIn),\"bytes_out\":\(entry.bytesOut)"
-        line += ",\"duration_ms\":\(Double(entry.durationNanos / 1000) / 1000)"
-        if let head = entry.upstreamHeadNanos { line += ",\"upstream_head_ms\":\(Double(head / 1000) / 1000)" }
+        batch.member("approval", entry.approvalID)
+        batch.member("grant", entry.grantID)
+        batch.member("upstream", entry.upstream)
+        batch.member("status", entry.status)
+        batch.member("grpc_status", entry.grpcStatus)
+        batch.member("bytes_in", entry.bytesIn)
+        batch.member("bytes_out", entry.bytesOut)
+        batch.member("duration_ms", millisFromNanos: entry.durationNanos)
+        if let head = entry.upstreamHeadNanos { batch.member("upstream_head_ms", millisFromNanos: head) }
         if !entry.masked.isEmpty {
-            line += ",\"masked\":{" + entry.masked.sorted { $0.key.rawValue < $1.key.rawValue }
-                .map { "\"\($0.key.rawValue)\":\($0.value)" }.joined(separator: ",") + "}"
+            batch.member("masked", counts: entry.masked.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 })
         }
-        line += ",\"outcome\":\(JSONText.quote(entry.outcome))"
-        if let detail = entry.detail { line += ",\"detail\":\(JSONText.quote(detail))" }
-        line += "}"
-        batch.bytes.append(contentsOf: line.utf8)
-        batch.closeRecord()
+        batch.member("outcome", entry.outcome)
+        batch.member("detail", entry.detail)
+        batch.closeObject()
     }
 }
 
@@ -160,6 +163,7 @@ final class RequestLogBuffer {
     }
 
     var isRecording: Bool { log.isRecording }
+    var hasPending: Bool { !pending.isEmpty }
 
     func write(_ entry: RequestLog.Entry) {
         metrics.count(entry)

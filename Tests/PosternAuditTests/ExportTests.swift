@@ -40,3 +40,25 @@ import Testing
         #expect(OCSFMapping.event(Array("{\"checkpoint\":\"x\"}".utf8), origin: "o", checkpointSize: 0) == nil)
     }
 }
+
+@Suite struct RecordEncodingTests {
+    @Test func theDataPathsByteWriterMatchesTheRecordBuilder() throws {
+        let tricky = "q\"\\ line\nbreak\ttab\u{01} é ✓"
+        let built = AuditRecord(kind: "request", at: 1_796_299_361.3049).string("a", tricky).number("n", -5).bytes
+        var batch = AuditBatch()
+        batch.openRecord(kind: "request", at: 1_796_299_361.3049)
+        batch.member("a", tricky)
+        batch.member("n", -5)
+        batch.member("absent", nil as String?)
+        batch.closeObject()
+        #expect(batch.bytes == built)
+        #expect(batch.ends == [built.count])
+        #expect(JSONValue.parse(batch.bytes)?["a"]?.string == tricky)
+        var durations = AuditBatch()
+        durations.openRecord(kind: "x", at: 0)
+        durations.member("d", millisFromNanos: 5_145_999)
+        durations.member("e", millisFromNanos: 42_000)
+        durations.closeObject()
+        #expect(String(decoding: durations.bytes, as: UTF8.self) == "{\"v\":1,\"ts\":0.000,\"kind\":\"x\",\"d\":5.145,\"e\":0.042}")
+    }
+}

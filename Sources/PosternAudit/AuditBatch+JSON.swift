@@ -1,0 +1,108 @@
+/// Records written straight into the batch's bytes, for the data path: no intermediate
+/// Strings. The output is the same JSON that `AuditRecord` builds.
+extension AuditBatch {
+    /// `{"v":1,"ts":…,"kind":"…"`: the opening every record shares.
+    public mutating func openRecord(kind: StaticString, at seconds: Double) {
+        bytes.append(contentsOf: Self.versionPrefix)
+        appendMillis(Int64((seconds * 1000).rounded(.down)))
+        literal(",\"kind\":")
+        quoted(kind)
+    }
+
+    public mutating func member(_ name: StaticString, _ value: String?) {
+        guard var value else { return }
+        key(name)
+        value.withUTF8 { quoted($0) }
+    }
+
+    public mutating func member(_ name: StaticString, _ value: Substring) {
+        var value = value
+        key(name)
+        value.withUTF8 { quoted($0) }
+    }
+
+    public mutating func member(_ name: StaticString, _ value: some BinaryInteger) {
+        key(name)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A duration in milliseconds with microsecond precision, e.g. `5.145`.
+    public mutating func member(_ name: StaticString, millisFromNanos nanos: Int64) {
+        key(name)
+        let micros = max(0, nanos / 1000)
+        bytes.append(contentsOf: String(micros / 1000).utf8)
+        bytes.append(UInt8(ascii: "."))
+        threeDigits(Int(micros % 1000))
+    }
+
+    /// `"name":{"a":1,"b":2}` with the keys in the order given.
+    public mutating func member(_ name: StaticString, counts: [(String, Int)]) {
+        key(name)
+        bytes.append(UInt8(ascii: "{"))
+        for (i, (label, count)) in counts.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            var label = label
+            label.withUTF8 { quoted($0) }
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(contentsOf: String(count).utf8)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Ends the object and the record.
+    public mutating func closeObject() {
+        bytes.append(UInt8(ascii: "}"))
+        closeRecord()
+    }
+
+    private static let versionPrefix = Array("{\"v\":\(AuditRecord.version),\"ts\":".utf8)
+
+    private mutating func key(_ name: StaticString) {
+        bytes.append(UInt8(ascii: ","))
+        quoted(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func literal(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func quoted(_ text: StaticString) {
+        text.withUTF8Buffer { quoted($0) }
+    }
+
+    /// A JSON string: '"', '\' and control characters escaped, everything else as is.
+    private mutating func quoted(_ utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case UInt8(ascii: "\n"): literal("\\n")
+            case UInt8(ascii: "\r"): literal("\\r")
+            case UInt8(ascii: "\t"): literal("\\t")
+            case 0..<0x20:
+                literal("\\u00")
+                let digits: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0xF)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendMillis(_ millis: Int64) {
+        bytes.append(contentsOf: String(millis / 1000).utf8)
+        bytes.append(UInt8(ascii: "."))
+        threeDigits(Int(millis % 1000))
+    }
+
+    private mutating func threeDigits(_ n: Int) {
+        bytes.append(UInt8(ascii: "0") + UInt8(n / 100))
+        bytes.append(UInt8(ascii: "0") + UInt8(n / 10 % 10))
+        bytes.append(UInt8(ascii: "0") + UInt8(n % 10))
+    }
+}
