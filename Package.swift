@@ -23,6 +23,7 @@ let package = Package(
 
         // Protocol-neutral request/response types, request ids and the errors a caller sees.
         .target(name: "PosternCore", dependencies: [
+            "PosternJSON",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // nghttp2 sessions behind Swift events (server and client side).

@@ -1,3 +1,4 @@
+import PosternJSON
 /// The shape of the JSON error a caller's client expects.
 public enum ErrorDialect: Sendable {
     /// OpenAI-compatible clients: `{"error": {"code", "message", "request_id"}}`.
@@ -53,23 +54,6 @@ public enum ErrorResponse {
 
 /// Minimal JSON text helpers for the few documents Postern writes itself.
 public enum JSONText {
-    public static func quote(_ string: String) -> String {
-        var out = "\""
-        out.reserveCapacity(string.utf8.count + 2)
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal: '"', '\' and control characters escaped.
+    public static func quote(_ string: String) -> String { JSONValue.string(string).text }
 }
