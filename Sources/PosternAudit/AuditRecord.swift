@@ -41,6 +41,11 @@ public struct AuditRecord: Sendable {
 
     public var bytes: [UInt8] { Array((text + "}").utf8) }
 
+    /// A flat JSON object of strings, keys in the order given, for nested members.
+    public static func object(_ members: KeyValuePairs<String, String>) -> String {
+        "{" + members.map { JSONText.quote($0.key) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
+    }
+
     private func appending(_ name: String, _ json: String) -> AuditRecord {
         var copy = self
         copy.text += "," + JSONText.quote(name) + ":" + json

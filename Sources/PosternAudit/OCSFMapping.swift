@@ -1,10 +1,11 @@
 import PosternJSON
 
 /// Audit records as OCSF 1.3.0 events, for SIEMs that speak OCSF: request records and
-/// admin API calls as API Activity (class 6003), Postern's own start, stop, reloads and
-/// heartbeats as Application Lifecycle (class 6002). Every event names the log (origin),
-/// the record's index and the newest checkpoint's size, so the SIEM's copy can be checked
-/// against the signed log; the Postern record itself rides along in `unmapped`.
+/// admin API calls as API Activity (class 6003), approvals as Authorize Session (3003),
+/// Postern's own start, stop, reloads and heartbeats as Application Lifecycle (6002).
+/// Every event names the log (origin), the record's index and the newest checkpoint's
+/// size, so the SIEM's copy can be checked against the signed log; the Postern record
+/// itself rides along in `unmapped`.
 public enum OCSFMapping {
     public static let version = "1.3.0"
 
@@ -25,6 +26,7 @@ public enum OCSFMapping {
         switch kind {
         case "request": apiActivity(record, into: &event)
         case "admin.call": adminCall(record, into: &event)
+        case _ where kind.hasPrefix("approval."): approval(kind, record, into: &event)
         default: lifecycle(kind, record, into: &event)
         }
         return JSONValue.object(event).text
@@ -76,6 +78,23 @@ public enum OCSFMapping {
                                 "response": .object(["code": .number(Double(status))])])
         event["src_endpoint"] = endpoint(r["peer"]?.string)
         event["http_request"] = .object(["http_method": .string(method), "url": .object(["path": r["path"] ?? .null])])
+    }
+
+    /// An approval's life as Authorize Session (3003): approved is privileges assigned to
+    /// the requester for one operation; pending, denied and expired are its other states.
+    private static func approval(_ kind: String, _ r: [String: JSONValue], into event: inout [String: JSONValue]) {
+        let state = String(kind.dropFirst("approval.".count))
+        classify(&event, uid: 3003, name: "Authorize Session", category: 3, activity: state == "approved" ? 1 : 99)
+        event["activity_name"] = .string(state == "approved" ? "Assign Privileges" : state)
+        event["severity_id"] = .number(state == "pending" || state == "approved" ? 2 : 1)
+        event["status_id"] = .number(state == "denied" || state == "expired" ? 2 : 1)
+        event["status"] = .string(state)
+        event["user"] = .object(["uid": r["requester"] ?? .string("unknown")])
+        let privilege = (r["function"]?.string ?? "?") + "/" + (r["operation"]?.string ?? "?")
+            + (r["model"]?.string.map { " on " + $0 } ?? "")
+        event["privileges"] = .array([.string(privilege)])
+        if let summary = r["summary"] { event["message"] = summary }
+        if let id = r["approval"] { event["metadata"]![merge: "uid"] = id }
     }
 
     private static func lifecycle(_ kind: String, _ r: [String: JSONValue], into event: inout [String: JSONValue]) {

@@ -20,15 +20,32 @@ final class AdminState: Sendable {
     private let credentials = NIOLockedValueBox<Credentials?>(nil)
     private let proxy = NIOLockedValueBox<ProxyServer?>(nil)
     let revocations: RevocationStore
-    let approvals = ApprovalDesk()
+    let approvals: ApprovalDesk
 
     let audit: AuditWiring?
 
     init(config: PosternConfig, audit: AuditWiring? = nil) {
         self.audit = audit
+        approvals = ApprovalDesk { [audit] approval in audit?.record(Self.record(approval)) }
         operators = NIOLockedValueBox(config.adminOperators)
         let proxy = self.proxy
         revocations = RevocationStore { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
+    }
+
+    /// `approval.pending`, `approval.approved`, `approval.denied`, `approval.expired`.
+    static func record(_ approval: Approval) -> AuditRecord {
+        var record = AuditRecord(kind: "approval.\(approval.state.rawValue)").string("approval", approval.id)
+            .string("requester", approval.requester).string("function", approval.function)
+            .string("operation", approval.operation).string("model", approval.model).string("rule", approval.rule)
+            .string("digest", approval.digest).string("summary", approval.summary)
+            .number("created_at", approval.createdAt).number("expires_at", approval.expiresAt)
+        if !approval.verdicts.isEmpty {
+            let verdicts = approval.verdicts.map {
+                AuditRecord.object(["approver": $0.approver, "decision": $0.approved ? "approve" : "deny", "reason": $0.reason])
+            }
+            record = record.raw("verdicts", "[" + verdicts.joined(separator: ",") + "]")
+        }
+        return record
     }
 
     func update(config: PosternConfig) { operators.withLockedValue { $0 = config.adminOperators } }

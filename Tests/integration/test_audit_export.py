@@ -1,12 +1,13 @@
-"""SIEM export: every record shipped to Debian's rsyslog as RFC 5424 over TCP, as OCSF
+"""SIEM export: every record (approvals' whole life included) shipped to Debian's rsyslog as RFC 5424 over TCP, as OCSF
 events that validate against OCSF's published 1.3.0 schema, each naming the log, its
 index and the newest checkpoint so the SIEM's copy can be checked against the signed log."""
 import json
+import os
 import re
-import urllib.error
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import pytest
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 import audit_reference as ref
-from conftest import free_port, wait_for_port
+from conftest import POSTERN, RUN_UNPRIVILEGED, UNPRIVILEGED_UID, free_port, wait_for_port
 from test_audit import audited, call, log_files
 
-CLASSES = {6002: "application_lifecycle", 6003: "api_activity"}
+CLASSES = {3003: "authorize_session", 6002: "application_lifecycle", 6003: "api_activity"}
 
 
 @pytest.fixture
@@ -43,6 +44,12 @@ input(type="imtcp" address="127.0.0.1" port="{port}")
     yield port, received
     process.terminate()
     process.wait(timeout=10)
+
+
+def ocsf_validators():
+    schema = OcsfJsonSchemaEmbedded(get_ocsf_schema(version="1.3.0"))
+    return {uid: jsonschema.Draft202012Validator(schema.get_class_schema(class_name=name))
+            for uid, name in CLASSES.items()}
 
 
 def received_messages(path, count, timeout=10):
@@ -70,9 +77,7 @@ def test_every_record_reaches_rsyslog_as_a_valid_ocsf_event(start_postern, model
     messages = received_messages(received, len(records))
     assert len(messages) == len(records), (len(messages), len(records))
 
-    schema = OcsfJsonSchemaEmbedded(get_ocsf_schema(version="1.3.0"))
-    validators = {uid: jsonschema.Draft202012Validator(schema.get_class_schema(class_name=name))
-                  for uid, name in CLASSES.items()}
+    validators = ocsf_validators()
     kinds = set()
     for (msgid, sd, body), record in zip(messages, records):
         event = json.loads(body.strip())
@@ -139,3 +144,41 @@ class socket_server:
 
     def __exit__(self, *exc):
         self.sock.close()
+
+
+def test_an_approvals_life_is_in_the_trail_and_reaches_the_siem(start_postern, model_server, tmp_path, rsyslog, keys):
+    from test_approvals import ALICE, OPS, POLICY, admin, approval_id, load
+    port, received = rsyslog
+    audit_dir = tmp_path / "audit"
+    audit_dir.mkdir()
+    if RUN_UNPRIVILEGED:
+        os.chown(audit_dir, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    key = tmp_path / "audit.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    audit = (f"audit: {{ path: {audit_dir}/audit.jsonl, key: {key}, origin: postern/test, "
+             f"syslog: {{ address: '127.0.0.1:{port}', format: ocsf }} }}")
+    p = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(),
+                      extra=POLICY + audit, admin=f"operators: ['{OPS}']")
+    p.audit_dir = audit_dir
+    approved = approval_id(load(p, keys, '{"model": "m", "n": 1}')[1])
+    admin(p, keys, "POST", f"/admin/v1/approvals/{approved}/approve", {"reason": "change 7"})
+    expiring = approval_id(load(p, keys, '{"model": "m", "n": 2}')[1])
+    time.sleep(2.5)  # pending_ttl: 2s
+    admin(p, keys, "GET", f"/admin/v1/approvals/{expiring}", caller=OPS)
+    p.stop()
+    verifier = subprocess.run([str(POSTERN), "audit", "key", "--config", str(p.config)], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(verifier))
+    life = [(r["kind"], r["approval"]) for r in records if r["kind"].startswith("approval.")]
+    assert life == [("approval.pending", approved), ("approval.approved", approved),
+                    ("approval.pending", expiring), ("approval.expired", expiring)]
+    decided = next(r for r in records if r["kind"] == "approval.approved")
+    assert decided["verdicts"] == [{"approver": ALICE, "decision": "approve", "reason": "change 7"}]
+    assert decided["requester"].endswith("/sa/deployer") and len(decided["digest"]) == 64
+    messages = received_messages(received, len(records))
+    validators = ocsf_validators()
+    events = [json.loads(body) for _, _, body in messages]
+    for event in events:
+        validators[event["class_uid"]].validate(event)
+    sessions = [e for e in events if e["class_uid"] == 3003]
+    assert [e["status"] for e in sessions] == ["pending", "approved", "pending", "expired"]
