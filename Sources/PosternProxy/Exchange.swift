@@ -388,10 +388,25 @@ final class Exchange {
         }
     }
 
+    /// Event streams and NDJSON: responses whose end may be far from their start.
+    static func isLongStream(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        return contentType.hasPrefix("text/event-stream") || contentType.hasPrefix("application/x-ndjson")
+    }
+
     func finish(outcome: String, detail: String?) {
         response = .done
         services.sweeper.untrack(self)
-        services.log.write(RequestLog.Entry(
+        services.log.write(entry(outcome: outcome, detail: detail))
+        let caller = self.caller
+        self.caller = nil
+        self.upstream = nil
+        caller?.exchangeFinished()
+    }
+
+    /// This exchange as the record says it: so far, or at its end.
+    func entry(outcome: String, detail: String?) -> RequestLog.Entry {
+        RequestLog.Entry(
             requestID: requestID, method: request.method, path: request.pathWithoutQuery,
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
@@ -399,11 +414,7 @@ final class Exchange {
             operation: operation, decision: decision, shadowDecision: shadowDecision,
             peer: peer.address.map(\.hostPort), traceparent: request.headers["traceparent"],
             upstreamHeadNanos: upstreamHeadAt.map { ($0 - startedAt).nanoseconds }, approvalID: approvalID,
-            grantID: grantID))
-        let caller = self.caller
-        self.caller = nil
-        self.upstream = nil
-        caller?.exchangeFinished()
+            grantID: grantID)
     }
 }
 
@@ -474,7 +485,13 @@ extension Exchange: UpstreamDelegate {
     func sendHead(_ head: ResponseHead, endStream: Bool) {
         response = .streaming
         if endStream { grpcStatus = head.headers["grpc-status"] }
-        if !isGRPC, head.headers["content-type"]?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
+        let contentType = head.headers["content-type"]
+        if !isGRPC, contentType?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
+        if !endStream, Self.isLongStream(contentType) {
+            // A stream may last hours: its start is recorded before its first byte leaves
+            // (the caller's flush waits behind the record), its end when it ends.
+            services.log.writeStart(entry(outcome: "streaming", detail: nil))
+        }
         caller?.sendResponseHead(head, endStream: endStream)
         if endStream { finish(outcome: "ok", detail: nil) }
     }

@@ -100,8 +100,10 @@ final class RequestLog: Sendable {
         lock.withLock { FileDescriptor.writeAll(1, lines) }
     }
 
-    static func encode(_ entry: Entry, into batch: inout AuditBatch) {
-        batch.openRecord(kind: "request", at: AuditClock.now())
+    /// `kind` is `request` for the one record every exchange gets at its end, and
+    /// `request.start` for the extra record of a long stream as it begins.
+    static func encode(_ entry: Entry, kind: StaticString = "request", into batch: inout AuditBatch) {
+        batch.openRecord(kind: kind, at: AuditClock.now())
         batch.member("request_id", entry.requestID)
         batch.member("peer", entry.peer)
         batch.member("traceparent", entry.traceparent)
@@ -169,6 +171,17 @@ final class RequestLogBuffer {
         metrics.count(entry)
         guard log.records else { return }
         RequestLog.encode(entry, into: &pending)
+        scheduleFlush()
+    }
+
+    /// The start of a long stream (not counted in the metrics: its end will be).
+    func writeStart(_ entry: RequestLog.Entry) {
+        guard log.records else { return }
+        RequestLog.encode(entry, kind: "request.start", into: &pending)
+        scheduleFlush()
+    }
+
+    private func scheduleFlush() {
         guard !scheduled else { return }
         scheduled = true
         eventLoop.assumeIsolated().execute { [self] in flush() }

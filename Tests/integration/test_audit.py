@@ -15,7 +15,7 @@ import audit_reference as ref
 from conftest import POSTERN, RUN_UNPRIVILEGED, UNPRIVILEGED_UID, get_json
 
 
-def audited(start_postern, model_server, tmp_path, audit_dir=None, settings="", **kwargs):
+def audited(start_postern, model_server, tmp_path, audit_dir=None, settings="", routes=(("/v1/", "model"),), **kwargs):
     """Postern with an audit trail in `audit_dir` (writable by Postern's user), routes on /v1/ only."""
     audit_dir = Path(audit_dir or tmp_path / "audit")
     audit_dir.mkdir(exist_ok=True)
@@ -26,7 +26,7 @@ def audited(start_postern, model_server, tmp_path, audit_dir=None, settings="", 
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
     extra = (f"audit: {{ path: {audit_dir}/audit.jsonl, key: {key}, origin: postern/test, "
              f"checkpoint_interval: 1s{settings} }}")
-    p = start_postern(upstreams={"model": model_server}, routes=[("/v1/", "model")], extra=extra, **kwargs)
+    p = start_postern(upstreams={"model": model_server}, routes=list(routes), extra=extra, **kwargs)
     p.audit_dir = audit_dir
     p.verifier = subprocess.run([str(POSTERN), "audit", "key", "--config", str(p.config)],
                                 capture_output=True, text=True, check=True).stdout.strip()
@@ -75,6 +75,24 @@ def test_every_exchange_is_a_leaf_and_an_independent_verifier_agrees(start_poste
     # Standard output carries the same lines, for the cluster's collector.
     copied = [json.loads(line) for line in Path(p.stdout.name).read_text().splitlines()]
     assert [r for r in copied if "index" in r] == records
+
+
+def test_a_long_stream_is_recorded_before_its_first_byte_and_again_at_its_end(start_postern, model_server, tmp_path):
+    p = audited(start_postern, model_server, tmp_path, routes=(("/", "model"),))
+    with urllib.request.urlopen(p.url + "/sse?events=4&delay=0.3", timeout=10) as stream:
+        request_id = stream.headers["x-request-id"]
+        first = stream.readline()
+        assert first.startswith(b"data: ")
+        # The caller has a byte of the stream: its start is already in the file.
+        started = [json.loads(line) for line in Path(log_files(p)[0]).read_text().splitlines()
+                   if '"kind":"request.start"' in line]
+        assert [r["request_id"] for r in started] == [request_id] and started[0]["outcome"] == "streaming"
+        rest = stream.read()
+    assert rest.rstrip().endswith(b"[DONE]")
+    p.stop()
+    records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+    mine = [(r["kind"], r["outcome"]) for r in records if r.get("request_id") == request_id]
+    assert mine == [("request.start", "streaming"), ("request", "ok")]
 
 
 def test_proofs_from_postern_check_out_with_an_independent_verifier(start_postern, model_server, tmp_path):
