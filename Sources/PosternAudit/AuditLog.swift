@@ -31,11 +31,12 @@ public final class AuditLog: Sendable {
     public var status: AuditStatus { state.withLock { $0.status } }
 
     /// Appends records; false when the sink failed (they are held and written on recovery).
+    /// `recordings` (their digests are in the records) are written first.
     @discardableResult
-    public func append(_ batch: AuditBatch) -> Bool {
+    public func append(_ batch: AuditBatch, recordings: AuditBatch = AuditBatch()) -> Bool {
         guard !batch.isEmpty else { return true }
         return state.withLock { writer in
-            let ok = writer.append(batch)
+            let ok = writer.append(batch, recordings: recordings)
             writing.store(writer.failure == nil, ordering: .releasing)
             return ok
         }

@@ -28,6 +28,8 @@ public struct AuditSettings: Sendable {
     /// Records held in memory while the sink fails (refusals still recorded on recovery).
     public var retainLimit: Int = 16 << 20
 
+    /// Session recordings (`recordings.jsonl` beside the log), when on.
+    public var recordingsPath: String?
     /// Where each written record is also shipped (best effort).
     public var exporters: [SyslogExporter] = []
 

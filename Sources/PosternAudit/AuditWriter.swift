@@ -14,6 +14,7 @@ struct AuditWriter {
     let clock: @Sendable () -> Double
     private let hasher = SHA256Hasher()
     private var file: AuditFile?
+    private var recordings: AuditFile?
     private(set) var frontier: MerkleFrontier
     /// Bytes of the current file that hold whole lines (a failed write is cut back to it).
     private var fileBytes = 0
@@ -39,7 +40,7 @@ struct AuditWriter {
             writer.frontier = frontier
             if torn {
                 // Keep the torn file as evidence; the tree goes on in a new one.
-                try AuditFile.rename(settings.path, writer.rotatedName(now))
+                try AuditFile.rename(settings.path, settings.path + writer.rotatedSuffix(now))
             } else {
                 let file = try AuditFile.openAppending(settings.path)
                 writer.file = file
@@ -68,12 +69,13 @@ struct AuditWriter {
                     failure: failure, retained: retained.count, dropped: dropped)
     }
 
-    mutating func append(_ batch: AuditBatch) -> Bool {
+    mutating func append(_ batch: AuditBatch, recordings lines: AuditBatch = AuditBatch()) -> Bool {
         guard failure == nil else {
-            retain(batch)
+            retain(batch)  // the recordings are lost; their digests stay in the records
             return false
         }
         do {
+            if !lines.isEmpty { try writeRecordings(lines) }
             try write(batch)
             if fileBytes >= settings.rotateBytes { try rotate() }
             return true
@@ -113,6 +115,8 @@ struct AuditWriter {
         }
         file?.close()
         file = nil
+        recordings?.close()
+        recordings = nil
     }
 
     // MARK: - Writing
@@ -142,6 +146,22 @@ struct AuditWriter {
         }
         frontier = next
         if settings.sync == .always { try sync() }
+    }
+
+    /// Recordings as lines of their own file (opened on first use), whole or not at all.
+    private mutating func writeRecordings(_ lines: AuditBatch) throws(AuditError) {
+        guard let path = settings.recordingsPath else { return }
+        if recordings == nil { recordings = try AuditFile.openAppending(path) }
+        guard let recordings else { return }
+        var out: [UInt8] = []
+        lines.forEach { out.append(contentsOf: $0); out.append(0x0A) }
+        let before = recordings.size
+        do {
+            try recordings.write(out)
+        } catch {
+            try? recordings.truncate(to: before)
+            throw error
+        }
     }
 
     private mutating func writeCheckpoint() throws(AuditError) {
@@ -201,15 +221,21 @@ struct AuditWriter {
         try sync()
         file?.close()
         file = nil
-        try AuditFile.rename(settings.path, rotatedName(clock()))
+        let suffix = rotatedSuffix(clock())
+        try AuditFile.rename(settings.path, settings.path + suffix)
+        if let path = settings.recordingsPath, let open = recordings {
+            open.close()
+            recordings = nil
+            try AuditFile.rename(path, path + suffix)
+        }
         try startFile()
         try sync()
     }
 
-    /// `<path>.<first index of the next file, 12 digits>.<unix seconds>`: sorts in log order.
-    private func rotatedName(_ now: Double) -> String {
+    /// `.<first index of the next file, 12 digits>.<unix seconds>`: sorts in log order.
+    private func rotatedSuffix(_ now: Double) -> String {
         let index = String(frontier.size)
-        return settings.path + "." + String(repeating: "0", count: max(0, 12 - index.count)) + index + "." + String(Int64(now))
+        return "." + String(repeating: "0", count: max(0, 12 - index.count)) + index + "." + String(Int64(now))
     }
 
     // MARK: - Failure

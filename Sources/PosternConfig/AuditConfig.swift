@@ -16,6 +16,8 @@ import Yams
 /// - `on_failure`: `deny` (the only choice: no request is served unrecorded).
 /// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16}`: every record also
 ///   shipped as RFC 5424 over TCP (best effort; the file is the record).
+/// - `recordings`: `{max_exchange_bytes: 1MiB}`: each exchange's masked bodies with their
+///   timing in `recordings.jsonl` beside the log, its digest in the exchange's record.
 public struct AuditConfig: Sendable, Equatable {
     public var path = ""
     public var keyFile = ""
@@ -27,6 +29,8 @@ public struct AuditConfig: Sendable, Equatable {
     public var rotateSize = 64 << 20
     public var rotateAge: Duration = .seconds(86_400)
     public var syslog: SyslogTarget?
+    /// Session recordings, with the most bytes kept per exchange; nil when off.
+    public var recordingCap: Int?
 
     public struct SyslogTarget: Sendable, Equatable {
         public var address: HostPort
@@ -38,7 +42,7 @@ public struct AuditConfig: Sendable, Equatable {
     public init() {}
 
     static let keys: Set = ["path", "key", "origin", "sync", "sync_interval", "checkpoint_interval", "heartbeat",
-                            "rotate_size", "rotate_age", "on_failure", "syslog"]
+                            "rotate_size", "rotate_age", "on_failure", "syslog", "recordings"]
 
     static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> AuditConfig? {
         guard let entries = d.mapping(node, "audit", allowed: keys) else { return nil }
@@ -63,6 +67,11 @@ public struct AuditConfig: Sendable, Equatable {
                     if v >= 4096 { audit.rotateSize = v } else { d.report(key, value, "at least 4KiB") }
                 }
             case "syslog": audit.syslog = decodeSyslog(value, d)
+            case "recordings":
+                audit.recordingCap = 1 << 20
+                for (field, item) in d.mapping(value, key, allowed: ["max_exchange_bytes"]) ?? [] {
+                    if let cap = d.parse(item, "\(key).\(field)", ConfigValues.byteSize) { audit.recordingCap = cap }
+                }
             case "on_failure":
                 if d.string(value, key) != "deny" {
                     d.report(key, value, "only deny: a request that cannot be recorded is not served")

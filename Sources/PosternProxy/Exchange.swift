@@ -3,6 +3,7 @@ import Glibc
 #endif
 import NIOCore
 import PosternApprovals
+import PosternAudit
 import PosternConfig
 import PosternCore
 import PosternIdentity
@@ -63,6 +64,8 @@ final class Exchange {
     var shadowDecision: Decision?
     let startedAt = NIODeadline.now()
     var upstreamHeadAt: NIODeadline?
+    /// The session recording, when `audit.recordings` is on.
+    var recording: Recording?
     /// The approval this request waits on, or the grant it passed on (for the record).
     var approvalID: String?
     var grantID: String?
@@ -105,6 +108,7 @@ final class Exchange {
             fail(.auditUnavailable("the sink is failing"), outcome: "audit_unavailable")
             return
         }
+        startRecording()
         // normalise the path: every step below and the model server see the same one
         switch RequestTarget.normalize(request.path, allowAbsoluteForm: true) {
         case .success(let target):
@@ -294,6 +298,7 @@ final class Exchange {
         }
         bytesIn += data.readableBytes
         lastActivity = .now()
+        recordRequestBody(data)
         let limit = services.config.limits.maxRequestBody
         if limit > 0, bytesIn > limit {
             fail(.bodyTooLarge(limit: limit), outcome: "request_body_too_large")
@@ -397,7 +402,10 @@ final class Exchange {
     func finish(outcome: String, detail: String?) {
         response = .done
         services.sweeper.untrack(self)
-        services.log.write(entry(outcome: outcome, detail: detail))
+        let recorded = finishRecording()
+        var entry = entry(outcome: outcome, detail: detail)
+        entry.recording = recorded?.digest
+        services.log.write(entry, recording: recorded?.line)
         let caller = self.caller
         self.caller = nil
         self.upstream = nil
@@ -487,6 +495,7 @@ extension Exchange: UpstreamDelegate {
         if endStream { grpcStatus = head.headers["grpc-status"] }
         let contentType = head.headers["content-type"]
         if !isGRPC, contentType?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
+        recordResponseHead(head)
         if !endStream, Self.isLongStream(contentType) {
             // A stream may last hours: its start is recorded before its first byte leaves
             // (the caller's flush waits behind the record), its end when it ends.
@@ -502,6 +511,7 @@ extension Exchange: UpstreamDelegate {
         lastActivity = .now()
         guard let masking, !masking.passedUnmasked else {
             sseDone?.sent(data.readableBytesView)
+            recordResponseBody(data.readableBytesView)
             caller?.sendResponseBody(data)
             return
         }
@@ -535,6 +545,7 @@ extension Exchange: UpstreamDelegate {
     func sendMasked(_ output: [UInt8]) {
         guard !output.isEmpty else { return }
         sseDone?.sent(output)
+        recordResponseBody(output)
         caller?.sendResponseBody(ByteBuffer(bytes: output))
     }
 

@@ -45,6 +45,8 @@ final class RequestLog: Sendable {
         var upstreamHeadNanos: Int64?
         var approvalID: String?
         var grantID: String?
+        /// SHA-256 of the exchange's session recording, when one was kept.
+        var recording: String?
     }
 
     /// Records on standard output.
@@ -84,9 +86,9 @@ final class RequestLog: Sendable {
 
     /// Hands records to the audit trail, or writes them as lines, under a lock so lines
     /// from several loops never interleave.
-    func write(_ batch: AuditBatch) {
+    func write(_ batch: AuditBatch, recordings: AuditBatch = AuditBatch()) {
         if let audit {
-            audit.append(batch)
+            audit.append(batch, recordings: recordings)
             return
         }
         var lines: [UInt8] = []
@@ -133,6 +135,7 @@ final class RequestLog: Sendable {
         }
         batch.member("approval", entry.approvalID)
         batch.member("grant", entry.grantID)
+        batch.member("recording_sha256", entry.recording)
         batch.member("upstream", entry.upstream)
         batch.member("status", entry.status)
         batch.member("grpc_status", entry.grpcStatus)
@@ -155,6 +158,7 @@ final class RequestLogBuffer {
     private let log: RequestLog
     private let eventLoop: EventLoop
     private var pending = AuditBatch()
+    private var pendingRecordings = AuditBatch()
     private var scheduled = false
     /// Counted whether or not the log is written.
     var metrics = LoopMetrics()
@@ -165,11 +169,13 @@ final class RequestLogBuffer {
     }
 
     var isRecording: Bool { log.isRecording }
+    var isAudited: Bool { log.audit != nil }
     var hasPending: Bool { !pending.isEmpty }
 
-    func write(_ entry: RequestLog.Entry) {
+    func write(_ entry: RequestLog.Entry, recording: [UInt8]? = nil) {
         metrics.count(entry)
         guard log.records else { return }
+        if let recording { pendingRecordings.add(recording) }
         RequestLog.encode(entry, into: &pending)
         scheduleFlush()
     }
@@ -195,7 +201,8 @@ final class RequestLogBuffer {
     func flush() {
         scheduled = false
         guard !pending.isEmpty else { return }
-        log.write(pending)
+        log.write(pending, recordings: pendingRecordings)
         pending.removeAll()
+        pendingRecordings.removeAll()
     }
 }

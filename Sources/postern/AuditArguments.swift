@@ -2,7 +2,7 @@ import PosternConfig
 
 /// What `postern audit` was asked to do.
 struct AuditOptions {
-    enum Verb: String { case key, verify, prove }
+    enum Verb: String { case key, verify, prove, show }
     var verb: Verb
     var files: [String] = []
     /// `key`: the private key file (or the configuration's `audit.key`); `verify` and
@@ -15,11 +15,15 @@ struct AuditOptions {
     var index: UInt64?
     var from: UInt64?
     var size: UInt64?
+    /// `show`: the exchange's request id, and recording files (default: beside the log).
+    var requestID: String?
+    var recordings: [String] = []
 
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
       postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
+      postern audit show REQUEST_ID FILE... --key VERIFIER [--recordings FILE]...
     """
 
     static let help = """
@@ -34,6 +38,9 @@ struct AuditOptions {
              prove: an inclusion proof of record N (--index) or a consistency proof
                from an earlier tree size (--from), against the newest checkpoint or
                the one of --size, as JSON (RFC 9162 proofs, base64 hashes).
+             show: the record of one exchange and its session recording (request
+               and response, masked, with the time of every chunk), after checking
+               the log and that the recording matches the digest in its record.
     """
 
     static func parse(_ args: ArraySlice<String>) throws -> AuditOptions {
@@ -65,8 +72,10 @@ struct AuditOptions {
             case "--index": options.index = try number(arg)
             case "--from": options.from = try number(arg)
             case "--size": options.size = try number(arg)
+            case "--recordings": options.recordings.append(try value(arg))
             case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
-            default: options.files.append(arg)
+            default:
+                if verb == .show, options.requestID == nil { options.requestID = arg } else { options.files.append(arg) }
             }
         }
         switch verb {
@@ -74,7 +83,7 @@ struct AuditOptions {
             guard options.config != nil || options.key != nil else {
                 throw UsageError(description: "audit key needs --config FILE or --key PRIVATE.pem")
             }
-        case .verify, .prove:
+        case .verify, .prove, .show:
             guard !options.files.isEmpty, options.key != nil else {
                 throw UsageError(description: "audit \(verb.rawValue) needs FILE... and --key VERIFIER")
             }

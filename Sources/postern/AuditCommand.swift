@@ -2,6 +2,7 @@ import PosternAudit
 import PosternConfig
 import PosternCore
 import PosternCrypto
+import PosternJSON
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ enum AuditCommand {
     static func run(_ options: AuditOptions) -> Int32 {
         switch options.verb {
         case .key: return printKey(options)
-        case .verify, .prove: return check(options)
+        case .verify, .prove, .show: return check(options)
         }
     }
 
@@ -59,12 +60,12 @@ enum AuditCommand {
         let verifier = AuditVerifier(key: key)
         for file in AuditVerifier.order(files) { verifier.check(file: file.name, bytes: file.bytes) }
         verifier.finish()
-        if options.verb == .prove {
+        if options.verb != .verify {
             guard !verifier.failed else {
                 verifier.findings.filter { $0.severity == .error }.forEach { Stderr.line($0.description) }
                 return 1
             }
-            return prove(options, verifier)
+            return options.verb == .prove ? prove(options, verifier) : show(options, files)
         }
         var failed = verifier.failed
         for finding in verifier.findings { Stderr.line(finding.description) }
@@ -142,6 +143,41 @@ enum AuditCommand {
         }
         json += ",\"root\":\(b64(target.checkpoint.root)),\"checkpoint\":\(JSONText.quote(target.note))}"
         print(json)
+        return 0
+    }
+
+    /// One exchange's record and recording, the recording checked against the digest
+    /// the signed record holds.
+    private static func show(_ options: AuditOptions, _ files: [(name: String, bytes: [UInt8])]) -> Int32 {
+        guard let id = options.requestID else { return 2 }
+        var record: JSONValue?
+        for file in files {
+            for line in file.bytes.split(separator: 0x0A) where line.starts(with: Array("{\"index\":".utf8)) {
+                if let value = JSONValue.parse(Array(line)), value["request_id"]?.string == id,
+                   value["kind"]?.string == "request" { record = value }
+            }
+        }
+        guard let record else {
+            Stderr.line("postern audit show: no record of request \(id) in the files given")
+            return 1
+        }
+        var shown: [String: JSONValue] = ["record": record]
+        if let digest = record["recording_sha256"]?.string {
+            let directory = files[0].name.lastIndex(of: "/").map { String(files[0].name[..<$0]) } ?? "."
+            let candidates = options.recordings.isEmpty ? [directory + "/recordings.jsonl"] : options.recordings
+            var found: [UInt8]?
+            for path in candidates {
+                guard case .success(let bytes) = readWhole(path) else { continue }
+                for line in bytes.split(separator: 0x0A) where Recording.digest(Array(line)) == digest { found = Array(line) }
+            }
+            guard let found, let recording = JSONValue.parse(found) else {
+                Stderr.line("error: no recording of \(id) matches the digest its signed record holds "
+                            + "(\(digest.prefix(16))…): missing or altered")
+                return 1
+            }
+            shown["recording"] = RecordingText.readable(recording)
+        }
+        print(JSONValue.object(shown).text)
         return 0
     }
 

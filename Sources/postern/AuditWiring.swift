@@ -50,6 +50,10 @@ final class AuditWiring: Sendable {
         settings.heartbeat = audit.heartbeat.seconds
         settings.rotateBytes = audit.rotateSize
         settings.rotateAge = audit.rotateAge.seconds
+        if audit.recordingCap != nil {
+            let directory = audit.path.lastIndex(of: "/").map { String(audit.path[..<$0]) } ?? "."
+            settings.recordingsPath = directory + "/recordings.jsonl"
+        }
         if let target = audit.syslog {
             settings.exporters = [SyslogExporter(host: target.address.host, port: target.address.port, format: target.format,
                                                  facility: target.facility, origin: settings.origin, hostname: hostname())]

@@ -233,3 +233,43 @@ def test_a_full_disk_refuses_requests_then_recovers_with_nothing_lost(start_post
             assert recorded.get(request_id) == status
     finally:
         subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_a_recording_shows_an_exchange_masked_and_timed_and_an_altered_one_is_caught(start_postern, model_server, tmp_path):
+    p = audited(start_postern, model_server, tmp_path, routes=(("/", "model"),),
+                settings=", recordings: { max_exchange_bytes: 64KiB }", masking="{ default: { detectors: all } }")
+    secret = {"customer": "ann.lee@example.com", "card": "4111 1111 1111 1111"}
+    request = urllib.request.Request(p.url + "/echo", data=json.dumps(secret).encode(), method="POST",
+                                     headers={"content-type": "application/json", "x-api-key": "not-a-real-token",
+                                              "cookie": "session=abc"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        echoed, echo_id = reply.read(), reply.headers["x-request-id"]
+    assert b"ann.lee@example.com" not in echoed  # masked on the way back, as always
+    with urllib.request.urlopen(p.url + "/sse?events=3&delay=0.25", timeout=10) as stream:
+        sse_id = stream.headers["x-request-id"]
+        stream.read()
+    p.stop()
+    recordings = (p.audit_dir / "recordings.jsonl").read_text()
+    for never in ("ann.lee@example.com", "4111 1111 1111 1111", "not-a-real-token", "session=abc"):
+        assert never not in recordings and ref.base64.b64encode(never.encode()).decode()[:16] not in recordings
+
+    def show(request_id):
+        return subprocess.run([str(POSTERN), "audit", "show", request_id, *log_files(p), "--key", p.verifier],
+                              capture_output=True, text=True)
+
+    shown = json.loads(show(echo_id).stdout)
+    assert shown["record"]["request_id"] == echo_id and len(shown["record"]["recording_sha256"]) == 64
+    sent = json.loads("".join(c["text"] for c in shown["recording"]["request"]["chunks"]))
+    assert set(sent) == {"customer", "card"} and "example.com" not in sent["customer"]
+    got = "".join(c["text"] for c in shown["recording"]["response"]["chunks"])
+    assert got == echoed.decode()  # exactly what the caller got
+    headers = dict(shown["recording"]["request"]["headers"])
+    assert "x-api-key" not in headers and "cookie" not in headers and headers["content-type"] == "application/json"
+    # An event stream keeps the time of every chunk.
+    times = [c["at_ms"] for c in json.loads(show(sse_id).stdout)["recording"]["response"]["chunks"]]
+    assert len(times) >= 3 and times[-1] - times[0] >= 400
+    # A recording edited after the fact no longer matches the digest its signed record holds.
+    altered = recordings.replace('"status":200', '"status":201', 1)
+    (p.audit_dir / "recordings.jsonl").write_text(altered)
+    result = show(echo_id)
+    assert result.returncode == 1 and "missing or altered" in result.stderr

@@ -1,0 +1,96 @@
+import PosternCrypto
+import PosternJSON
+
+/// One exchange as it went by, for `postern audit show`: the request (head without
+/// credentials, body masked by the route's policy) and the response as the caller got it
+/// (masked), with the time of every chunk, under a size cap. Its SHA-256 goes into the
+/// exchange's record, a leaf of the signed tree, so an altered recording is caught.
+public struct Recording: Sendable {
+    public struct Chunk: Sendable {
+        /// Milliseconds since the exchange began.
+        public var at: Int
+        public var bytes: [UInt8]
+    }
+
+    public let startedAt: Double
+    public let cap: Int
+    public private(set) var method = ""
+    public private(set) var path = ""
+    public private(set) var requestHeaders: [(String, String)] = []
+    public private(set) var requestChunks: [Chunk] = []
+    public private(set) var status = 0
+    public private(set) var responseHeaders: [(String, String)] = []
+    public private(set) var responseChunks: [Chunk] = []
+    /// Bytes kept so far; past `cap` chunks keep their time and size but not their bytes.
+    public private(set) var kept = 0
+    public private(set) var truncated = false
+    /// Why the request body is not in the recording, when it is not.
+    public var requestBodyOmitted: String?
+
+    public init(startedAt: Double, cap: Int) {
+        self.startedAt = startedAt
+        self.cap = cap
+    }
+
+    /// Request fields that carry credentials or cookies are never recorded.
+    static let withheld: Set<String> = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+                                        "api-key"]
+
+    public mutating func request(method: String, path: String, headers: [(String, String)]) {
+        self.method = method
+        self.path = path
+        requestHeaders = headers.filter { !Self.withheld.contains($0.0) }
+    }
+
+    public mutating func response(status: Int, headers: [(String, String)]) {
+        self.status = status
+        responseHeaders = headers.filter { !Self.withheld.contains($0.0) }
+    }
+
+    public mutating func requestBody(_ bytes: some Collection<UInt8>, at now: Double) {
+        requestChunks.append(chunk(bytes, at: now))
+    }
+
+    public mutating func responseBody(_ bytes: some Collection<UInt8>, at now: Double) {
+        responseChunks.append(chunk(bytes, at: now))
+    }
+
+    /// The request body whole (for masking it before it is recorded).
+    public var requestBody: [UInt8] { requestChunks.flatMap(\.bytes) }
+
+    /// Replaces the request body with its masked form, keeping the chunks' times.
+    public mutating func maskRequestBody(_ masked: [UInt8]) {
+        guard let first = requestChunks.first else { return }
+        requestChunks = [Chunk(at: first.at, bytes: masked)] + requestChunks.dropFirst().map { Chunk(at: $0.at, bytes: []) }
+    }
+
+    private mutating func chunk(_ bytes: some Collection<UInt8>, at now: Double) -> Chunk {
+        let at = Int(((now - startedAt) * 1000).rounded())
+        guard kept + bytes.count <= cap else {
+            truncated = true
+            return Chunk(at: at, bytes: [])
+        }
+        kept += bytes.count
+        return Chunk(at: at, bytes: Array(bytes))
+    }
+
+    /// The recording's line: a JSON object, bodies in base64 (they need not be text).
+    public func line(requestID: String) -> [UInt8] {
+        func headers(_ list: [(String, String)]) -> JSONValue { .array(list.map { .array([.string($0.0), .string($0.1)]) }) }
+        func chunks(_ list: [Chunk]) -> JSONValue {
+            .array(list.map { .array([.number(Double($0.at)), .string(Base64URL.encodeStandard($0.bytes))]) })
+        }
+        var request: [String: JSONValue] = ["method": .string(method), "path": .string(path),
+                                            "headers": headers(requestHeaders), "chunks": chunks(requestChunks)]
+        if let requestBodyOmitted { request["body_omitted"] = .string(requestBodyOmitted) }
+        let object: JSONValue = .object([
+            "request_id": .string(requestID), "started": .number((startedAt * 1000).rounded(.down) / 1000),
+            "truncated": .bool(truncated), "request": .object(request),
+            "response": .object(["status": .number(Double(status)), "headers": headers(responseHeaders),
+                                 "chunks": chunks(responseChunks)]),
+        ])
+        return Array(object.text.utf8)
+    }
+
+    public static func digest(_ line: [UInt8]) -> String { SHA256.hex(line) }
+}

@@ -1,0 +1,61 @@
+import NIOCore
+import PosternAudit
+import PosternCore
+import PosternMasking
+
+/// The session recording of an exchange (`audit.recordings`): what the caller sent and
+/// what it got, masked, with timing, digested into the exchange's record.
+extension Exchange {
+    func startRecording() {
+        guard let cap = services.config.audit?.recordingCap, services.log.isAudited else { return }
+        var recording = Recording(startedAt: AuditClock.now(), cap: cap)
+        recording.request(method: request.method, path: String(request.pathWithoutQuery),
+                          headers: request.headers.map { ($0.name, $0.value) }.filter { !services.callerClaims.isClaim($0.0) })
+        self.recording = recording
+    }
+
+    func recordRequestBody(_ data: ByteBuffer) {
+        recording?.requestBody(data.readableBytesView, at: AuditClock.now())
+    }
+
+    func recordResponseHead(_ head: ResponseHead) {
+        recording?.response(status: head.status, headers: head.headers.map { ($0.name, $0.value) })
+    }
+
+    func recordResponseBody(_ bytes: some Collection<UInt8>) {
+        recording?.responseBody(bytes, at: AuditClock.now())
+    }
+
+    /// The recording's line and digest, the request body masked as the route's policy
+    /// would mask an answer (or left out when it cannot be).
+    func finishRecording() -> (line: [UInt8], digest: String)? {
+        guard var recording else { return nil }
+        self.recording = nil
+        let body = recording.requestBody
+        if !body.isEmpty, let route,
+           let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
+            switch Self.masked(body, contentType: request.headers["content-type"], policy: policy) {
+            case .some(let masked): recording.maskRequestBody(masked)
+            case .none:
+                recording.maskRequestBody([])
+                recording.requestBodyOmitted = "not in a format the masking policy reads"
+            }
+        }
+        let line = recording.line(requestID: requestID)
+        return (line, Recording.digest(line))
+    }
+
+    private static func masked(_ body: [UInt8], contentType: String?, policy: MaskingPolicy) -> [UInt8]? {
+        let type = contentType?.lowercased() ?? ""
+        if type.contains("json") {
+            let masker = JSONMasker(policy: policy)
+            do throws(MaskingError) {
+                return try masker.feed(body) + masker.finish()
+            } catch {
+                return nil
+            }
+        }
+        guard type.hasPrefix("text/") || type.isEmpty, String(validating: body, as: UTF8.self) != nil else { return nil }
+        return body.withUnsafeBufferPointer { policy.mask($0)?.bytes } ?? body
+    }
+}
