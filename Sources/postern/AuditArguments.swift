@@ -2,7 +2,7 @@ import PosternConfig
 
 /// What `postern audit` was asked to do.
 struct AuditOptions {
-    enum Verb: String { case key, verify, prove, show }
+    enum Verb: String { case key, verify, prove, show, replay }
     var verb: Verb
     var files: [String] = []
     /// `key`: the private key file (or the configuration's `audit.key`); `verify` and
@@ -18,12 +18,15 @@ struct AuditOptions {
     /// `show`: the exchange's request id, and recording files (default: beside the log).
     var requestID: String?
     var recordings: [String] = []
+    /// `replay`: the model server to send the recorded request to.
+    var target: HostPort?
 
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
       postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
       postern audit show REQUEST_ID FILE... --key VERIFIER [--recordings FILE]...
+      postern audit replay REQUEST_ID FILE... --key VERIFIER --to HOST:PORT [--recordings FILE]...
     """
 
     static let help = """
@@ -41,6 +44,9 @@ struct AuditOptions {
              show: the record of one exchange and its session recording (request
                and response, masked, with the time of every chunk), after checking
                the log and that the recording matches the digest in its record.
+             replay: sends the recorded request (as recorded: masked, without
+               credentials) to a model server over cleartext HTTP/1.1 and reports
+               whether its answer matches the recorded one; exit 3 if it differs.
     """
 
     static func parse(_ args: ArraySlice<String>) throws -> AuditOptions {
@@ -73,9 +79,14 @@ struct AuditOptions {
             case "--from": options.from = try number(arg)
             case "--size": options.size = try number(arg)
             case "--recordings": options.recordings.append(try value(arg))
+            case "--to":
+                guard case .success(let target) = ConfigValues.hostPort(try value(arg)) else {
+                    throw UsageError(description: "--to takes HOST:PORT")
+                }
+                options.target = target
             case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
             default:
-                if verb == .show, options.requestID == nil { options.requestID = arg } else { options.files.append(arg) }
+                if verb == .show || verb == .replay, options.requestID == nil { options.requestID = arg } else { options.files.append(arg) }
             }
         }
         switch verb {
@@ -83,10 +94,11 @@ struct AuditOptions {
             guard options.config != nil || options.key != nil else {
                 throw UsageError(description: "audit key needs --config FILE or --key PRIVATE.pem")
             }
-        case .verify, .prove, .show:
+        case .verify, .prove, .show, .replay:
             guard !options.files.isEmpty, options.key != nil else {
                 throw UsageError(description: "audit \(verb.rawValue) needs FILE... and --key VERIFIER")
             }
+            if verb == .replay, options.target == nil { throw UsageError(description: "audit replay needs --to HOST:PORT") }
             if verb == .prove, (options.index == nil) == (options.from == nil) {
                 throw UsageError(description: "audit prove takes one of --index N or --from SIZE")
             }

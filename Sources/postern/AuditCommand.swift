@@ -14,7 +14,7 @@ enum AuditCommand {
     static func run(_ options: AuditOptions) -> Int32 {
         switch options.verb {
         case .key: return printKey(options)
-        case .verify, .prove, .show: return check(options)
+        case .verify, .prove, .show, .replay: return check(options)
         }
     }
 
@@ -175,10 +175,55 @@ enum AuditCommand {
                             + "(\(digest.prefix(16))…): missing or altered")
                 return 1
             }
+            if options.verb == .replay { return replay(recording, to: options.target!) }
             shown["recording"] = RecordingText.readable(recording)
+        } else if options.verb == .replay {
+            Stderr.line("postern audit replay: request \(id) has no recording")
+            return 1
         }
         print(JSONValue.object(shown).text)
         return 0
+    }
+
+    /// Sends the recorded request again and compares the answer with the recorded one.
+    private static func replay(_ recording: JSONValue, to target: HostPort) -> Int32 {
+        func pairs(_ value: JSONValue?) -> [(String, String)] {
+            guard case .array(let items)? = value else { return [] }
+            return items.compactMap { item in
+                guard case .array(let pair) = item, pair.count == 2, let name = pair[0].string, let value = pair[1].string
+                else { return nil }
+                return (name, value)
+            }
+        }
+        func body(_ part: JSONValue?) -> [UInt8] {
+            guard case .array(let chunks)? = part?["chunks"] else { return [] }
+            return chunks.flatMap { chunk -> [UInt8] in
+                guard case .array(let pair) = chunk, pair.count == 2, let data = pair[1].string else { return [] }
+                return Base64URL.decodeStandard(data) ?? []
+            }
+        }
+        let request = recording["request"], response = recording["response"]
+        let sent = ReplayClient.send(host: target.host, port: target.port, method: request?["method"]?.string ?? "GET",
+                                     path: request?["path"]?.string ?? "/", headers: pairs(request?["headers"]),
+                                     body: body(request))
+        switch sent {
+        case .failure(let why):
+            Stderr.line("postern audit replay: \(why)")
+            return 1
+        case .success(let reply):
+            let recordedStatus = Int(response?["status"]?.number ?? 0), recordedBody = body(response)
+            var differences: [String] = []
+            if reply.status != recordedStatus { differences.append("status \(reply.status), recorded \(recordedStatus)") }
+            if reply.body != recordedBody {
+                let at = zip(reply.body, recordedBody).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                    ?? min(reply.body.count, recordedBody.count)
+                differences.append("body of \(reply.body.count) bytes, recorded \(recordedBody.count); first difference at byte \(at)")
+            }
+            if recording["truncated"] == .bool(true) { differences.append("(the recording was truncated)") }
+            print(differences.isEmpty ? "same: status \(reply.status), \(reply.body.count) body bytes"
+                                      : "differs: " + differences.joined(separator: "; "))
+            return differences.isEmpty ? 0 : 3
+        }
     }
 
     /// A verifier key given as text, or the name of a file holding it.

@@ -235,7 +235,7 @@ def test_a_full_disk_refuses_requests_then_recovers_with_nothing_lost(start_post
         subprocess.run(["umount", "-l", str(disk)])
 
 
-def test_a_recording_shows_an_exchange_masked_and_timed_and_an_altered_one_is_caught(start_postern, model_server, tmp_path):
+def test_a_recording_shows_and_replays_an_exchange_masked_and_timed_and_an_altered_one_is_caught(start_postern, model_server, tmp_path):
     p = audited(start_postern, model_server, tmp_path, routes=(("/", "model"),),
                 settings=", recordings: { max_exchange_bytes: 64KiB }", masking="{ default: { detectors: all } }")
     secret = {"customer": "ann.lee@example.com", "card": "4111 1111 1111 1111"}
@@ -245,7 +245,7 @@ def test_a_recording_shows_an_exchange_masked_and_timed_and_an_altered_one_is_ca
     with urllib.request.urlopen(request, timeout=10) as reply:
         echoed, echo_id = reply.read(), reply.headers["x-request-id"]
     assert b"ann.lee@example.com" not in echoed  # masked on the way back, as always
-    with urllib.request.urlopen(p.url + "/sse?events=3&delay=0.25", timeout=10) as stream:
+    with urllib.request.urlopen(p.url + "/sse?events=2&delay=0.5", timeout=10) as stream:
         sse_id = stream.headers["x-request-id"]
         stream.read()
     p.stop()
@@ -268,6 +268,18 @@ def test_a_recording_shows_an_exchange_masked_and_timed_and_an_altered_one_is_ca
     # An event stream keeps the time of every chunk.
     times = [c["at_ms"] for c in json.loads(show(sse_id).stdout)["recording"]["response"]["chunks"]]
     assert len(times) >= 3 and times[-1] - times[0] >= 400
+
+    def replay(request_id):
+        target = model_server.removeprefix("http://")
+        return subprocess.run([str(POSTERN), "audit", "replay", request_id, *log_files(p), "--key", p.verifier,
+                               "--to", target], capture_output=True, text=True)
+
+    # The recorded request, sent again, gets the recorded answer (the echo of a masked
+    # body is that body); the stream's query was never recorded, so its replay differs.
+    same = replay(echo_id)
+    assert same.returncode == 0 and same.stdout.startswith("same: status 200"), same.stdout + same.stderr
+    differs = replay(sse_id)
+    assert differs.returncode == 3 and "differs: body of" in differs.stdout, differs.stdout + differs.stderr
     # A recording edited after the fact no longer matches the digest its signed record holds.
     altered = recordings.replace('"status":200', '"status":201', 1)
     (p.audit_dir / "recordings.jsonl").write_text(altered)
