@@ -66,6 +66,7 @@ final class Exchange {
     var upstreamHeadAt: NIODeadline?
     /// The session recording, when `audit.recordings` is on.
     var recording: Recording?
+    var recorded = false
     /// The approval this request waits on, or the grant it passed on (for the record).
     var approvalID: String?
     var grantID: String?
@@ -355,30 +356,25 @@ final class Exchange {
     /// Fails the exchange with a Postern error (timeouts, limits, shutdown). `detail` is
     /// for the log when it should say more than the caller is told.
     func fail(_ error: CallerError, outcome: String, detail: String? = nil) {
-        switch response {
-        case .done:
-            return
-        case .waiting, .holding:
-            upstream?.cancel()
-            status = error.httpStatus
-            if isGRPC {
-                grpcStatus = String(error.grpcStatus.rawValue)
-                caller?.sendResponseHead(ErrorResponse.grpc(error, requestID: requestID), endStream: true)
-            } else {
-                let (head, body) = ErrorResponse.http(error, requestID: requestID, dialect: errorDialect)
-                caller?.sendResponseHead(head, endStream: false)
-                caller?.sendResponseBody(ByteBuffer(string: body))
-                caller?.sendResponseEnd(trailers: nil)
-            }
-        case .streaming:
-            upstream?.cancel()
-            if isGRPC {
-                // The head is out: a gRPC caller still gets a status, in the trailers.
-                grpcStatus = String(error.grpcStatus.rawValue)
-                caller?.sendResponseEnd(trailers: ErrorResponse.grpcTrailers(error))
-            } else {
-                caller?.resetStream()
-            }
+        guard response != .done else { return }
+        upstream?.cancel()
+        let headSent = response == .streaming
+        if !headSent { status = error.httpStatus }
+        if isGRPC { grpcStatus = String(error.grpcStatus.rawValue) }
+        recordEnd(outcome: outcome, detail: detail ?? error.message)
+        switch (headSent, isGRPC) {
+        case (false, true):
+            caller?.sendResponseHead(ErrorResponse.grpc(error, requestID: requestID), endStream: true)
+        case (false, false):
+            let (head, body) = ErrorResponse.http(error, requestID: requestID, dialect: errorDialect)
+            caller?.sendResponseHead(head, endStream: false)
+            caller?.sendResponseBody(ByteBuffer(string: body))
+            caller?.sendResponseEnd(trailers: nil)
+        case (true, true):
+            // The head is out: a gRPC caller still gets a status, in the trailers.
+            caller?.sendResponseEnd(trailers: ErrorResponse.grpcTrailers(error))
+        case (true, false):
+            caller?.resetStream()
         }
         finish(outcome: outcome, detail: detail ?? error.message)
     }
@@ -399,13 +395,22 @@ final class Exchange {
         return contentType.hasPrefix("text/event-stream") || contentType.hasPrefix("application/x-ndjson")
     }
 
+    /// Writes the exchange's record: called before the last bytes of the answer are handed
+    /// to the caller's side, so the record is in the trail before the answer completes
+    /// (the caller's flush waits behind it).
+    func recordEnd(outcome: String, detail: String?) {
+        guard !recorded else { return }
+        recorded = true
+        let recording = finishRecording()
+        var entry = entry(outcome: outcome, detail: detail)
+        entry.recording = recording?.digest
+        services.log.write(entry, recording: recording?.line)
+    }
+
     func finish(outcome: String, detail: String?) {
         response = .done
         services.sweeper.untrack(self)
-        let recorded = finishRecording()
-        var entry = entry(outcome: outcome, detail: detail)
-        entry.recording = recorded?.digest
-        services.log.write(entry, recording: recorded?.line)
+        recordEnd(outcome: outcome, detail: detail)
         let caller = self.caller
         self.caller = nil
         self.upstream = nil
@@ -496,7 +501,7 @@ extension Exchange: UpstreamDelegate {
         let contentType = head.headers["content-type"]
         if !isGRPC, contentType?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
         recordResponseHead(head)
-        if !endStream, Self.isLongStream(contentType) {
+        if !endStream, services.log.isAudited, Self.isLongStream(contentType) {
             // A stream may last hours: its start is recorded before its first byte leaves
             // (the caller's flush waits behind the record), its end when it ends.
             services.log.writeStart(entry(outcome: "streaming", detail: nil))
@@ -538,6 +543,7 @@ extension Exchange: UpstreamDelegate {
             }
         }
         grpcStatus = trailers?["grpc-status"]
+        recordEnd(outcome: "ok", detail: nil)
         caller?.sendResponseEnd(trailers: trailers)
         finish(outcome: "ok", detail: nil)
     }

@@ -11,6 +11,7 @@ final class FlushScheduler {
     /// describe leave (the audit trail's "durable before the response completes").
     private let log: RequestLogBuffer?
     private var waitedForLog = false
+    private var closeAfterFlush = false
 
     init(log: RequestLogBuffer? = nil) { self.log = log }
 
@@ -26,8 +27,11 @@ final class FlushScheduler {
         }
     }
 
-    func flushNow() {
+    /// `thenClose`: close the connection once the flush is out (after the records, when it
+    /// waits behind them).
+    func flushNow(thenClose: Bool = false) {
         scheduled = false
+        if thenClose { closeAfterFlush = true }
         beforeFlush?()
         if let log, log.hasPending {
             // Records are waiting: their write is queued on this loop already, so going
@@ -41,6 +45,14 @@ final class FlushScheduler {
             log.flush()
         }
         waitedForLog = false
+        if log?.withholdsResponses == true {
+            context?.close(promise: nil)  // unflushed writes are dropped: the answer never completes
+            return
+        }
         context?.flush()
+        if closeAfterFlush {
+            closeAfterFlush = false
+            context?.close(promise: nil)
+        }
     }
 }

@@ -201,12 +201,12 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         let close = !keepAlive || !requestEnded
         if !close { connection.awaitRequest(firstOnConnection: false) }
         context.write(wrapOutboundOut(.end(trailers.map(HeadTranslation.nioHeaders))), promise: nil)
-        flush.flushNow()
         if close {
             closing = true
-            context.close(promise: nil)
-        } else if releaseRead {
-            context.read()
+            flush.flushNow(thenClose: true)  // the flush may wait behind the exchange's record
+        } else {
+            flush.flushNow()
+            if releaseRead { context.read() }
         }
     }
 

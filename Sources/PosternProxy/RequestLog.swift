@@ -86,11 +86,10 @@ final class RequestLog: Sendable {
 
     /// Hands records to the audit trail, or writes them as lines, under a lock so lines
     /// from several loops never interleave.
-    func write(_ batch: AuditBatch, recordings: AuditBatch = AuditBatch()) {
-        if let audit {
-            audit.append(batch, recordings: recordings)
-            return
-        }
+    /// False when the audit trail could not take the records (they are held for later).
+    @discardableResult
+    func write(_ batch: AuditBatch, recordings: AuditBatch = AuditBatch()) -> Bool {
+        if let audit { return audit.append(batch, recordings: recordings) }
         var lines: [UInt8] = []
         lines.reserveCapacity(batch.bytes.count + batch.count)
         var start = 0
@@ -100,6 +99,7 @@ final class RequestLog: Sendable {
             start = end
         }
         lock.withLock { FileDescriptor.writeAll(1, lines) }
+        return true
     }
 
     /// `kind` is `request` for the one record every exchange gets at its end, and
@@ -159,7 +159,13 @@ final class RequestLogBuffer {
     private let eventLoop: EventLoop
     private var pending = AuditBatch()
     private var pendingRecordings = AuditBatch()
+    /// Whether a pending record is of a request that was served (not refused).
+    private var pendingServed = false
     private var scheduled = false
+    /// Set for the rest of the loop tick in which the records of served requests could not
+    /// be written: the connections flushing in it are closed instead, so that no answer
+    /// whose record is not in the trail completes.
+    private(set) var withholdsResponses = false
     /// Counted whether or not the log is written.
     var metrics = LoopMetrics()
 
@@ -176,6 +182,7 @@ final class RequestLogBuffer {
         metrics.count(entry)
         guard log.records else { return }
         if let recording { pendingRecordings.add(recording) }
+        if entry.outcome == "ok" { pendingServed = true }
         RequestLog.encode(entry, into: &pending)
         scheduleFlush()
     }
@@ -201,8 +208,12 @@ final class RequestLogBuffer {
     func flush() {
         scheduled = false
         guard !pending.isEmpty else { return }
-        log.write(pending, recordings: pendingRecordings)
+        if !log.write(pending, recordings: pendingRecordings), pendingServed, !withholdsResponses {
+            withholdsResponses = true
+            eventLoop.assumeIsolated().execute { [self] in withholdsResponses = false }  // after this tick's flushes
+        }
         pending.removeAll()
         pendingRecordings.removeAll()
+        pendingServed = false
     }
 }
