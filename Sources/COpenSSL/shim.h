@@ -46,6 +46,8 @@ static inline unsigned int postern_exflag_ca(void) { return EXFLAG_CA; }
 /* TLS server context helpers (ctrl macros). */
 static inline long postern_ssl_ctx_add1_chain_cert(SSL_CTX *ctx, X509 *cert) { return SSL_CTX_add1_chain_cert(ctx, cert); }
 static inline long postern_ssl_ctx_disable_session_cache(SSL_CTX *ctx) { return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); }
+/// SNI for a client connection (a ctrl macro).
+static inline long postern_ssl_set_server_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
 /// No renegotiation, no resumption (every connection proves its identity afresh), and
 /// the server's cipher order.
 static inline void postern_ssl_ctx_set_server_options(SSL_CTX *ctx) {

@@ -14,8 +14,9 @@ import Yams
 ///   records arrive, and at least this often when idle.
 /// - `rotate_size` (default 64MiB), `rotate_age` (default 24h).
 /// - `on_failure`: `deny` (the only choice: no request is served unrecorded).
-/// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16}`: every record also
-///   shipped as RFC 5424 over TCP (best effort; the file is the record).
+/// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16, tls: {ca, server_name}}`:
+///   every record also shipped as RFC 5424 over TCP, or TLS (RFC 5425) with `tls`
+///   (best effort; the file is the record).
 /// - `recordings`: `{max_exchange_bytes: 1MiB}`: each exchange's masked bodies with their
 ///   timing in `recordings.jsonl` beside the log, its digest in the exchange's record.
 public struct AuditConfig: Sendable, Equatable {
@@ -37,6 +38,10 @@ public struct AuditConfig: Sendable, Equatable {
         public var format = SyslogExporter.Format.json
         /// RFC 5424 facility: 16 is local0.
         public var facility = 16
+        /// TLS (RFC 5425): the CA file, and the name the receiver's certificate carries
+        /// (default: the address's host).
+        public var caFile: String?
+        public var serverName: String?
     }
 
     public init() {}
@@ -66,7 +71,7 @@ public struct AuditConfig: Sendable, Equatable {
                 if let v = d.parse(value, key, ConfigValues.byteSize) {
                     if v >= 4096 { audit.rotateSize = v } else { d.report(key, value, "at least 4KiB") }
                 }
-            case "syslog": audit.syslog = decodeSyslog(value, d)
+            case "syslog": audit.syslog = decodeSyslog(value, d, base: base)
             case "recordings":
                 audit.recordingCap = 1 << 20
                 for (field, item) in d.mapping(value, key, allowed: ["max_exchange_bytes"]) ?? [] {
@@ -86,16 +91,24 @@ public struct AuditConfig: Sendable, Equatable {
 }
 
 extension AuditConfig {
-    static func decodeSyslog(_ node: Node, _ d: ConfigDecoder) -> SyslogTarget? {
-        guard let entries = d.mapping(node, "audit.syslog", allowed: ["address", "format", "facility"]) else { return nil }
+    static func decodeSyslog(_ node: Node, _ d: ConfigDecoder, base: String) -> SyslogTarget? {
+        guard let entries = d.mapping(node, "audit.syslog", allowed: ["address", "format", "facility", "tls"]) else {
+            return nil
+        }
         var address: HostPort?
         var format = SyslogExporter.Format.json
         var facility = 16
+        var caFile: String?, serverName: String?
         for (name, value) in entries {
             let key = "audit.syslog.\(name)"
             switch name {
             case "address": address = d.parse(value, key, ConfigValues.hostPort)
             case "format": format = d.choice(value, key, SyslogExporter.Format.self) ?? format
+            case "tls":
+                for (field, item) in d.mapping(value, key, allowed: ["ca", "server_name"]) ?? [] {
+                    if field == "ca" { caFile = d.file(item, "\(key).ca", base: base) } else { serverName = d.string(item, "\(key).server_name") }
+                }
+                if caFile == nil { d.report("\(key).ca", value, "TLS to the receiver needs the CA file its certificate chains to") }
             default: facility = d.integer(value, key, range: 0...23) ?? facility
             }
         }
@@ -103,7 +116,7 @@ extension AuditConfig {
             d.report("audit.syslog.address", node, "syslog needs an address (HOST:PORT of a TCP receiver)")
             return nil
         }
-        return SyslogTarget(address: address, format: format, facility: facility)
+        return SyslogTarget(address: address, format: format, facility: facility, caFile: caFile, serverName: serverName)
     }
 }
 

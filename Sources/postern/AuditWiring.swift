@@ -55,8 +55,11 @@ final class AuditWiring: Sendable {
             settings.recordingsPath = directory + "/recordings.jsonl"
         }
         if let target = audit.syslog {
+            let tls = target.caFile.map { (caFile: $0, serverName: target.serverName ?? target.address.host) }
+            if tls != nil { signal(SIGPIPE, SIG_IGN) }  // SSL_write to a receiver that went away
             settings.exporters = [SyslogExporter(host: target.address.host, port: target.address.port, format: target.format,
-                                                 facility: target.facility, origin: settings.origin, hostname: hostname())]
+                                                 facility: target.facility, tls: tls, origin: settings.origin,
+                                                 hostname: hostname())]
         }
         do {
             return .success(AuditWiring(log: try AuditLog(settings, mirror: config.requestLog ? 1 : nil)))
@@ -101,7 +104,7 @@ final class AuditWiring: Sendable {
         tasks.forEach { $0.cancel() }
         log.append(record: stop.bytes)
         log.close()
-        log.settings.exporters.forEach { $0.drain() }  // the stop record too, if the receiver is there
+        log.settings.exporters.forEach { $0.close() }  // the stop record too, if the receiver is there
         try? threads.syncShutdownGracefully()
     }
 }

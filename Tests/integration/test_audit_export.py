@@ -22,18 +22,26 @@ from test_audit import audited, call, log_files
 CLASSES = {3003: "authorize_session", 6002: "application_lifecycle", 6003: "api_activity"}
 
 
-@pytest.fixture
-def rsyslog(tmp_path):
+def start_rsyslog(work, tls=None):
+    """Debian's rsyslogd receiving RFC 5424 over TCP (or TLS with `tls`: (ca, cert, key)),
+    writing each message's MSGID, structured data and MSG to a file."""
     daemon = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
     if not Path(daemon).exists():
         pytest.skip("Debian's rsyslog is not installed (scripts/setup installs it)")
-    port, work = free_port(), tmp_path / "rsyslog"
+    port = free_port()
     work.mkdir()
     received = work / "received.log"
+    driver = ""
+    module = 'module(load="imtcp")'
+    if tls:
+        ca, cert, key = tls
+        driver = (f' DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="{ca}"'
+                  f' DefaultNetstreamDriverCertFile="{cert}" DefaultNetstreamDriverKeyFile="{key}"')
+        module = 'module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")'
     config = work / "rsyslog.conf"
     config.write_text(f"""
-global(workDirectory="{work}" maxMessageSize="64k")
-module(load="imtcp")
+global(workDirectory="{work}" maxMessageSize="64k"{driver})
+{module}
 template(name="fields" type="string" string="%msgid%|%structured-data%|%msg%\\n")
 input(type="imtcp" address="127.0.0.1" port="{port}")
 *.* action(type="omfile" file="{received}" template="fields")
@@ -41,6 +49,12 @@ input(type="imtcp" address="127.0.0.1" port="{port}")
     process = subprocess.Popen([daemon, "-n", "-f", str(config), "-i", str(work / "pid")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
+    return process, port, received
+
+
+@pytest.fixture
+def rsyslog(tmp_path):
+    process, port, received = start_rsyslog(tmp_path / "rsyslog")
     yield port, received
     process.terminate()
     process.wait(timeout=10)
@@ -182,3 +196,50 @@ def test_an_approvals_life_is_in_the_trail_and_reaches_the_siem(start_postern, m
         validators[event["class_uid"]].validate(event)
     sessions = [e for e in events if e["class_uid"] == 3003]
     assert [e["status"] for e in sessions] == ["pending", "approved", "pending", "expired"]
+
+
+def make_server_certificate(directory):
+    """A CA and a certificate for `localhost` it signed, with openssl."""
+    directory.mkdir()
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(ca_key),
+        "-out", str(ca), "-days", "1", "-subj", "/CN=test syslog CA")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=localhost")
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert),
+        "-days", "1", "-extfile", str(ext))
+    return ca, cert, key
+
+
+def test_records_reach_rsyslog_over_tls_and_an_untrusted_receiver_gets_nothing(start_postern, model_server, tmp_path):
+    ca, cert, key = make_server_certificate(tmp_path / "pki")
+    process, port, received = start_rsyslog(tmp_path / "rsyslog", tls=(ca, cert, key))
+    other_ca, _, _ = make_server_certificate(tmp_path / "other")
+    try:
+        p = audited(start_postern, model_server, tmp_path,
+                    settings=f", syslog: {{ address: '127.0.0.1:{port}', format: json, "
+                             f"tls: {{ ca: {ca}, server_name: localhost }} }}")
+        for _ in range(3):
+            call(p, "/v1/models")
+        p.stop()
+        records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+        messages = received_messages(received, len(records))
+        assert [json.loads(body) for _, _, body in messages] == records
+        # A receiver whose certificate does not chain to the configured CA is sent nothing.
+        (tmp_path / "second").mkdir()
+        q = audited(start_postern, model_server, tmp_path / "second",
+                    settings=f", syslog: {{ address: '127.0.0.1:{port}', format: json, "
+                             f"tls: {{ ca: {other_ca}, server_name: localhost }} }}")
+        call(q, "/v1/models")
+        time.sleep(0.5)
+        metrics = urllib.request.urlopen(q.admin + "/metrics").read().decode()
+        assert re.search(r'postern_audit_exported_records_total\{target="127.0.0.1:\d+"\} 0', metrics)
+        q.stop()
+        time.sleep(0.3)
+        assert len(received.read_text().splitlines()) == len(records)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,61 @@
+import COpenSSL
+
+/// A blocking TLS client on a connected socket, for the audit trail's syslog export: TLS
+/// 1.2 or later, the server's certificate checked against a CA file and its name (RFC
+/// 6125), nothing sent before the handshake verifies. Used by one thread at a time (the
+/// exporter's), which is what makes handing it between locks safe.
+public final class TLSClientStream: @unchecked Sendable {
+    private let context: OpaquePointer
+    private let ssl: OpaquePointer
+
+    /// Handshakes on `fd` (which the caller closes) with the server `serverName`.
+    public init(fd: Int32, serverName: String, caFile: String) throws(CryptoError) {
+        defer { ERR_clear_error() }
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw .openSSL("SSL_CTX_new") }
+        guard postern_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION) == 1,
+              SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+            SSL_CTX_free(context)
+            throw .invalidCertificate("cannot load the CA file \(caFile)")
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        guard let ssl = SSL_new(context) else {
+            SSL_CTX_free(context)
+            throw .openSSL("SSL_new")
+        }
+        self.context = context
+        self.ssl = ssl
+        guard SSL_set_fd(ssl, fd) == 1, SSL_set1_host(ssl, serverName) == 1,
+              postern_ssl_set_server_name(ssl, serverName) == 1 else { throw .openSSL("SSL_set_fd") }
+        guard SSL_connect(ssl) == 1 else {
+            let result = SSL_get_verify_result(ssl)
+            let reason = result == X509_V_OK ? "handshake failed"
+                : String(cString: X509_verify_cert_error_string(Int(result)))
+            throw .invalidCertificate("TLS to \(serverName): \(reason)")
+        }
+    }
+
+    deinit {
+        SSL_free(ssl)
+        SSL_CTX_free(context)
+    }
+
+    /// Writes all of `bytes`; false when the connection failed.
+    public func write(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32($0.count - offset)) }
+            guard n > 0 else {
+                ERR_clear_error()
+                return false
+            }
+            offset += Int(n)
+        }
+        return true
+    }
+
+    /// Sends close_notify (best effort).
+    public func shutdown() {
+        SSL_shutdown(ssl)
+        ERR_clear_error()
+    }
+}
