@@ -30,6 +30,9 @@ public struct AuditSettings: Sendable {
 
     /// Session recordings (`recordings.jsonl` beside the log), when on.
     public var recordingsPath: String?
+    /// Rotated recording files older than this are deleted (the deletion is a record);
+    /// nil keeps them.
+    public var recordingsRetention: Double?
     /// Where each written record is also shipped (best effort).
     public var exporters: [SyslogExporter] = []
 

@@ -15,6 +15,7 @@ struct AuditWriter {
     private let hasher = SHA256Hasher()
     private var file: AuditFile?
     private var recordings: AuditFile?
+    private var recordingBytes = 0
     private(set) var frontier: MerkleFrontier
     /// Bytes of the current file that hold whole lines (a failed write is cut back to it).
     private var fileBytes = 0
@@ -23,6 +24,7 @@ struct AuditWriter {
     private var lastCheckpointAt: Double
     private var lastSyncAt: Double
     private var unsynced = false
+    private var lastPrune: Double = 0
     private(set) var failure: String?
     /// Records not yet written because the sink failed.
     private var retained = AuditBatch()
@@ -77,7 +79,7 @@ struct AuditWriter {
         do {
             if !lines.isEmpty { try writeRecordings(lines) }
             try write(batch)
-            if fileBytes >= settings.rotateBytes { try rotate() }
+            if fileBytes >= settings.rotateBytes || recordingBytes >= settings.rotateBytes { try rotate() }
             return true
         } catch {
             fail(error)
@@ -100,6 +102,7 @@ struct AuditWriter {
             }
             if unsynced, settings.sync == .interval, now - lastSyncAt >= settings.syncInterval { try sync() }
             if now - fileOpenedAt >= settings.rotateAge { try rotate() }
+            if settings.recordingsRetention != nil, now - lastPrune >= 60 { try pruneRecordings(now) }
         } catch {
             fail(error)
         }
@@ -151,7 +154,11 @@ struct AuditWriter {
     /// Recordings as lines of their own file (opened on first use), whole or not at all.
     private mutating func writeRecordings(_ lines: AuditBatch) throws(AuditError) {
         guard let path = settings.recordingsPath else { return }
-        if recordings == nil { recordings = try AuditFile.openAppending(path) }
+        if recordings == nil {
+            let opened = try AuditFile.openAppending(path)
+            recordings = opened
+            recordingBytes = opened.size
+        }
         guard let recordings else { return }
         var out: [UInt8] = []
         lines.forEach { out.append(contentsOf: $0); out.append(0x0A) }
@@ -162,6 +169,7 @@ struct AuditWriter {
             try? recordings.truncate(to: before)
             throw error
         }
+        recordingBytes += out.count
     }
 
     private mutating func writeCheckpoint() throws(AuditError) {
@@ -226,6 +234,7 @@ struct AuditWriter {
         if let path = settings.recordingsPath, let open = recordings {
             open.close()
             recordings = nil
+            recordingBytes = 0
             try AuditFile.rename(path, path + suffix)
         }
         try startFile()
@@ -236,6 +245,20 @@ struct AuditWriter {
     private func rotatedSuffix(_ now: Double) -> String {
         let index = String(frontier.size)
         return "." + String(repeating: "0", count: max(0, 12 - index.count)) + index + "." + String(Int64(now))
+    }
+
+    /// Deletes rotated recording files past the retention, and records which.
+    private mutating func pruneRecordings(_ now: Double) throws(AuditError) {
+        lastPrune = now
+        guard let path = settings.recordingsPath, let retention = settings.recordingsRetention else { return }
+        let expired = RotatedFiles.older(than: now - retention, beside: path)
+        guard !expired.isEmpty else { return }
+        var deleted: [String] = []
+        for file in expired where unlink(file) == 0 { deleted.append(file) }
+        guard !deleted.isEmpty else { return }
+        var record = AuditBatch()
+        record.add(AuditRecord(kind: "recordings.pruned", at: now).strings("files", deleted).bytes)
+        try write(record)
     }
 
     // MARK: - Failure

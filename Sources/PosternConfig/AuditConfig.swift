@@ -17,8 +17,9 @@ import Yams
 /// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16, tls: {ca, server_name}}`:
 ///   every record also shipped as RFC 5424 over TCP, or TLS (RFC 5425) with `tls`
 ///   (best effort; the file is the record).
-/// - `recordings`: `{max_exchange_bytes: 1MiB}`: each exchange's masked bodies with their
-///   timing in `recordings.jsonl` beside the log, its digest in the exchange's record.
+/// - `recordings`: `{max_exchange_bytes: 1MiB, retention: 7d}`: each exchange's masked
+///   bodies with their timing in `recordings.jsonl` beside the log, its digest in the
+///   exchange's record; rotated recording files older than `retention` are deleted.
 public struct AuditConfig: Sendable, Equatable {
     public var path = ""
     public var keyFile = ""
@@ -32,6 +33,7 @@ public struct AuditConfig: Sendable, Equatable {
     public var syslog: SyslogTarget?
     /// Session recordings, with the most bytes kept per exchange; nil when off.
     public var recordingCap: Int?
+    public var recordingRetention: Duration?
 
     public struct SyslogTarget: Sendable, Equatable {
         public var address: HostPort
@@ -74,8 +76,12 @@ public struct AuditConfig: Sendable, Equatable {
             case "syslog": audit.syslog = decodeSyslog(value, d, base: base)
             case "recordings":
                 audit.recordingCap = 1 << 20
-                for (field, item) in d.mapping(value, key, allowed: ["max_exchange_bytes"]) ?? [] {
-                    if let cap = d.parse(item, "\(key).\(field)", ConfigValues.byteSize) { audit.recordingCap = cap }
+                for (field, item) in d.mapping(value, key, allowed: ["max_exchange_bytes", "retention"]) ?? [] {
+                    if field == "retention" {
+                        audit.recordingRetention = d.interval(item, "\(key).retention")
+                    } else if let cap = d.parse(item, "\(key).\(field)", ConfigValues.byteSize) {
+                        audit.recordingCap = cap
+                    }
                 }
             case "on_failure":
                 if d.string(value, key) != "deny" {

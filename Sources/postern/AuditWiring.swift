@@ -53,6 +53,7 @@ final class AuditWiring: Sendable {
         if audit.recordingCap != nil {
             let directory = audit.path.lastIndex(of: "/").map { String(audit.path[..<$0]) } ?? "."
             settings.recordingsPath = directory + "/recordings.jsonl"
+            settings.recordingsRetention = audit.recordingRetention?.seconds
         }
         if let target = audit.syslog {
             let tls = target.caFile.map { (caFile: $0, serverName: target.serverName ?? target.address.host) }

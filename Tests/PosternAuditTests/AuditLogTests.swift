@@ -202,3 +202,29 @@ func joined(_ lines: [[UInt8]]) -> [UInt8] { lines.flatMap { $0 + [0x0A] } }
         #expect(throws: AuditError.self) { try fixture.open() }
     }
 }
+
+@Suite struct RecordingFilesTests {
+    @Test func recordingsRotateWithTheLogAndOldOnesArePrunedOnTheRecord() throws {
+        let fixture = LogFixture()
+        var settings = fixture.settings(rotateBytes: 4096)
+        settings.recordingsPath = fixture.directory + "/recordings.jsonl"
+        settings.recordingsRetention = 3600
+        let log = try AuditLog(settings, clock: fixture.clock.now)
+        for n in 0..<30 {
+            var records = AuditBatch(), recordings = AuditBatch()
+            records.add(AuditRecord(kind: "request", at: fixture.clock.now()).number("n", n).bytes)
+            recordings.add(Array("{\"n\":\(n),\"padding\":\"\(String(repeating: "x", count: 200))\"}".utf8))
+            #expect(log.append(records, recordings: recordings))
+        }
+        let rotated = RotatedFiles.older(than: fixture.clock.now() + 1, beside: settings.recordingsPath!)
+        #expect(rotated.count >= 1)
+        fixture.clock.advance(3601)
+        log.tick()
+        #expect(RotatedFiles.older(than: fixture.clock.now() + 1, beside: settings.recordingsPath!).isEmpty)
+        log.close()
+        let verifier = fixture.verify()
+        #expect(!verifier.failed, "\(verifier.findings)")
+        let text = fixture.files().map { String(decoding: fixture.read($0), as: UTF8.self) }.joined()
+        #expect(text.contains("\"kind\":\"recordings.pruned\""))
+    }
+}
