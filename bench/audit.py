@@ -9,8 +9,6 @@ log the run wrote, in records per second.
 Usage: bench/run audit [--requests N] [--repeat K] [--write BENCHMARKS.md]
 """
 import argparse
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,8 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (POSTERN, Process, append_report, cpu_model, cpu_seconds, free_port,  # noqa: E402
-                   peak_rss_mib, start_nghttpx, start_origin)
+from bench import (POSTERN, Process, cpu_seconds, free_port,  # noqa: E402
+                   peak_rss_mib, publish, start_nghttpx, start_origin)
 from tls import h2load  # noqa: E402
 
 
@@ -117,19 +115,14 @@ def main():
                      f"{r['cpu10k']:.3f} | {r['cpu10k'] / off['cpu10k']:.2f}x | {r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{r['rss']:.1f} |")
     on = results["postern, audit on (sync interval)"]
-    report = "\n\n".join([
-        f"## The audit trail on the data path, {time.strftime('%Y-%m-%d')}",
-        f"Machine: {os.cpu_count()} cores ({cpu_model()}), {platform.platform()}. GET / through to an nginx h2c origin, "
-        f"h2load -c 10 -m 10, one event-loop thread, median of {args.repeat} runs of {args.requests:,} requests after "
-        f"a warm-up; latency open-loop at 1,000 req/s (10 connections at 100/s). The audit trail (file sink, "
-        f"sync interval) costs {(1 - on['rps'] / off['rps']) * 100:.1f}% of throughput (target: at most 10%) and adds "
-        f"{on['p99'] - off['p99']:.2f} ms to p99 (target: under 1 ms). `postern audit verify` read "
-        f"{verified[0]:,} records at {verified[1]:,.0f} records/s.",
-        f"Command: `bench/run audit --requests {args.requests} --repeat {args.repeat}`",
-        "\n".join(lines)])
-    print("\n" + report)
-    if args.write:
-        append_report(args.write, report)
+    publish("The audit trail on the data path",
+            f"GET / through to an nginx h2c origin, "
+            f"h2load -c 10 -m 10, one event-loop thread, median of {args.repeat} runs of {args.requests:,} requests after "
+            f"a warm-up; latency open-loop at 1,000 req/s (10 connections at 100/s). The audit trail (file sink, "
+            f"sync interval) costs {(1 - on['rps'] / off['rps']) * 100:.1f}% of throughput (target: at most 10%) and adds "
+            f"{on['p99'] - off['p99']:.2f} ms to p99 (target: under 1 ms). `postern audit verify` read "
+            f"{verified[0]:,} records at {verified[1]:,.0f} records/s.",
+            f"bench/run audit --requests {args.requests} --repeat {args.repeat}", lines, args.write)
 
 
 if __name__ == "__main__":

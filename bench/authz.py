@@ -9,18 +9,15 @@ proxy without identity or policy, runs beside them as the reference peer.
 Usage: bench/run authz [--requests N] [--repeat K] [--write BENCHMARKS.md]
 """
 import argparse
-import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (POSTERN, ROOT, Process, append_report, cpu_model, cpu_seconds, free_port,  # noqa: E402
-                   peak_rss_mib, start_nghttpx, start_origin)
+from bench import (POSTERN, ROOT, Process, cpu_seconds, free_port,  # noqa: E402
+                   peak_rss_mib, publish, start_nghttpx, start_origin)
 from policy import TD, policy  # noqa: E402
 from tls import h2load as tls_h2load  # noqa: E402
 
@@ -104,17 +101,12 @@ def main():
     for name, r in results.items():
         lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / off['rps']:.2f}x | {r['rps'] / peer['rps']:.2f}x | "
                      f"{r['cpu10k']:.3f} | {r['cpu10k'] / off['cpu10k']:.2f}x | {r['rss']:.1f} |")
-    report = "\n\n".join([
-        f"## Authorization on the data path, {time.strftime('%Y-%m-%d')}",
-        f"Machine: {os.cpu_count()} cores ({cpu_model()}), {platform.platform()}. h2load -c 10 -m 10, "
-        f"POST {PATH} with a cached JWT-SVID; one event-loop thread; median of {args.repeat} runs of "
-        f"{args.requests:,} requests after a warm-up. Authorization on costs "
-        f"{(1 - on['rps'] / off['rps']) * 100:.1f}% of throughput (target: under 5%).",
-        f"Command: `bench/run authz --requests {args.requests} --repeat {args.repeat}`",
-        "\n".join(lines)])
-    print("\n" + report)
-    if args.write:
-        append_report(args.write, report)
+    publish("Authorization on the data path",
+            f"h2load -c 10 -m 10, "
+            f"POST {PATH} with a cached JWT-SVID; one event-loop thread; median of {args.repeat} runs of "
+            f"{args.requests:,} requests after a warm-up. Authorization on costs "
+            f"{(1 - on['rps'] / off['rps']) * 100:.1f}% of throughput (target: under 5%).",
+            f"bench/run authz --requests {args.requests} --repeat {args.repeat}", lines, args.write)
 
 
 if __name__ == "__main__":

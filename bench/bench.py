@@ -257,6 +257,19 @@ def append_report(file, report):
     path.write_text(existing.rstrip() + "\n\n" + report + "\n")
 
 
+def publish(title, description, command, table, write=None):
+    """Prints a report (a dated title, the machine and what was measured, the command, the
+    table) and appends it to `write` when given."""
+    report = "\n\n".join([
+        f"## {title}, {time.strftime('%Y-%m-%d')}",
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), {platform.platform()}. {description}",
+        f"Command: `{command}`",
+        "\n".join(table)])
+    print("\n" + report)
+    if write:
+        append_report(write, report)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
