@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -56,6 +57,14 @@ scrape_configs:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=20)
+        deadline = time.time() + 30
+        while True:  # the port opens before the storage is ready (503 until then)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.time() < deadline, "Prometheus never became ready"
+                time.sleep(0.2)
 
         def query(expression):
             url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
