@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (POSTERN, Process, cpu_seconds, free_port,  # noqa: E402
-                   peak_rss_mib, publish, start_nghttpx, start_origin)
+                   peak_rss_mib, publish, ratio_table, start_nghttpx, start_origin)
 from tls import h2load  # noqa: E402
 
 
@@ -107,13 +107,9 @@ def main():
         for process in processes:
             process.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    off, peer = results["postern, audit off"], results["nghttpx"]
-    lines = ["| target | req/s | vs audit off | vs nghttpx | CPU s / 10k req | CPU vs off | p50 ms @1k/s | p99 ms @1k/s "
-             "| peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / off['rps']:.2f}x | {r['rps'] / peer['rps']:.2f}x | "
-                     f"{r['cpu10k']:.3f} | {r['cpu10k'] / off['cpu10k']:.2f}x | {r['p50']:.2f} | {r['p99']:.2f} | "
-                     f"{r['rss']:.1f} |")
+    off = results["postern, audit off"]
+    lines = ratio_table(results, "postern, audit off", "nghttpx", "audit off",
+                        extra=[("p50 ms @1k/s", lambda r: f"{r['p50']:.2f}"), ("p99 ms @1k/s", lambda r: f"{r['p99']:.2f}")])
     on = results["postern, audit on (sync interval)"]
     publish("The audit trail on the data path",
             f"GET / through to an nginx h2c origin, "

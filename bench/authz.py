@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (POSTERN, ROOT, Process, cpu_seconds, free_port,  # noqa: E402
-                   peak_rss_mib, publish, start_nghttpx, start_origin)
+                   peak_rss_mib, publish, ratio_table, start_nghttpx, start_origin)
 from policy import TD, policy  # noqa: E402
 from tls import h2load as tls_h2load  # noqa: E402
 
@@ -95,12 +95,7 @@ def main():
             process.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     off, on = results["postern, authorization off"], results["postern, authorization on"]
-    peer = results["nghttpx (no identity, no policy)"]
-    lines = ["| target | req/s | vs authorization off | vs nghttpx | CPU s / 10k req | CPU vs off | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / off['rps']:.2f}x | {r['rps'] / peer['rps']:.2f}x | "
-                     f"{r['cpu10k']:.3f} | {r['cpu10k'] / off['cpu10k']:.2f}x | {r['rss']:.1f} |")
+    lines = ratio_table(results, "postern, authorization off", "nghttpx (no identity, no policy)", "authorization off")
     publish("Authorization on the data path",
             f"h2load -c 10 -m 10, "
             f"POST {PATH} with a cached JWT-SVID; one event-loop thread; median of {args.repeat} runs of "

@@ -257,6 +257,20 @@ def append_report(file, report):
     path.write_text(existing.rstrip() + "\n\n" + report + "\n")
 
 
+def ratio_table(results, base, peer, base_label, extra=()):
+    """Markdown rows of req/s, CPU and RSS with ratios against `base` and `peer`;
+    `extra` adds (header, format) columns, each formatting one result."""
+    b, p = results[base], results[peer]
+    head = (f"| target | req/s | vs {base_label} | vs nghttpx | CPU s / 10k req | CPU vs off | "
+            + "".join(f"{h} | " for h, _ in extra) + "peak RSS MiB |")
+    rows = [head, "|---" + "|---:" * (6 + len(extra)) + "|"]
+    for name, r in results.items():
+        rows.append(f"| {name} | {r['rps']:,.0f} | {r['rps'] / b['rps']:.2f}x | {r['rps'] / p['rps']:.2f}x | "
+                    f"{r['cpu10k']:.3f} | {r['cpu10k'] / b['cpu10k']:.2f}x | "
+                    + "".join(f"{fmt(r)} | " for _, fmt in extra) + f"{r['rss']:.1f} |")
+    return rows
+
+
 def publish(title, description, command, table, write=None):
     """Prints a report (a dated title, the machine and what was measured, the command, the
     table) and appends it to `write` when given."""

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import PosternCore
 import PosternCrypto
 import PosternJSON
 import Synchronization
@@ -80,7 +81,7 @@ public final class SyslogExporter: Sendable {
         var (fd, stream) = state.withLock { ($0.socket, $0.stream) }
         var reason: String?
         if fd < 0 {
-            fd = connect()
+            fd = FileDescriptor.connectTCP(host: host, port: port) ?? -1
             if fd < 0 {
                 reason = "cannot connect to \(host):\(port)"
             } else if let tls {
@@ -92,7 +93,7 @@ public final class SyslogExporter: Sendable {
             }
         }
         if reason == nil {
-            let sent = stream.map { $0.write(bytes) } ?? Self.sendAll(fd, bytes)
+            let sent = stream.map { $0.write(bytes) } ?? FileDescriptor.sendAll(fd, bytes)
             if !sent { reason = "send failed: \(String(cString: strerror(errno)))" }
         }
         if let reason {
@@ -154,34 +155,4 @@ public final class SyslogExporter: Sendable {
                                    origin: origin, index: index, checkpointSize: signed)
     }
 
-    /// A blocking TCP connection with send timeouts, so a stalled receiver cannot hold
-    /// the exporter thread for long.
-    private func connect() -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return -1 }
-        defer { freeaddrinfo(found) }
-        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return -1 }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            Glibc.close(fd)
-            return -1
-        }
-        return fd
-    }
-
-    /// Whole sends without SIGPIPE when the receiver has gone.
-    private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            offset += n
-        }
-        return true
-    }
 }

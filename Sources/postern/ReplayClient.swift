@@ -26,7 +26,7 @@ enum ReplayClient {
         for (name, value) in headers where !skipped.contains(name) && !name.hasPrefix(":") { text += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { text += "content-length: \(body.count)\r\n" }
         text += "\r\n"
-        guard let fd = connect(host, port) else { return .failure(ReplayError("cannot connect to \(host):\(port)")) }
+        guard let fd = FileDescriptor.connectTCP(host: host, port: port) else { return .failure(ReplayError("cannot connect to \(host):\(port)")) }
         defer { close(fd) }
         guard FileDescriptor.writeAll(fd, Array(text.utf8) + body) else { return .failure(ReplayError("send failed")) }
         var raw: [UInt8] = []
@@ -79,20 +79,5 @@ enum ReplayClient {
             out += bytes[i..<(i + size)]
             i += size + 2
         }
-    }
-
-    private static func connect(_ host: String, _ port: Int) -> Int32? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return nil }
-        defer { freeaddrinfo(found) }
-        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, 0)
-        guard fd >= 0 else { return nil }
-        guard Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            close(fd)
-            return nil
-        }
-        return fd
     }
 }
