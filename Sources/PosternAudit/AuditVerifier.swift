@@ -52,7 +52,8 @@ public final class AuditVerifier {
                 warn(name, lineNumber, "the file ends in a torn line (a crash mid-write); it is not part of the tree")
                 return
             }
-            let line = bytes[position..<newline]
+            let original = ExportedLine.original(bytes[position..<newline])  // a standard output copy
+            let line = original?[...] ?? bytes[position..<newline]
             position = newline + 1
             guard let parsed = AuditLine.parse(line) else {
                 return fail(name, lineNumber, "not an audit line: inserted or altered")

@@ -13,6 +13,8 @@ struct AuditWriter {
     let mirror: Int32?
     let clock: @Sendable () -> Double
     private let hasher = SHA256Hasher()
+    /// `{"log_origin":…,"log_signed":` for the standard output copy.
+    private var originMember: [UInt8] = []
     private var file: AuditFile?
     private var recordings: AuditFile?
     private var recordingBytes = 0
@@ -37,6 +39,7 @@ struct AuditWriter {
         let now = clock()
         var writer = AuditWriter(settings: settings, mirror: mirror, clock: clock, frontier: MerkleFrontier(),
                                  fileOpenedAt: now, lastCheckpointAt: now, lastSyncAt: now)
+        writer.originMember = ExportedLine.originMember(settings.origin)
         if let existing = try AuditFile.read(settings.path), !existing.isEmpty {
             let (frontier, torn) = try Self.recover(existing, path: settings.path)
             writer.frontier = frontier
@@ -141,7 +144,17 @@ struct AuditWriter {
             lines.append(start..<out.count)
             out.append(0x0A)
         }
-        try put(out, file)
+        try put(out, file, mirrored: false)
+        if let mirror {
+            // The copy on standard output names its log and signature on every record.
+            var copy: [UInt8] = []
+            copy.reserveCapacity(out.count + lines.count * (originMember.count + 8))
+            for range in lines {
+                ExportedLine.splice(out[range], originMember: originMember, signed: signedSize, into: &copy)
+                copy.append(0x0A)
+            }
+            FileDescriptor.writeAll(mirror, copy)  // best effort: the file is the record
+        }
         for exporter in settings.exporters {
             for (offset, range) in lines.enumerated() {
                 exporter.enqueue(out[range], index: frontier.size + UInt64(offset), signedSize: signedSize)
@@ -189,7 +202,7 @@ struct AuditWriter {
     }
 
     /// Appends whole lines, or cuts a partial write back off and throws.
-    private mutating func put(_ bytes: [UInt8], _ file: AuditFile) throws(AuditError) {
+    private mutating func put(_ bytes: [UInt8], _ file: AuditFile, mirrored: Bool = true) throws(AuditError) {
         do {
             try file.write(bytes)
         } catch {
@@ -198,7 +211,7 @@ struct AuditWriter {
         }
         fileBytes += bytes.count
         unsynced = true
-        if let mirror { FileDescriptor.writeAll(mirror, bytes) }  // best effort: the file is the record
+        if mirrored, let mirror { FileDescriptor.writeAll(mirror, bytes) }  // best effort: the file is the record
     }
 
     private mutating func sync() throws(AuditError) {

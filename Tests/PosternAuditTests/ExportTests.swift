@@ -15,6 +15,20 @@ import Testing
         #expect(message.contains(" request [postern@32473 origin=\"postern/p\\\"\\]\" index=\"7\" checkpoint=\"9\"] {\"a\":1}"))
     }
 
+    @Test func theStandardOutputCopyGivesBackItsLeafByteForByte() {
+        let leaf = Array("{\"index\":12,\"v\":1,\"kind\":\"postern.start\",\"origin\":\"x\"}".utf8)
+        var copy: [UInt8] = []
+        ExportedLine.splice(leaf[...], originMember: ExportedLine.originMember("postern/a\"b"), signed: 9, into: &copy)
+        #expect(String(decoding: copy, as: UTF8.self)
+                == "{\"log_origin\":\"postern/a\\\"b\",\"log_signed\":9,\"index\":12,\"v\":1,\"kind\":\"postern.start\",\"origin\":\"x\"}")
+        #expect(ExportedLine.original(copy[...]) == leaf)
+        #expect(ExportedLine.original(leaf[...]) == nil)
+        for broken in ["{\"log_origin\":\"a\",\"log_signed\":,\"index\":1}", "{\"log_origin\":\"a\"", "{\"log_origin\":\"a\\"]
+        {
+            #expect(ExportedLine.original(Array(broken.utf8)[...]) == nil)
+        }
+    }
+
     @Test func severitiesFollowTheOutcome() {
         #expect(SyslogMessage.severity(kind: "request", outcome: "ok") == 6)
         #expect(SyslogMessage.severity(kind: "request", outcome: "denied") == 4)

@@ -73,9 +73,21 @@ def test_every_exchange_is_a_leaf_and_an_independent_verifier_agrees(start_poste
     result = verify(p)
     assert result.returncode == 0, result.stderr
     assert f"ok: {len(leaves)} records" in result.stdout and "(postern.stop)" in result.stdout
-    # Standard output carries the same lines, for the cluster's collector.
+    # Standard output carries the same records for the cluster's collector, each naming its
+    # log and the checkpoint that signed up to it; the copy verifies like the file.
     copied = [json.loads(line) for line in Path(p.stdout.name).read_text().splitlines()]
-    assert [r for r in copied if "index" in r] == records
+    copied_records = [r for r in copied if "index" in r]
+    assert [r["log_origin"] for r in copied_records] == ["postern/test"] * len(records)
+    assert all(0 <= r["log_signed"] <= r["index"] for r in copied_records)
+    assert [{k: v for k, v in r.items() if k not in ("log_origin", "log_signed")} for r in copied_records] == records
+    copy = subprocess.run([str(POSTERN), "audit", "verify", p.stdout.name, "--key", p.verifier],
+                          capture_output=True, text=True)
+    assert copy.returncode == 0 and f"ok: {len(leaves)} records" in copy.stdout, copy.stderr
+    # An edited copy is caught like an edited file.
+    edited = tmp_path / "copy.jsonl"
+    edited.write_text(Path(p.stdout.name).read_text().replace('"status":401', '"status":200'))
+    assert subprocess.run([str(POSTERN), "audit", "verify", str(edited), "--key", p.verifier],
+                          capture_output=True, text=True).returncode == 1
 
 
 def test_a_long_stream_is_recorded_before_its_first_byte_and_again_at_its_end(start_postern, model_server, tmp_path):
