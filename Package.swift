@@ -80,7 +80,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternCrypto", "PosternProxy", "PosternAdmin", "PosternApprovals", "PosternAudit",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternHTTP2", "PosternProxy", "PosternAdmin", "PosternApprovals",
+            "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

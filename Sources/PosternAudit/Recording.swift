@@ -3,7 +3,7 @@ import PosternJSON
 
 /// One exchange as it went by, for `postern audit show`: the request (head without
 /// credentials, body masked by the route's policy) and the response as the caller got it
-/// (masked), with the time of every chunk, under a size cap. Its SHA-256 goes into the
+/// (masked), with the time of every chunk (every message, for gRPC), under a size cap. Its SHA-256 goes into the
 /// exchange's record, a leaf of the signed tree, so an altered recording is caught.
 public struct Recording: Sendable {
     public struct Chunk: Sendable {
@@ -14,6 +14,9 @@ public struct Recording: Sendable {
 
     public let startedAt: Double
     public let cap: Int
+    /// gRPC bodies are kept one length-prefixed message per chunk, timed when the message
+    /// was whole, whatever DATA frames carried it.
+    public let byMessage: Bool
     public private(set) var method = ""
     public private(set) var path = ""
     public private(set) var requestHeaders: [(String, String)] = []
@@ -21,15 +24,20 @@ public struct Recording: Sendable {
     public private(set) var status = 0
     public private(set) var responseHeaders: [(String, String)] = []
     public private(set) var responseChunks: [Chunk] = []
+    public private(set) var responseTrailers: [(String, String)] = []
+    /// Bytes of a message not yet whole, per side (gRPC only).
+    private var requestPartial: [UInt8] = []
+    private var responsePartial: [UInt8] = []
     /// Bytes kept so far; past `cap` chunks keep their time and size but not their bytes.
     public private(set) var kept = 0
     public private(set) var truncated = false
     /// Why the request body is not in the recording, when it is not.
     public var requestBodyOmitted: String?
 
-    public init(startedAt: Double, cap: Int) {
+    public init(startedAt: Double, cap: Int, byMessage: Bool = false) {
         self.startedAt = startedAt
         self.cap = cap
+        self.byMessage = byMessage
     }
 
     /// Request fields that carry credentials or cookies are never recorded.
@@ -48,12 +56,43 @@ public struct Recording: Sendable {
     }
 
     public mutating func requestBody(_ bytes: some Collection<UInt8>, at now: Double) {
-        requestChunks.append(chunk(bytes, at: now))
+        guard byMessage else { return requestChunks.append(chunk(bytes, at: now)) }
+        for message in Self.messages(bytes, partial: &requestPartial) { requestChunks.append(chunk(message, at: now)) }
     }
 
     public mutating func responseBody(_ bytes: some Collection<UInt8>, at now: Double) {
-        responseChunks.append(chunk(bytes, at: now))
+        guard byMessage else { return responseChunks.append(chunk(bytes, at: now)) }
+        for message in Self.messages(bytes, partial: &responsePartial) { responseChunks.append(chunk(message, at: now)) }
     }
+
+    public mutating func trailers(_ fields: [(String, String)]) {
+        responseTrailers = fields.filter { !Self.withheld.contains($0.0) }
+    }
+
+    /// The messages `bytes` completes, keeping the rest of a message in `partial`.
+    private static func messages(_ bytes: some Collection<UInt8>, partial: inout [UInt8]) -> [[UInt8]] {
+        partial.append(contentsOf: bytes)
+        var complete: [[UInt8]] = []
+        var start = 0
+        while partial.count - start >= 5 {
+            let length = partial[(start + 1)..<(start + 5)].reduce(0) { $0 << 8 | Int($1) }
+            guard partial.count - start >= 5 + length else { break }
+            complete.append(Array(partial[start..<(start + 5 + length)]))
+            start += 5 + length
+        }
+        if start > 0 { partial.removeFirst(start) }
+        return complete
+    }
+
+    /// A message cut off when the exchange ended is kept as it is, in a chunk of its own.
+    private mutating func flushPartials(at now: Double) {
+        if !requestPartial.isEmpty { requestChunks.append(chunk(requestPartial, at: now)) }
+        if !responsePartial.isEmpty { responseChunks.append(chunk(responsePartial, at: now)) }
+        requestPartial = []
+        responsePartial = []
+    }
+
+    public mutating func finish(at now: Double) { flushPartials(at: now) }
 
     /// The request body whole (for masking it before it is recorded).
     public var requestBody: [UInt8] { requestChunks.flatMap(\.bytes) }
@@ -61,6 +100,15 @@ public struct Recording: Sendable {
     /// Replaces the request body with its masked form, keeping the chunks' times.
     public mutating func maskRequestBody(_ masked: [UInt8]) {
         guard let first = requestChunks.first else { return }
+        if byMessage {
+            // Masking keeps the messages (their lengths change): each keeps its own time.
+            var rest: [UInt8] = []
+            let messages = Self.messages(masked, partial: &rest)
+            if rest.isEmpty, messages.count == requestChunks.count {
+                requestChunks = zip(requestChunks, messages).map { Chunk(at: $0.0.at, bytes: $0.1) }
+                return
+            }
+        }
         requestChunks = [Chunk(at: first.at, bytes: masked)] + requestChunks.dropFirst().map { Chunk(at: $0.at, bytes: []) }
     }
 
@@ -87,7 +135,7 @@ public struct Recording: Sendable {
             "request_id": .string(requestID), "started": .number((startedAt * 1000).rounded(.down) / 1000),
             "truncated": .bool(truncated), "request": .object(request),
             "response": .object(["status": .number(Double(status)), "headers": headers(responseHeaders),
-                                 "chunks": chunks(responseChunks)]),
+                                 "chunks": chunks(responseChunks), "trailers": headers(responseTrailers)]),
         ])
         return Array(object.text.utf8)
     }

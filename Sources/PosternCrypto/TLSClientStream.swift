@@ -1,15 +1,17 @@
 import COpenSSL
 
-/// A blocking TLS client on a connected socket, for the audit trail's syslog export: TLS
-/// 1.2 or later, the server's certificate checked against a CA file and its name (RFC
-/// 6125), nothing sent before the handshake verifies. Used by one thread at a time (the
-/// exporter's), which is what makes handing it between locks safe.
+/// A blocking TLS client on a connected socket, for the audit trail's syslog export and
+/// the `postern audit` commands: TLS 1.2 or later, the server's certificate checked
+/// against a CA file and its name (RFC 6125), nothing sent before the handshake verifies.
+/// Used by one thread at a time (the exporter's), which is what makes handing it between
+/// locks safe.
 public final class TLSClientStream: @unchecked Sendable {
     private let context: OpaquePointer
     private let ssl: OpaquePointer
 
-    /// Handshakes on `fd` (which the caller closes) with the server `serverName`.
-    public init(fd: Int32, serverName: String, caFile: String) throws(CryptoError) {
+    /// Handshakes on `fd` (which the caller closes) with the server `serverName`, offering
+    /// `alpn` (say `["h2"]`) when given.
+    public init(fd: Int32, serverName: String, caFile: String, alpn: [String] = []) throws(CryptoError) {
         defer { ERR_clear_error() }
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw .openSSL("SSL_CTX_new") }
         guard postern_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION) == 1,
@@ -26,6 +28,10 @@ public final class TLSClientStream: @unchecked Sendable {
         self.ssl = ssl
         guard SSL_set_fd(ssl, fd) == 1, SSL_set1_host(ssl, serverName) == 1,
               postern_ssl_set_server_name(ssl, serverName) == 1 else { throw .openSSL("SSL_set_fd") }
+        if !alpn.isEmpty {
+            let wire = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+            guard SSL_set_alpn_protos(ssl, wire, UInt32(wire.count)) == 0 else { throw .openSSL("SSL_set_alpn_protos") }
+        }
         guard SSL_connect(ssl) == 1 else {
             let result = SSL_get_verify_result(ssl)
             let reason = result == X509_V_OK ? "handshake failed"
@@ -51,6 +57,27 @@ public final class TLSClientStream: @unchecked Sendable {
             offset += Int(n)
         }
         return true
+    }
+
+    /// Reads what has arrived (blocking until something has): the byte count, 0 at the
+    /// end of the stream (close_notify or a closed connection), -1 on an error.
+    public func read(into buffer: inout [UInt8]) -> Int {
+        let n = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+        guard n > 0 else {
+            let code = SSL_get_error(ssl, n)
+            ERR_clear_error()
+            return code == SSL_ERROR_ZERO_RETURN || code == SSL_ERROR_SYSCALL && n == 0 ? 0 : -1
+        }
+        return Int(n)
+    }
+
+    /// The protocol the server chose by ALPN, if any.
+    public var negotiatedProtocol: String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
     /// Sends close_notify (best effort).

@@ -8,7 +8,7 @@ import PosternMasking
 extension Exchange {
     func startRecording() {
         guard let cap = services.config.audit?.recordingCap, services.log.isAudited else { return }
-        var recording = Recording(startedAt: AuditClock.now(), cap: cap)
+        var recording = Recording(startedAt: AuditClock.now(), cap: cap, byMessage: isGRPC)
         recording.request(method: request.method, path: String(request.pathWithoutQuery),
                           headers: request.headers.map { ($0.name, $0.value) }.filter { !services.callerClaims.isClaim($0.0) })
         self.recording = recording
@@ -26,15 +26,24 @@ extension Exchange {
         recording?.responseBody(bytes, at: AuditClock.now())
     }
 
+    func recordTrailers(_ trailers: HeaderList?) {
+        guard let trailers else { return }
+        recording?.trailers(trailers.map { ($0.name, $0.value) })
+    }
+
     /// The recording's line and digest, the request body masked as the route's policy
     /// would mask an answer (or left out when it cannot be).
     func finishRecording() -> (line: [UInt8], digest: String)? {
         guard var recording else { return nil }
         self.recording = nil
+        recording.finish(at: AuditClock.now())
         let body = recording.requestBody
         if !body.isEmpty, let route,
            let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
-            switch Self.masked(body, contentType: request.headers["content-type"], policy: policy) {
+            let masked = isGRPC ? Self.maskedMessages(body, method: String(request.pathWithoutQuery),
+                                                      encoding: request.headers["grpc-encoding"], policy: policy)
+                                : Self.masked(body, contentType: request.headers["content-type"], policy: policy)
+            switch masked {
             case .some(let masked): recording.maskRequestBody(masked)
             case .none:
                 recording.maskRequestBody([])
@@ -43,6 +52,19 @@ extension Exchange {
         }
         let line = recording.line(requestID: requestID)
         return (line, Recording.digest(line))
+    }
+
+    /// gRPC request messages masked by their protobuf type (the method's input type).
+    private static func maskedMessages(_ body: [UInt8], method: String, encoding: String?,
+                                       policy: MaskingPolicy) -> [UInt8]? {
+        guard let schema = policy.protoSchema, let types = schema.methods[method] else { return nil }
+        let masker = GRPCMessageMasker(policy: policy, schema: schema, type: types.input, encoding: encoding,
+                                       maxMessageBytes: policy.maxMessageBytes)
+        do throws(MaskingError) {
+            return try masker.feed(body) + masker.finish()
+        } catch {
+            return nil
+        }
     }
 
     private static func masked(_ body: [UInt8], contentType: String?, policy: MaskingPolicy) -> [UInt8]? {

@@ -501,9 +501,10 @@ extension Exchange: UpstreamDelegate {
         let contentType = head.headers["content-type"]
         if !isGRPC, contentType?.hasPrefix("text/event-stream") == true { sseDone = SSEDoneMarker() }
         recordResponseHead(head)
-        if !endStream, services.log.isAudited, Self.isLongStream(contentType) {
+        if !endStream, services.log.isAudited, isGRPC || Self.isLongStream(contentType) {
             // A stream may last hours: its start is recorded before its first byte leaves
-            // (the caller's flush waits behind the record), its end when it ends.
+            // (the caller's flush waits behind the record), its end when it ends. Any gRPC
+            // call may be a stream: its head does not say.
             services.log.writeStart(entry(outcome: "streaming", detail: nil))
         }
         caller?.sendResponseHead(head, endStream: endStream)
@@ -543,6 +544,7 @@ extension Exchange: UpstreamDelegate {
             }
         }
         grpcStatus = trailers?["grpc-status"]
+        recordTrailers(trailers)
         recordEnd(outcome: "ok", detail: nil)
         caller?.sendResponseEnd(trailers: trailers)
         finish(outcome: "ok", detail: nil)

@@ -18,15 +18,17 @@ struct AuditOptions {
     /// `show`: the exchange's request id, and recording files (default: beside the log).
     var requestID: String?
     var recordings: [String] = []
-    /// `replay`: the model server to send the recorded request to.
-    var target: HostPort?
+    /// `replay`: the model server to send the recorded request to, and whether over HTTP/2
+    /// (always for gRPC).
+    var target: ServerAddress?
+    var http2 = false
 
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
       postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
       postern audit show REQUEST_ID FILE... --key VERIFIER [--recordings FILE]...
-      postern audit replay REQUEST_ID FILE... --key VERIFIER --to HOST:PORT [--recordings FILE]...
+      postern audit replay REQUEST_ID FILE... --key VERIFIER --to URL [--ca FILE] [--http2] [--recordings FILE]...
     """
 
     static let help = """
@@ -45,8 +47,10 @@ struct AuditOptions {
                and response, masked, with the time of every chunk), after checking
                the log and that the recording matches the digest in its record.
              replay: sends the recorded request (as recorded: masked, without
-               credentials) to a model server over cleartext HTTP/1.1 and reports
-               whether its answer matches the recorded one; exit 3 if it differs.
+               credentials) to a model server and reports whether its answer
+               matches the recorded one (status, body, gRPC messages and status);
+               exit 3 if it differs. --to HOST:PORT or http://… (cleartext) or
+               https://… with --ca FILE; HTTP/1.1, or HTTP/2 for gRPC and --http2.
     """
 
     static func parse(_ args: ArraySlice<String>) throws -> AuditOptions {
@@ -63,6 +67,8 @@ struct AuditOptions {
             guard let n = UInt64(try value(flag)) else { throw UsageError(description: "\(flag) takes a number") }
             return n
         }
+        var targetText: String?
+        var caFile: String?
         while let arg = rest.popFirst() {
             switch arg {
             case "--key": options.key = try value(arg)
@@ -79,11 +85,9 @@ struct AuditOptions {
             case "--from": options.from = try number(arg)
             case "--size": options.size = try number(arg)
             case "--recordings": options.recordings.append(try value(arg))
-            case "--to":
-                guard case .success(let target) = ConfigValues.hostPort(try value(arg)) else {
-                    throw UsageError(description: "--to takes HOST:PORT")
-                }
-                options.target = target
+            case "--to": targetText = try value(arg)
+            case "--ca": caFile = try value(arg)
+            case "--http2": options.http2 = true
             case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
             default:
                 if verb == .show || verb == .replay, options.requestID == nil { options.requestID = arg } else { options.files.append(arg) }
@@ -98,7 +102,13 @@ struct AuditOptions {
             guard !options.files.isEmpty, options.key != nil else {
                 throw UsageError(description: "audit \(verb.rawValue) needs FILE... and --key VERIFIER")
             }
-            if verb == .replay, options.target == nil { throw UsageError(description: "audit replay needs --to HOST:PORT") }
+            if verb == .replay {
+                guard let targetText else { throw UsageError(description: "audit replay needs --to URL") }
+                switch ServerAddress.parse(targetText, caFile: caFile) {
+                case .success(let address): options.target = address
+                case .failure(let error): throw error
+                }
+            }
             if verb == .prove, (options.index == nil) == (options.from == nil) {
                 throw UsageError(description: "audit prove takes one of --index N or --from SIZE")
             }

@@ -175,7 +175,7 @@ enum AuditCommand {
                             + "(\(digest.prefix(16))…): missing or altered")
                 return 1
             }
-            if options.verb == .replay { return replay(recording, to: options.target!) }
+            if options.verb == .replay { return replay(recording, to: options.target!, http2: options.http2) }
             shown["recording"] = RecordingText.readable(recording)
         } else if options.verb == .replay {
             Stderr.line("postern audit replay: request \(id) has no recording")
@@ -186,41 +186,18 @@ enum AuditCommand {
     }
 
     /// Sends the recorded request again and compares the answer with the recorded one.
-    private static func replay(_ recording: JSONValue, to target: HostPort) -> Int32 {
-        func pairs(_ value: JSONValue?) -> [(String, String)] {
-            guard case .array(let items)? = value else { return [] }
-            return items.compactMap { item in
-                guard case .array(let pair) = item, pair.count == 2, let name = pair[0].string, let value = pair[1].string
-                else { return nil }
-                return (name, value)
-            }
-        }
-        func body(_ part: JSONValue?) -> [UInt8] {
-            guard case .array(let chunks)? = part?["chunks"] else { return [] }
-            return chunks.flatMap { chunk -> [UInt8] in
-                guard case .array(let pair) = chunk, pair.count == 2, let data = pair[1].string else { return [] }
-                return Base64URL.decodeStandard(data) ?? []
-            }
-        }
-        let request = recording["request"], response = recording["response"]
-        let sent = ReplayClient.send(host: target.host, port: target.port, method: request?["method"]?.string ?? "GET",
-                                     path: request?["path"]?.string ?? "/", headers: pairs(request?["headers"]),
-                                     body: body(request))
-        switch sent {
+    private static func replay(_ recording: JSONValue, to target: ServerAddress, http2: Bool) -> Int32 {
+        let recorded = RecordedExchange(recording)
+        let send = recorded.isGRPC || http2 ? HTTP2ReplayClient.send : ReplayClient.send
+        switch send(target, recorded.method, recorded.path, recorded.requestHeaders, recorded.requestBody) {
         case .failure(let why):
             Stderr.line("postern audit replay: \(why)")
             return 1
         case .success(let reply):
-            let recordedStatus = Int(response?["status"]?.number ?? 0), recordedBody = body(response)
-            var differences: [String] = []
-            if reply.status != recordedStatus { differences.append("status \(reply.status), recorded \(recordedStatus)") }
-            if reply.body != recordedBody {
-                let at = zip(reply.body, recordedBody).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-                    ?? min(reply.body.count, recordedBody.count)
-                differences.append("body of \(reply.body.count) bytes, recorded \(recordedBody.count); first difference at byte \(at)")
-            }
-            if recording["truncated"] == .bool(true) { differences.append("(the recording was truncated)") }
-            print(differences.isEmpty ? "same: status \(reply.status), \(reply.body.count) body bytes"
+            let differences = ReplayComparison.differences(recorded, reply)
+            let summary = recorded.isGRPC ? "\(GRPCMessages.split(reply.body).count) gRPC message(s)"
+                                          : "\(reply.body.count) body bytes"
+            print(differences.isEmpty ? "same: status \(reply.status), \(summary)"
                                       : "differs: " + differences.joined(separator: "; "))
             return differences.isEmpty ? 0 : 3
         }

@@ -1,39 +1,40 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PosternCore
 
 /// A minimal blocking HTTP/1.1 client for `postern audit replay`: one request with
-/// `Connection: close` to a model server the operator names (cleartext), the response
-/// read to its end (Content-Length, chunked, or the connection's close).
+/// `Connection: close` to a model server the operator names, the response read to its end
+/// (Content-Length, chunked, or the connection's close).
 enum ReplayClient {
-    struct ReplayError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
+    typealias ReplayError = ClientStream.Failure
 
     struct Reply {
         var status: Int
         var headers: [(String, String)]
         var body: [UInt8]
+        var trailers: [(String, String)] = []
     }
 
-    static func send(host: String, port: Int, method: String, path: String, headers: [(String, String)],
+    /// Fields that belong to one connection, not to the recorded request.
+    static let connectionFields: Set<String> = ["host", "connection", "content-length", "transfer-encoding",
+                                                "keep-alive", "te", "upgrade", "x-request-id"]
+
+    static func send(_ address: ServerAddress, method: String, path: String, headers: [(String, String)],
                      body: [UInt8]) -> Result<Reply, ReplayError> {
-        var text = "\(method) \(path) HTTP/1.1\r\nhost: \(host):\(port)\r\nconnection: close\r\n"
-        let skipped: Set<String> = ["host", "connection", "content-length", "transfer-encoding", "keep-alive", "te",
-                                    "upgrade", "x-request-id"]
-        for (name, value) in headers where !skipped.contains(name) && !name.hasPrefix(":") { text += "\(name): \(value)\r\n" }
+        var text = "\(method) \(path) HTTP/1.1\r\nhost: \(address.host):\(address.port)\r\nconnection: close\r\n"
+        for (name, value) in headers where !connectionFields.contains(name) && !name.hasPrefix(":") {
+            text += "\(name): \(value)\r\n"
+        }
         if !body.isEmpty || method == "POST" || method == "PUT" { text += "content-length: \(body.count)\r\n" }
         text += "\r\n"
-        guard let fd = FileDescriptor.connectTCP(host: host, port: port) else { return .failure(ReplayError("cannot connect to \(host):\(port)")) }
-        defer { close(fd) }
-        guard FileDescriptor.writeAll(fd, Array(text.utf8) + body) else { return .failure(ReplayError("send failed")) }
+        let stream: ClientStream
+        switch ClientStream.open(address) {
+        case .success(let opened): stream = opened
+        case .failure(let failure): return .failure(failure)
+        }
+        guard stream.write(Array(text.utf8) + body) else { return .failure(ReplayError("send failed")) }
         var raw: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = chunk.withUnsafeMutableBufferPointer { read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
+            let n = stream.read(into: &chunk)
             if n <= 0 { break }
             raw += chunk[..<n]
             guard raw.count < 64 << 20 else { return .failure(ReplayError("the reply is over 64 MiB")) }

@@ -311,3 +311,48 @@ def test_a_recording_shows_and_replays_an_exchange_masked_and_timed_and_an_alter
     (p.audit_dir / "recordings.jsonl").write_text(altered)
     result = show(echo_id)
     assert result.returncode == 1 and "missing or altered" in result.stderr
+
+
+def test_a_grpc_stream_is_recorded_message_by_message_and_replays_to_the_same_answer(start_postern, model_server,
+                                                                                     grpc_server, tmp_path):
+    import grpc
+    import grpc_echo
+    p = audited(start_postern, grpc_server, tmp_path, routes=(("/", "model"),),
+                settings=", recordings: { max_exchange_bytes: 64KiB }")
+    with grpc.insecure_channel(p.target) as channel:
+        echo = grpc_echo.stub(channel)
+        sent = [b"first", b"second message", b"x" * 3000]
+        bidi = echo["Bidi"](iter(sent), timeout=10)
+        assert list(bidi) == sent
+        bidi_id = dict(bidi.initial_metadata())["x-request-id"]
+        streamed = echo["ServerStream"](b"3 10 0.3", timeout=10)
+        assert len(list(streamed)) == 3
+        stream_id = dict(streamed.initial_metadata())["x-request-id"]
+    p.stop()
+
+    key = ref.VerifierKey(p.verifier)
+    records, _, _ = ref.read_log(log_files(p), key)
+    # Any gRPC call may be a long stream: its start is in the trail before its first message.
+    kinds = [(r["kind"], r["index"]) for r in records if r.get("request_id") == stream_id]
+    assert [k for k, _ in kinds] == ["request.start", "request"], kinds
+    shown = subprocess.run([str(POSTERN), "audit", "show", stream_id, *log_files(p), "--key", p.verifier],
+                           capture_output=True, text=True, check=True)
+    response = json.loads(shown.stdout)["recording"]["response"]
+    # One chunk per message, whatever DATA frames carried them, each with its own time.
+    assert [c["message_bytes"] for c in response["chunks"]] == [10, 10, 10]
+    times = [c["at_ms"] for c in response["chunks"]]
+    assert times[2] - times[0] >= 500, times
+    assert ["grpc-status", "0"] in response["trailers"]
+    request = json.loads(subprocess.run([str(POSTERN), "audit", "show", bidi_id, *log_files(p), "--key", p.verifier],
+                                        capture_output=True, text=True, check=True).stdout)["recording"]["request"]
+    assert [ref.base64.b64decode(c["base64"]) for c in request["chunks"]] == sent
+
+    def replay(request_id):
+        return subprocess.run([str(POSTERN), "audit", "replay", request_id, *log_files(p), "--key", p.verifier,
+                               "--to", grpc_server.removeprefix("h2c://")], capture_output=True, text=True)
+
+    # Replayed over HTTP/2 to the model server, each call gets the recorded messages and status.
+    for request_id, messages in ((bidi_id, 3), (stream_id, 3)):
+        same = replay(request_id)
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert same.stdout.startswith(f"same: status 200, {messages} gRPC message(s)"), same.stdout

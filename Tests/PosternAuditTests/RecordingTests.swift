@@ -1,0 +1,42 @@
+import PosternCrypto
+import PosternJSON
+import Testing
+@testable import PosternAudit
+
+@Suite struct RecordingTests {
+    private func message(_ payload: String) -> [UInt8] {
+        let bytes = Array(payload.utf8)
+        return [0, 0, 0, UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+    }
+
+    @Test func gRPCBodiesAreKeptOneMessagePerChunkWhateverTheFramesCarried() throws {
+        var recording = Recording(startedAt: 100, cap: 1 << 20, byMessage: true)
+        let two = message("hello") + message("world!")
+        recording.responseBody(two.prefix(3), at: 100.010)   // part of a prefix
+        recording.responseBody(two.dropFirst(3).prefix(9), at: 100.020)  // the first message completes
+        recording.responseBody(two.dropFirst(12), at: 100.030)
+        recording.responseBody(message("cut")[..<6], at: 100.040)  // a message cut off at the end
+        recording.trailers([("grpc-status", "0"), ("authorization", "Bearer x")])
+        recording.finish(at: 100.050)
+        #expect(recording.responseChunks.map(\.bytes) == [message("hello"), message("world!"), Array(message("cut")[..<6])])
+        #expect(recording.responseChunks.map(\.at) == [20, 30, 50])
+        let line = try #require(JSONValue.parse(recording.line(requestID: "r")))
+        #expect(line["response"]?["trailers"] == .array([.array([.string("grpc-status"), .string("0")])]))
+    }
+
+    @Test func maskedGRPCRequestMessagesKeepTheirOwnTimes() {
+        var recording = Recording(startedAt: 0, cap: 1 << 20, byMessage: true)
+        recording.requestBody(message("a@example.com"), at: 0.1)
+        recording.requestBody(message("plain"), at: 0.2)
+        recording.maskRequestBody(message("[EMAIL]") + message("plain"))
+        #expect(recording.requestChunks.map(\.bytes) == [message("[EMAIL]"), message("plain")])
+        #expect(recording.requestChunks.map(\.at) == [100, 200])
+    }
+
+    @Test func pastTheCapChunksKeepTheirTimeButNotTheirBytes() {
+        var recording = Recording(startedAt: 0, cap: 4)
+        recording.responseBody(Array("abc".utf8), at: 0.001)
+        recording.responseBody(Array("defg".utf8), at: 0.002)
+        #expect(recording.responseChunks.map(\.bytes) == [Array("abc".utf8), []] && recording.truncated)
+    }
+}
