@@ -20,6 +20,9 @@ import PosternPolicy
 ///   approver those it may decide); `POST /admin/v1/approvals/ID/approve|deny` `{"reason"}`
 ///   decides as the caller, never the requester; `GET /admin/v1/grants`,
 ///   `DELETE /admin/v1/grants/ID` revokes one early (operators).
+/// - `POST /admin/v1/recordings/REQUEST_ID` `{"purpose": "show" | "replay", "to": URL,
+///   "reason": "..."}`: an exchange's record and session recording (operators); who opened
+///   it, and why, is in the audit trail before it is handed over.
 public final class AdminAPI: Sendable {
     /// Verifies a bearer token: the principal, or why not.
     public typealias Authenticate = @Sendable (_ token: Substring) -> Result<Principal, Refused>
@@ -37,6 +40,7 @@ public final class AdminAPI: Sendable {
     private let record: @Sendable (String) -> Void
     /// Every call, answered or refused, for the audit trail.
     private let audit: @Sendable (Call) -> Void
+    let openRecording: OpenRecording?
 
     /// One call of the API as the audit trail records it.
     public struct Call: Sendable {
@@ -49,7 +53,9 @@ public final class AdminAPI: Sendable {
 
     public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
                 revocations: RevocationStore, approvals: ApprovalDesk? = nil,
-                record: @escaping @Sendable (String) -> Void, audit: @escaping @Sendable (Call) -> Void = { _ in }) {
+                record: @escaping @Sendable (String) -> Void, audit: @escaping @Sendable (Call) -> Void = { _ in },
+                openRecording: OpenRecording? = nil) {
+        self.openRecording = openRecording
         self.operators = operators
         self.authenticate = authenticate
         self.revocations = revocations
@@ -61,6 +67,11 @@ public final class AdminAPI: Sendable {
     public struct Response: Error, Sendable, Equatable {
         public var status: Int
         public var body: String
+
+        public init(status: Int, body: String) {
+            self.status = status
+            self.body = body
+        }
     }
 
     public func handle(method: String, path: Substring, authorization: String?, body: [UInt8],
@@ -85,6 +96,8 @@ public final class AdminAPI: Sendable {
             return Self.error(403, "permission_denied", "\(actor.id) is not an operator of this sidecar")
         }
         switch (method, parts.count) {
+        case ("POST", 4) where parts[2] == "recordings":
+            return await recordingsEndpoint(String(parts[3]), actor: actor, body: body)
         case ("GET", 3) where parts[2] == "revocations":
             return Response(status: 200, body: "{\"revocations\":[" + revocations.all.map(Self.json).joined(separator: ",") + "]}")
         case ("POST", 3) where parts[2] == "revocations":
@@ -220,7 +233,7 @@ public final class AdminAPI: Sendable {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
+    public static func error(_ status: Int, _ code: String, _ message: String) -> Response {
         Response(status: status, body: "{\"error\":{\"code\":\(JSONText.quote(code)),\"message\":\(JSONText.quote(message))}}")
     }
 }

@@ -16,64 +16,54 @@ enum AdminClient {
     /// Sends the call to the admin listener the configuration names; prints the answer.
     /// Exit status 0 for a 2xx answer, 1 otherwise.
     static func run(_ call: AdminCall, admin: HostPort, tokenFile: String?) -> Int32 {
+        switch send(call, admin: admin, tokenFile: tokenFile) {
+        case .failure(let failure):
+            Stderr.line("postern: \(failure)")
+            return 1
+        case .success(let reply):
+            print(reply.body.trimmingCharacters(in: "\n"))
+            return (200..<300).contains(reply.status) ? 0 : 1
+        }
+    }
+
+    /// The answer's status and body.
+    static func send(_ call: AdminCall, admin: HostPort, tokenFile: String?) -> Result<(status: Int, body: String), ClientStream.Failure> {
         let token: String
         if let tokenFile {
-            guard let text = TextFile.read(tokenFile) else {
-                Stderr.line("postern: cannot read the token file \(tokenFile)")
-                return 1
-            }
+            guard let text = TextFile.read(tokenFile) else { return .failure(.init("cannot read the token file \(tokenFile)")) }
             token = text.trimmingCharacters(in: " \n\r\t")
         } else if let variable = getenv("POSTERN_ADMIN_TOKEN") {
             token = String(cString: variable)
         } else {
-            Stderr.line("postern: the admin API needs your token: --token-file FILE or POSTERN_ADMIN_TOKEN")
-            return 1
+            return .failure(.init("the admin API needs your token: --token-file FILE or POSTERN_ADMIN_TOKEN"))
         }
         let body = call.body ?? ""
         let request = "\(call.method) \(call.path) HTTP/1.1\r\nHost: \(admin)\r\nAuthorization: Bearer \(token)\r\n"
             + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        switch exchange(Array(request.utf8), host: admin.host, port: admin.port) {
+        switch exchange(Array(request.utf8), admin) {
         case .failure(let failure):
-            let reason = failure.reason
-            Stderr.line("postern: cannot reach the admin API at \(admin): \(reason)")
-            return 1
+            return .failure(.init("cannot reach the admin API at \(admin): \(failure)"))
         case .success(let reply):
             let text = String(decoding: reply, as: UTF8.self)
             let parts = text.components(separatedBy: "\r\n\r\n")
             let status = Int(parts[0].split(separator: " ").dropFirst().first ?? "") ?? 0
-            print(parts.dropFirst().joined(separator: "\r\n\r\n").trimmingCharacters(in: "\n"))
-            return (200..<300).contains(status) ? 0 : 1
+            return .success((status, parts.dropFirst().joined(separator: "\r\n\r\n")))
         }
     }
 
-    struct Failure: Error { var reason: String }
-
-    /// Writes `request` to HOST:PORT and reads one response (its head, then content-length
-    /// bytes of body, or until the server closes).
-    private static func exchange(_ request: [UInt8], host: String, port: Int) -> Result<[UInt8], Failure> {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else {
-            return .failure(Failure(reason: "cannot resolve \(host)"))
+    /// Writes `request` to the admin listener and reads one response (its head, then
+    /// content-length bytes of body, or until the server closes).
+    private static func exchange(_ request: [UInt8], _ admin: HostPort) -> Result<[UInt8], ClientStream.Failure> {
+        let stream: ClientStream
+        switch ClientStream.open(ServerAddress(host: admin.host, port: admin.port)) {
+        case .success(let opened): stream = opened
+        case .failure(let failure): return .failure(failure)
         }
-        defer { freeaddrinfo(found) }
-        let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
-        guard fd >= 0 else { return .failure(Failure(reason: String(cString: strerror(errno)))) }
-        defer { close(fd) }
-        guard connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
-            return .failure(Failure(reason: String(cString: strerror(errno))))
-        }
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { return .failure(Failure(reason: String(cString: strerror(errno)))) }
-            sent += n
-        }
+        guard stream.write(request) else { return .failure(.init(String(cString: strerror(errno)))) }
         var reply: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while !complete(reply) {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = stream.read(into: &buffer)
             if n <= 0 { break }
             reply += buffer[..<n]
         }

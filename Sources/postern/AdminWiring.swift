@@ -84,6 +84,10 @@ final class AdminState: Sendable {
 
     func api() -> AdminAPI {
         let operators = self.operators, credentials = self.credentials
+        var openRecording: AdminAPI.OpenRecording?
+        if let audit, audit.log.settings.recordingsPath != nil {
+            openRecording = { @Sendable access in audit.open(access) }
+        }
         return AdminAPI(
             operators: { operators.withLockedValue { $0 } },
             authenticate: { token in
@@ -105,6 +109,7 @@ final class AdminState: Sendable {
             audit: { [audit] call in
                 audit?.record(AuditRecord(kind: "admin.call").string("actor", call.actor).string("method", call.method)
                     .string("path", call.path).number("status", call.status).string("peer", call.peer))
-            })
+            },
+            openRecording: openRecording)
     }
 }

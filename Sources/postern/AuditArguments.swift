@@ -21,14 +21,24 @@ struct AuditOptions {
     /// `replay`: the model server to send the recorded request to, and whether over HTTP/2
     /// (always for gRPC).
     var target: ServerAddress?
+    var targetText: String?
     var http2 = false
+    /// `show` and `replay` through the running sidecar's admin API (no FILEs): its
+    /// address, the operator's token and why they look.
+    var admin: HostPort?
+    var tokenFile: String?
+    var reason: String?
+
+    /// Asked of the sidecar, which records the access, rather than read from files.
+    var throughAdmin: Bool { (verb == .show || verb == .replay) && files.isEmpty && (admin != nil || config != nil) }
 
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
       postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
-      postern audit show REQUEST_ID FILE... --key VERIFIER [--recordings FILE]...
-      postern audit replay REQUEST_ID FILE... --key VERIFIER --to URL [--ca FILE] [--http2] [--recordings FILE]...
+      postern audit show REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
+      postern audit replay REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
+                           --to URL [--ca FILE] [--http2]
     """
 
     static let help = """
@@ -46,6 +56,9 @@ struct AuditOptions {
              show: the record of one exchange and its session recording (request
                and response, masked, with the time of every chunk), after checking
                the log and that the recording matches the digest in its record.
+               With ADMIN (--config FILE or --admin HOST:PORT, --token-file F)
+               instead of FILEs, the running sidecar finds it and records who
+               looked, why (--reason) and where a replay goes before it answers.
              replay: sends the recorded request (as recorded: masked, without
                credentials) to a model server and reports whether its answer
                matches the recorded one (status, body, gRPC messages and status);
@@ -86,6 +99,13 @@ struct AuditOptions {
             case "--size": options.size = try number(arg)
             case "--recordings": options.recordings.append(try value(arg))
             case "--to": targetText = try value(arg)
+            case "--admin":
+                guard case .success(let address) = ConfigValues.hostPort(try value(arg)) else {
+                    throw UsageError(description: "--admin takes HOST:PORT")
+                }
+                options.admin = address
+            case "--token-file": options.tokenFile = try value(arg)
+            case "--reason": options.reason = try value(arg)
             case "--ca": caFile = try value(arg)
             case "--http2": options.http2 = true
             case _ where arg.hasPrefix("-"): throw UsageError(description: "unknown option \(arg)")
@@ -99,13 +119,15 @@ struct AuditOptions {
                 throw UsageError(description: "audit key needs --config FILE or --key PRIVATE.pem")
             }
         case .verify, .prove, .show, .replay:
-            guard !options.files.isEmpty, options.key != nil else {
+            guard options.throughAdmin || !options.files.isEmpty && options.key != nil else {
                 throw UsageError(description: "audit \(verb.rawValue) needs FILE... and --key VERIFIER")
             }
             if verb == .replay {
                 guard let targetText else { throw UsageError(description: "audit replay needs --to URL") }
                 switch ServerAddress.parse(targetText, caFile: caFile) {
-                case .success(let address): options.target = address
+                case .success(let address):
+                    options.target = address
+                    options.targetText = targetText
                 case .failure(let error): throw error
                 }
             }

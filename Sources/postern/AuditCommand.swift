@@ -47,6 +47,7 @@ enum AuditCommand {
     }
 
     private static func check(_ options: AuditOptions) -> Int32 {
+        if options.throughAdmin { return openThroughAdmin(options) }
         guard let key = verifierKey(options.key!) else { return 2 }
         var files: [(name: String, bytes: [UInt8])] = []
         for name in options.files {
@@ -150,38 +151,68 @@ enum AuditCommand {
     /// the signed record holds.
     private static func show(_ options: AuditOptions, _ files: [(name: String, bytes: [UInt8])]) -> Int32 {
         guard let id = options.requestID else { return 2 }
-        var record: JSONValue?
-        for file in files {
-            for line in file.bytes.split(separator: 0x0A) where line.starts(with: Array("{\"index\":".utf8)) {
-                if let value = JSONValue.parse(Array(line)), value["request_id"]?.string == id,
-                   value["kind"]?.string == "request" { record = value }
-            }
-        }
-        guard let record else {
+        guard let record = files.lazy.compactMap({ RecordingLookup.record(of: id, in: $0.bytes) }).last else {
             Stderr.line("postern audit show: no record of request \(id) in the files given")
             return 1
         }
-        var shown: [String: JSONValue] = ["record": record]
-        if let digest = record["recording_sha256"]?.string {
-            let directory = files[0].name.lastIndex(of: "/").map { String(files[0].name[..<$0]) } ?? "."
-            let candidates = options.recordings.isEmpty ? [directory + "/recordings.jsonl"] : options.recordings
-            var found: [UInt8]?
-            for path in candidates {
-                guard case .success(let bytes) = readWhole(path) else { continue }
-                for line in bytes.split(separator: 0x0A) where Recording.digest(Array(line)) == digest { found = Array(line) }
-            }
-            guard let found, let recording = JSONValue.parse(found) else {
-                Stderr.line("error: no recording of \(id) matches the digest its signed record holds "
-                            + "(\(digest.prefix(16))…): missing or altered")
+        guard let digest = record["recording_sha256"]?.string else {
+            if options.verb == .replay {
+                Stderr.line("postern audit replay: request \(id) has no recording")
                 return 1
             }
-            if options.verb == .replay { return replay(recording, to: options.target!, http2: options.http2) }
-            shown["recording"] = RecordingText.readable(recording)
-        } else if options.verb == .replay {
-            Stderr.line("postern audit replay: request \(id) has no recording")
+            print(JSONValue.object(["record": record]).text)
+            return 0
+        }
+        let directory = files[0].name.lastIndex(of: "/").map { String(files[0].name[..<$0]) } ?? "."
+        let candidates = options.recordings.isEmpty ? [directory + "/recordings.jsonl"] : options.recordings
+        let found = candidates.lazy.compactMap { path -> [UInt8]? in
+            guard case .success(let bytes) = readWhole(path) else { return nil }
+            return RecordingLookup.recording(digest: digest, in: bytes)
+        }.first
+        guard let found, let recording = JSONValue.parse(found) else {
+            Stderr.line("error: no recording of \(id) matches the digest its signed record holds "
+                        + "(\(digest.prefix(16))…): missing or altered")
             return 1
         }
-        print(JSONValue.object(shown).text)
+        return present(options, record: record, recording: recording)
+    }
+
+    /// `show`/`replay` asked of the running sidecar: it records the access, then answers.
+    private static func openThroughAdmin(_ options: AuditOptions) -> Int32 {
+        guard let id = options.requestID else { return 2 }
+        var admin = options.admin ?? HostPort(host: "127.0.0.1", port: 9901)
+        if options.admin == nil, let file = options.config {
+            guard let config = loadConfig(file, ConfigOverrides()) else { return 1 }
+            admin = config.admin
+        }
+        var members: [String: JSONValue] = ["purpose": .string(options.verb.rawValue)]
+        if let to = options.targetText { members["to"] = .string(to) }
+        if let reason = options.reason { members["reason"] = .string(reason) }
+        guard RequestID.isAcceptable(id) else {
+            Stderr.line("postern audit \(options.verb.rawValue): \(id) is not a request id")
+            return 2
+        }
+        let path = "/admin/v1/recordings/" + id
+        let call = AdminCall(method: "POST", path: path, body: JSONValue.object(members).text)
+        switch AdminClient.send(call, admin: admin, tokenFile: options.tokenFile) {
+        case .failure(let failure):
+            Stderr.line("postern audit \(options.verb.rawValue): \(failure)")
+            return 1
+        case .success(let reply):
+            let answer = JSONValue.parse(Array(reply.body.utf8))
+            guard reply.status == 200, let record = answer?["record"], let recording = answer?["recording"] else {
+                let message = answer?["error"]?["message"]?.string ?? reply.body
+                Stderr.line("postern audit \(options.verb.rawValue): \(reply.status): \(message)")
+                return 1
+            }
+            return present(options, record: record, recording: recording)
+        }
+    }
+
+    /// Prints the exchange (`show`) or replays it (`replay`).
+    static func present(_ options: AuditOptions, record: JSONValue, recording: JSONValue) -> Int32 {
+        if options.verb == .replay { return replay(recording, to: options.target!, http2: options.http2) }
+        print(JSONValue.object(["record": record, "recording": RecordingText.readable(recording)]).text)
         return 0
     }
 

@@ -1,8 +1,10 @@
 import NIOCore
 import NIOPosix
+import PosternAdmin
 import PosternAudit
 import PosternConfig
 import PosternCrypto
+import PosternJSON
 
 #if canImport(Glibc)
 import Glibc
@@ -99,6 +101,35 @@ final class AuditWiring: Sendable {
     }
 
     func record(_ record: AuditRecord) { log.append(record: record.bytes) }
+
+    /// An operator's look at a recording (admin API): found, then recorded, then handed
+    /// over; nothing is handed over whose access could not be recorded.
+    func open(_ access: AdminAPI.RecordingAccess) -> AdminAPI.Response {
+        let found: Result<(record: JSONValue, recording: JSONValue), RecordingLookup.Miss>
+        do {
+            found = try RecordingLookup.find(requestID: access.requestID, logPath: log.settings.path,
+                                             recordingsPath: log.settings.recordingsPath)
+        } catch {
+            return AdminAPI.error(500, "audit_unreadable", "\(error)")
+        }
+        let digest: String?
+        switch found {
+        case .failure(.noRecord): return AdminAPI.error(404, "not_found", "no record of request \(access.requestID)")
+        case .failure(.notRecorded): return AdminAPI.error(404, "not_found", "request \(access.requestID) has no recording")
+        case .failure(.noRecording(let expected)):
+            return AdminAPI.error(409, "recording_altered", "no recording of \(access.requestID) matches the digest its "
+                                  + "record holds (\(expected.prefix(16))…): missing or altered")
+        case .success(let pair): digest = pair.record["recording_sha256"]?.string
+        }
+        let kind = access.purpose == "replay" ? "recording.replayed" : "recording.shown"
+        let written = log.append(record: AuditRecord(kind: kind).string("actor", access.actor)
+            .string("request_id", access.requestID).string("recording_sha256", digest).string("to", access.target)
+            .string("reason", access.reason).bytes)
+        guard written, case .success(let pair) = found else {
+            return AdminAPI.error(503, "audit_unavailable", "the access could not be recorded: the audit sink is failing")
+        }
+        return AdminAPI.Response(status: 200, body: JSONValue.object(["record": pair.record, "recording": pair.recording]).text)
+    }
 
     /// The stop record, a last checkpoint and sync.
     func close(_ stop: AuditRecord) {

@@ -40,3 +40,21 @@ import Testing
         #expect(recording.responseChunks.map(\.bytes) == [Array("abc".utf8), []] && recording.truncated)
     }
 }
+
+@Suite struct RecordingLookupTests {
+    @Test func theRecordAndTheRecordingItsDigestNamesAreFound() throws {
+        let recording = Array("{\"request_id\":\"r-2\",\"truncated\":false}".utf8)
+        let digest = Recording.digest(recording)
+        let log = Array(("{\"log\":\"x\"}\n"
+            + "{\"index\":0,\"v\":1,\"kind\":\"request.start\",\"request_id\":\"r-2\"}\n"
+            + "{\"index\":1,\"v\":1,\"kind\":\"request\",\"request_id\":\"r-1\"}\n"
+            + "{\"index\":2,\"v\":1,\"kind\":\"request\",\"detail\":\"\\\"request_id\\\":\\\"r-2\\\"\",\"request_id\":\"r-3\"}\n"
+            + "{\"index\":3,\"v\":1,\"kind\":\"request\",\"request_id\":\"r-2\",\"recording_sha256\":\"\(digest)\"}\n").utf8)
+        let record = try #require(RecordingLookup.record(of: "r-2", in: log))
+        #expect(record["index"]?.number == 3)
+        #expect(RecordingLookup.record(of: "r-9", in: log) == nil)
+        let file = Array("{\"request_id\":\"r-1\"}\n".utf8) + recording + [0x0A]
+        #expect(RecordingLookup.recording(digest: digest, in: file) == recording)
+        #expect(RecordingLookup.recording(digest: digest, in: Array("{\"request_id\":\"r-2\",\"truncated\":true}\n".utf8)) == nil)
+    }
+}

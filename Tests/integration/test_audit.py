@@ -356,3 +356,45 @@ def test_a_grpc_stream_is_recorded_message_by_message_and_replays_to_the_same_an
         same = replay(request_id)
         assert same.returncode == 0, same.stdout + same.stderr
         assert same.stdout.startswith(f"same: status 200, {messages} gRPC message(s)"), same.stdout
+
+
+def test_showing_and_replaying_through_the_sidecar_are_themselves_recorded(start_postern, model_server, keys, tmp_path):
+    from identity_material import mint
+    oncall, web = "spiffe://example.org/ns/sre/sa/oncall", "spiffe://example.org/ns/app/sa/web"
+    p = audited(start_postern, model_server, tmp_path, routes=(("/", "model"),),
+                settings=", recordings: { max_exchange_bytes: 64KiB }", identity=keys.jwt_svid_yaml(),
+                admin=f"operators: ['{oncall}']")
+    request = urllib.request.Request(p.url + "/echo", data=b'{"q": "hello"}', method="POST",
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        echo_id = reply.headers["x-request-id"]
+    admin = p.admin.removeprefix("http://")
+
+    def audit(verb, *args, caller=oncall):
+        token = tmp_path / "token"
+        token.write_text(mint(keys.svid_key, sub=caller))
+        return subprocess.run([str(POSTERN), "audit", verb, *args, "--admin", admin, "--token-file", str(token)],
+                              capture_output=True, text=True)
+
+    shown = audit("show", echo_id, "--reason", "incident 42")
+    assert shown.returncode == 0, shown.stderr
+    exchange = json.loads(shown.stdout)
+    assert exchange["record"]["request_id"] == echo_id
+    assert json.loads(exchange["recording"]["request"]["chunks"][0]["text"]) == {"q": "hello"}
+    replayed = audit("replay", echo_id, "--to", model_server)
+    assert replayed.returncode == 0 and replayed.stdout.startswith("same: status 200"), replayed.stdout + replayed.stderr
+    # Only operators may look, and a request that was never recorded is not found.
+    refused = audit("show", echo_id, caller=web)
+    assert refused.returncode == 1 and "403" in refused.stderr
+    missing = audit("show", "no-such-request")
+    assert missing.returncode == 1 and "404" in missing.stderr
+    assert audit("replay", echo_id).returncode != 0  # a replay says where it goes
+    p.stop()
+
+    records, _, _ = ref.read_log(log_files(p), ref.VerifierKey(p.verifier))
+    accesses = [r for r in records if r["kind"].startswith("recording.")]
+    assert [(r["kind"], r["actor"], r["request_id"]) for r in accesses] == [
+        ("recording.shown", oncall, echo_id), ("recording.replayed", oncall, echo_id)]
+    assert accesses[0]["reason"] == "incident 42" and accesses[1]["to"] == model_server
+    assert accesses[0]["recording_sha256"] == next(r for r in records if r.get("request_id") == echo_id
+                                                   and r["kind"] == "request")["recording_sha256"]
