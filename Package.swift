@@ -56,7 +56,10 @@ let package = Package(
         .target(name: "PosternApprovals", dependencies: ["PosternCrypto"]),
         // The audit trail: records as leaves of an RFC 9162 Merkle tree, signed C2SP
         // checkpoints, the file sink and the verifier (no sockets).
-        .target(name: "PosternAudit", dependencies: ["PosternCore", "PosternCrypto", "PosternJSON"]),
+        .target(name: "PosternAudit", dependencies: ["PosternCore", "PosternCrypto", "PosternJSON", "PosternClient"]),
+        // Blocking client connections (cleartext or TLS) and HTTP/1.1 replies, for the
+        // commands and the audit trail's witness: never on an event loop.
+        .target(name: "PosternClient", dependencies: ["PosternCore", "PosternCrypto"]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals", "PosternAudit",
@@ -80,7 +83,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternCrypto", "PosternHTTP2", "PosternProxy", "PosternAdmin", "PosternApprovals",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternClient", "PosternHTTP2", "PosternProxy", "PosternAdmin", "PosternApprovals",
             "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),

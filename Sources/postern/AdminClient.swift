@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import PosternClient
 import PosternConfig
 import PosternCore
 
@@ -40,44 +41,12 @@ enum AdminClient {
         let body = call.body ?? ""
         let request = "\(call.method) \(call.path) HTTP/1.1\r\nHost: \(admin)\r\nAuthorization: Bearer \(token)\r\n"
             + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        switch exchange(Array(request.utf8), admin) {
+        switch HTTP1Client.exchange(ServerAddress(host: admin.host, port: admin.port), request: Array(request.utf8)) {
         case .failure(let failure):
             return .failure(.init("cannot reach the admin API at \(admin): \(failure)"))
         case .success(let reply):
-            let text = String(decoding: reply, as: UTF8.self)
-            let parts = text.components(separatedBy: "\r\n\r\n")
-            let status = Int(parts[0].split(separator: " ").dropFirst().first ?? "") ?? 0
-            return .success((status, parts.dropFirst().joined(separator: "\r\n\r\n")))
+            return .success((reply.status, String(decoding: reply.body, as: UTF8.self)))
         }
-    }
-
-    /// Writes `request` to the admin listener and reads one response (its head, then
-    /// content-length bytes of body, or until the server closes).
-    private static func exchange(_ request: [UInt8], _ admin: HostPort) -> Result<[UInt8], ClientStream.Failure> {
-        let stream: ClientStream
-        switch ClientStream.open(ServerAddress(host: admin.host, port: admin.port)) {
-        case .success(let opened): stream = opened
-        case .failure(let failure): return .failure(failure)
-        }
-        guard stream.write(request) else { return .failure(.init(String(cString: strerror(errno)))) }
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while !complete(reply) {
-            let n = stream.read(into: &buffer)
-            if n <= 0 { break }
-            reply += buffer[..<n]
-        }
-        return .success(reply)
-    }
-
-    /// Whether `reply` holds a whole response with a content-length.
-    private static func complete(_ reply: [UInt8]) -> Bool {
-        let text = String(decoding: reply, as: UTF8.self)
-        guard let end = text.firstRange(of: "\r\n\r\n") else { return false }
-        let head = text[..<end.lowerBound].lowercased()
-        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-              let length = Int(line.dropFirst("content-length:".count).filter { $0 != " " }) else { return false }
-        return text[end.upperBound...].utf8.count >= length
     }
 }
 
@@ -85,16 +54,5 @@ private extension String {
     func trimmingCharacters(in set: String) -> String {
         let unwanted = Set(set)
         return String(self.drop(while: { unwanted.contains($0) }).reversed().drop(while: { unwanted.contains($0) }).reversed())
-    }
-
-    func components(separatedBy separator: String) -> [String] {
-        var parts: [String] = []
-        var rest = self[...]
-        while let range = rest.firstRange(of: separator) {
-            parts.append(String(rest[..<range.lowerBound]))
-            rest = rest[range.upperBound...]
-        }
-        parts.append(String(rest))
-        return parts
     }
 }

@@ -1,3 +1,4 @@
+import PosternClient
 import PosternConfig
 
 /// What `postern audit` was asked to do.

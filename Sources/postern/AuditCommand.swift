@@ -1,4 +1,5 @@
 import PosternAudit
+import PosternClient
 import PosternConfig
 import PosternCore
 import PosternCrypto

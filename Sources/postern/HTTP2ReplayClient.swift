@@ -1,4 +1,5 @@
 import NIOCore
+import PosternClient
 import PosternCore
 import PosternHTTP2
 
