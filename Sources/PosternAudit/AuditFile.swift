@@ -64,6 +64,18 @@ public struct AuditFile {
         guard Glibc.rename(from, to) == 0 else { throw .sink("cannot rename \(from) to \(to): \(reason())") }
     }
 
+    /// Replaces a small file whole: written beside it, synced, then renamed over it.
+    static func replace(_ path: String, with bytes: [UInt8]) throws(AuditError) {
+        let temporary = path + ".new"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .sink("cannot open \(temporary): \(reason())") }
+        let file = AuditFile(fd: fd, path: temporary)
+        defer { file.close() }
+        try file.write(bytes)
+        try file.sync()
+        try rename(temporary, path)
+    }
+
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func reason() -> String { String(cString: strerror(errno)) }

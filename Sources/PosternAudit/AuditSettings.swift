@@ -35,6 +35,8 @@ public struct AuditSettings: Sendable {
     public var recordingsRetention: Double?
     /// Where each written record is also shipped (best effort).
     public var exporters: [SyslogExporter] = []
+    /// The witness that cosigns the checkpoints, when one is configured.
+    public var witness: WitnessClient?
 
     public init(path: String, origin: String, key: SigningKey) {
         self.path = path

@@ -52,6 +52,7 @@ struct AuditWriter {
                 writer.fileBytes = existing.count
             }
         }
+        settings.witness?.started(at: writer.frontier)
         // A continued file gets its checkpoint at the first tick; a new one's header is signed.
         if writer.file == nil { try writer.startFile() }
         return writer
@@ -134,13 +135,17 @@ struct AuditWriter {
         var out: [UInt8] = []
         out.reserveCapacity(batch.bytes.count + batch.count * 20)
         var lines: [Range<Int>] = []
+        var leafHashes: [[UInt8]] = []
+        let witness = settings.witness
         batch.forEach { record in
             let start = out.count
             out.append(contentsOf: AuditLine.recordPrefix)
             out.append(contentsOf: String(next.size).utf8)
             if record.count > 2 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: record.dropFirst())
-            next.append(leafHash: MerkleHash.leaf(out[start...], hasher), hasher)
+            let leaf = MerkleHash.leaf(out[start...], hasher)
+            next.append(leafHash: leaf, hasher)
+            if witness != nil { leafHashes.append(leaf) }
             lines.append(start..<out.count)
             out.append(0x0A)
         }
@@ -160,6 +165,7 @@ struct AuditWriter {
                 exporter.enqueue(out[range], index: frontier.size + UInt64(offset), signedSize: signedSize)
             }
         }
+        witness?.appended(leafHashes, first: frontier.size)
         frontier = next
         if settings.sync == .always { try sync() }
     }
@@ -187,7 +193,9 @@ struct AuditWriter {
 
     private mutating func writeCheckpoint() throws(AuditError) {
         guard let file else { throw .sink("the audit file is not open") }
-        try put(AuditLine.checkpoint(note: try note()), file)
+        let note = try note()
+        try put(AuditLine.checkpoint(note: note), file)
+        settings.witness?.signed(note: note, size: frontier.size)
         signedSize = frontier.size
         lastCheckpointAt = clock()
     }
@@ -230,7 +238,9 @@ struct AuditWriter {
         fileOpenedAt = clock()
         // A file that is already there (a rotation that failed half way) has its header.
         if fileBytes == 0 {
-            try put(AuditLine.header(frontier: frontier, note: try note()), file)
+            let note = try note()
+            try put(AuditLine.header(frontier: frontier, note: note), file)
+            settings.witness?.signed(note: note, size: frontier.size)
             signedSize = frontier.size
             lastCheckpointAt = clock()
         }

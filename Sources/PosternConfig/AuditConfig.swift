@@ -17,6 +17,9 @@ import Yams
 /// - `syslog`: `{address: HOST:PORT, format: json|ocsf, facility: 16, tls: {ca, server_name}}`:
 ///   every record also shipped as RFC 5424 over TCP, or TLS (RFC 5425) with `tls`
 ///   (best effort; the file is the record).
+/// - `witness`: `{url: https://HOST:PORT/PREFIX, key: NAME+ID+KEY, ca: FILE, interval: 10s}`:
+///   checkpoints pushed to a C2SP tlog-witness with consistency proofs; `key` is the
+///   witness's cosignature/v1 verifier key (or a file holding it).
 /// - `recordings`: `{max_exchange_bytes: 1MiB, retention: 7d}`: each exchange's masked
 ///   bodies with their timing in `recordings.jsonl` beside the log, its digest in the
 ///   exchange's record; rotated recording files older than `retention` are deleted.
@@ -31,6 +34,7 @@ public struct AuditConfig: Sendable, Equatable {
     public var rotateSize = 64 << 20
     public var rotateAge: Duration = .seconds(86_400)
     public var syslog: SyslogTarget?
+    public var witness: WitnessTarget?
     /// Session recordings, with the most bytes kept per exchange; nil when off.
     public var recordingCap: Int?
     public var recordingRetention: Duration?
@@ -46,10 +50,21 @@ public struct AuditConfig: Sendable, Equatable {
         public var serverName: String?
     }
 
+    public struct WitnessTarget: Sendable, Equatable {
+        public var address: HostPort
+        public var useTLS: Bool
+        /// The submission prefix (`/add-checkpoint` is appended).
+        public var path: String
+        /// The witness's verifier key, `name+id+base64(0x04 ‖ key)`.
+        public var key: String
+        public var caFile: String?
+        public var interval: Duration = .seconds(10)
+    }
+
     public init() {}
 
     static let keys: Set = ["path", "key", "origin", "sync", "sync_interval", "checkpoint_interval", "heartbeat",
-                            "rotate_size", "rotate_age", "on_failure", "syslog", "recordings"]
+                            "rotate_size", "rotate_age", "on_failure", "syslog", "recordings", "witness"]
 
     static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> AuditConfig? {
         guard let entries = d.mapping(node, "audit", allowed: keys) else { return nil }
@@ -74,6 +89,7 @@ public struct AuditConfig: Sendable, Equatable {
                     if v >= 4096 { audit.rotateSize = v } else { d.report(key, value, "at least 4KiB") }
                 }
             case "syslog": audit.syslog = decodeSyslog(value, d, base: base)
+            case "witness": audit.witness = decodeWitness(value, d, base: base)
             case "recordings":
                 audit.recordingCap = 1 << 20
                 for (field, item) in d.mapping(value, key, allowed: ["max_exchange_bytes", "retention"]) ?? [] {
@@ -123,6 +139,59 @@ extension AuditConfig {
             return nil
         }
         return SyslogTarget(address: address, format: format, facility: facility, caFile: caFile, serverName: serverName)
+    }
+}
+
+extension AuditConfig {
+    static func decodeWitness(_ node: Node, _ d: ConfigDecoder, base: String) -> WitnessTarget? {
+        guard let entries = d.mapping(node, "audit.witness", allowed: ["url", "key", "ca", "interval"]) else { return nil }
+        var url: (HostPort, Bool, String)?
+        var key: String?, caFile: String?
+        var interval: Duration = .seconds(10)
+        for (name, value) in entries {
+            let field = "audit.witness.\(name)"
+            switch name {
+            case "url":
+                guard let text = d.string(value, field) else { continue }
+                url = witnessURL(text)
+                if url == nil { d.report(field, value, "a witness is http://HOST:PORT[/PREFIX] or https://HOST:PORT[/PREFIX]") }
+            case "key":
+                guard var text = d.string(value, field) else { continue }
+                if !text.contains("+"), let file = d.file(value, field, base: base) {
+                    guard let contents = TextFile.read(file) else {
+                        d.report(field, value, "cannot read the witness key file \(file)")
+                        continue
+                    }
+                    text = contents
+                }
+                do {
+                    key = try NoteVerifierKey(encoded: text, type: NoteVerifierKey.cosignatureV1).encoded
+                } catch {
+                    d.report(field, value, "\(error)")
+                }
+            case "ca": caFile = d.file(value, field, base: base)
+            default: interval = d.interval(value, field) ?? interval
+            }
+        }
+        guard let (address, useTLS, path) = url, let key else {
+            if url == nil { d.report("audit.witness.url", node, "a witness needs its url") }
+            if key == nil { d.report("audit.witness.key", node, "a witness needs its verifier key (cosignature/v1)") }
+            return nil
+        }
+        if useTLS, caFile == nil { d.report("audit.witness.ca", node, "https to the witness needs the CA file its certificate chains to") }
+        return WitnessTarget(address: address, useTLS: useTLS, path: path, key: key, caFile: caFile, interval: interval)
+    }
+
+    /// `http(s)://HOST:PORT[/PREFIX]`.
+    static func witnessURL(_ text: String) -> (HostPort, Bool, String)? {
+        let tls = text.hasPrefix("https://")
+        guard tls || text.hasPrefix("http://") else { return nil }
+        let rest = text.dropFirst(tls ? 8 : 7)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard case .success(let address) = ConfigValues.hostPort(String(rest[..<slash])) else { return nil }
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard !path.contains("?"), !path.contains("#"), !path.contains(" ") else { return nil }
+        return (address, tls, path)
     }
 }
 

@@ -76,7 +76,8 @@ final class AdminState: Sendable {
         gauges.sample("postern_revocations", "", revocations.count)
         text += gauges.text
         if let log = audit?.log {
-            text += AuditMetrics.exposition(log.status, exporters: log.settings.exporters, now: Double(now))
+            text += AuditMetrics.exposition(log.status, exporters: log.settings.exporters, witness: log.settings.witness,
+                                            now: Double(now))
         }
         text += CredentialMetrics.exposition(credentials.withLockedValue { $0 }, now: now)
         return text

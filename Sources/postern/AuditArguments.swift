@@ -12,6 +12,8 @@ struct AuditOptions {
     var config: String?
     var origin: String?
     var trusted: String?
+    /// `verify --trusted`: a witness whose cosignature the trusted checkpoint must carry.
+    var witness: String?
     var maxAge: Duration?
     var index: UInt64?
     var from: UInt64?
@@ -35,7 +37,7 @@ struct AuditOptions {
 
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
-      postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT] [--max-age DURATION]
+      postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT [--witness KEY]] [--max-age DURATION]
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
       postern audit show REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
       postern audit replay REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
@@ -49,7 +51,9 @@ struct AuditOptions {
                included) and checks every signed checkpoint. Reports the first record
                altered, inserted, deleted or reordered, a forged checkpoint, a missing
                file or a torn tail; exit 1 on any. --trusted: a checkpoint saved
-               earlier must still be in the log (it only grew). --max-age: the newest
+               earlier must still be in the log (it only grew); with --witness, it
+               must carry that witness's cosignature (checkpoint.cosigned beside the
+               log is the newest one a witness gave). --max-age: the newest
                signed record must be this recent (a log cut short shows its age).
              prove: an inclusion proof of record N (--index) or a consistency proof
                from an earlier tree size (--from), against the newest checkpoint or
@@ -89,6 +93,7 @@ struct AuditOptions {
             case "--config", "-c": options.config = try value(arg)
             case "--origin": options.origin = try value(arg)
             case "--trusted": options.trusted = try value(arg)
+            case "--witness": options.witness = try value(arg)
             case "--max-age":
                 let text = try value(arg)
                 guard case .success(let age) = ConfigValues.duration(text) else {

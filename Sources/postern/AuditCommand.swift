@@ -71,7 +71,9 @@ enum AuditCommand {
         }
         var failed = verifier.failed
         for finding in verifier.findings { Stderr.line(finding.description) }
-        if !failed, let trusted = options.trusted { failed = !checkTrusted(trusted, key: key, verifier) }
+        if !failed, let trusted = options.trusted {
+            failed = !checkTrusted(trusted, key: key, witness: options.witness, verifier)
+        }
         if !failed, let maxAge = options.maxAge { failed = !checkAge(maxAge, verifier) }
         guard !failed else { return 1 }
         let signed = verifier.checkpoints.last?.checkpoint.size ?? verifier.start.size
@@ -84,12 +86,27 @@ enum AuditCommand {
     }
 
     /// A checkpoint kept from an earlier look must still be the log's tree at its size.
-    private static func checkTrusted(_ file: String, key: NoteVerifierKey, _ verifier: AuditVerifier) -> Bool {
+    private static func checkTrusted(_ file: String, key: NoteVerifierKey, witness: String?, _ verifier: AuditVerifier) -> Bool {
         guard case .success(let bytes) = readWhole(file),
               let text = SignedNote.open(String(decoding: bytes, as: UTF8.self), key: key),
               let trusted = Checkpoint(text: text) else {
             Stderr.line("error: \(file): not a checkpoint signed by \(key.name)")
             return false
+        }
+        if let witness {
+            let witnessKey: NoteVerifierKey
+            do {
+                witnessKey = try NoteVerifierKey(encoded: TextFile.read(witness) ?? witness, type: NoteVerifierKey.cosignatureV1)
+            } catch {
+                Stderr.line("error: --witness: \(error)")
+                return false
+            }
+            guard let signatures = SignedNote.parts(String(decoding: bytes, as: UTF8.self))?.signatures,
+                  let time = Cosignature.verify(signatures, checkpointText: text, witness: witnessKey) else {
+                Stderr.line("error: \(file): no valid cosignature by the witness \(witnessKey.name)")
+                return false
+            }
+            print("witness \(witnessKey.name) cosigned size \(trusted.size) at \(AuditClock.text(Double(time)))")
         }
         guard let root = verifier.root(size: trusted.size) else {
             Stderr.line("error: the files do not cover the trusted checkpoint's size \(trusted.size)")

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import PosternAdmin
 import PosternAudit
+import PosternClient
 import PosternConfig
 import PosternCrypto
 import PosternJSON
@@ -19,7 +20,7 @@ final class AuditWiring: Sendable {
     private let threads: MultiThreadedEventLoopGroup
     private let tasks: [RepeatedTask]
 
-    private init(log: AuditLog) {
+    private init(log: AuditLog, witnessInterval: Duration) {
         self.log = log
         threads = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(threads.makeIterator())
@@ -29,6 +30,19 @@ final class AuditWiring: Sendable {
         for exporter in log.settings.exporters {
             tasks.append(loops[1].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
                 exporter.drain()
+            })
+        }
+        if let witness = log.settings.witness {
+            let every = TimeAmount.nanoseconds(witnessInterval.nanoseconds)
+            tasks.append(loops[1].scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: every) { _ in
+                let before = witness.status.error
+                witness.push()
+                let after = witness.status
+                if let error = after.error, error != before {
+                    Log.info("postern: audit witness \(witness.target.key.name): \(error)")
+                } else if after.error == nil, before != nil {
+                    Log.info("postern: audit witness \(witness.target.key.name) cosigned \(after.witnessed ?? 0) records")
+                }
             })
         }
         self.tasks = tasks
@@ -64,8 +78,21 @@ final class AuditWiring: Sendable {
                                                  facility: target.facility, tls: tls, origin: settings.origin,
                                                  hostname: hostname())]
         }
+        if let target = audit.witness {
+            do {
+                let key = try NoteVerifierKey(encoded: target.key, type: NoteVerifierKey.cosignatureV1)
+                let address = ServerAddress(host: target.address.host, port: target.address.port,
+                                            caFile: target.useTLS ? target.caFile : nil)
+                settings.witness = WitnessClient(target: .init(address: address, path: target.path, key: key),
+                                                 logPath: audit.path)
+                signal(SIGPIPE, SIG_IGN)
+            } catch {
+                return .failure(.signing("audit.witness.key: \(error)"))
+            }
+        }
         do {
-            return .success(AuditWiring(log: try AuditLog(settings, mirror: config.requestLog ? 1 : nil)))
+            return .success(AuditWiring(log: try AuditLog(settings, mirror: config.requestLog ? 1 : nil),
+                                        witnessInterval: audit.witness?.interval ?? .seconds(10)))
         } catch {
             return .failure(error)
         }

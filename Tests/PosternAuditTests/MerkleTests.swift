@@ -99,3 +99,24 @@ func hex(_ bytes: [UInt8]) -> String { bytes.map { ($0 < 16 ? "0" : "") + String
         #expect(MerkleFrontier(size: 4, subtrees: [Array(hash.prefix(31))]) == nil)
     }
 }
+
+@Suite struct FrontierProofTests {
+    @Test func proofsFromTheRightEdgeAreTheFullTreesProofs() throws {
+        let leaves = (0..<70).map { MerkleHash.leaf(Array("leaf \($0)".utf8)) }
+        let tree = MerkleTree(leafHashes: leaves)
+        for first in 0...leaves.count {
+            var base = MerkleFrontier()
+            for leaf in leaves[..<first] { base.append(leafHash: leaf) }
+            let partial = FrontierProof(base: base, later: Array(leaves[first...]))
+            for second in first...leaves.count {
+                let proof = try #require(partial.consistencyProof(to: second), "\(first) -> \(second)")
+                #expect(proof == tree.consistencyProof(first: first, second: second), "\(first) -> \(second)")
+                #expect(partial.root(size: second) == tree.root(size: second))
+                if first > 0 {
+                    #expect(MerkleVerify.consistency(first: UInt64(first), firstRoot: tree.root(size: first),
+                                                     second: UInt64(second), secondRoot: tree.root(size: second), proof: proof))
+                }
+            }
+        }
+    }
+}
