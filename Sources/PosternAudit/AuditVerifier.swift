@@ -32,6 +32,8 @@ public final class AuditVerifier {
     public private(set) var start = MerkleFrontier()
     public private(set) var leaves: [[UInt8]] = []
     public private(set) var checkpoints: [SignedCheckpoint] = []
+    /// The records a signed checkpoint no longer matches (one of them altered), when found.
+    public private(set) var alteredSpan: Range<UInt64>?
     /// The time of the newest record a signature covers (heartbeats keep it fresh).
     public private(set) var newestSignedTime: Double?
     public private(set) var newestSignedKind: String?
@@ -151,8 +153,9 @@ public final class AuditVerifier {
         }
         guard opened.root == frontier!.root else {
             let from = checkpoints.last?.checkpoint.size ?? start.size
+            alteredSpan = from..<size
             fail(name, number, "records \(from)..<\(size) do not match the signed checkpoint: one of them was altered, "
-                 + "or they were reordered")
+                 + "or they were reordered (--copy with another copy of the log names which)")
             return false
         }
         checkpoints.append(SignedCheckpoint(checkpoint: opened, note: note))
@@ -183,6 +186,15 @@ public final class AuditVerifier {
         }
         return checkpoint
     }
+
+    /// The leaf hash of record `index`, when it has been read.
+    public func leaf(_ index: UInt64) -> [UInt8]? {
+        guard index >= start.size, index - start.size < UInt64(leaves.count) else { return nil }
+        return leaves[Int(index - start.size)]
+    }
+
+    /// Whether a signed checkpoint of this log covers record `index`.
+    public func signs(_ index: UInt64) -> Bool { checkpoints.contains { $0.checkpoint.size > index } }
 
     private func fail(_ file: String, _ line: Int, _ message: String) {
         findings.append(Finding(severity: .error, file: file, line: line, message: message))

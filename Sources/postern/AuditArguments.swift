@@ -12,6 +12,8 @@ struct AuditOptions {
     var config: String?
     var origin: String?
     var trusted: String?
+    /// `verify`: other copies of the log, to name an altered record within a signed span.
+    var copies: [String] = []
     /// `verify --trusted`: a witness whose cosignature the trusted checkpoint must carry.
     var witness: String?
     var maxAge: Duration?
@@ -38,6 +40,7 @@ struct AuditOptions {
     static let usage = """
       postern audit key (--config FILE | --key PRIVATE.pem [--origin NAME])
       postern audit verify FILE... --key VERIFIER [--trusted CHECKPOINT [--witness KEY]] [--max-age DURATION]
+                           [--copy FILE]...
       postern audit prove FILE... --key VERIFIER (--index N | --from SIZE) [--size SIZE]
       postern audit show REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
       postern audit replay REQUEST_ID (FILE... --key VERIFIER [--recordings FILE]... | ADMIN [--reason TEXT])
@@ -55,6 +58,8 @@ struct AuditOptions {
                must carry that witness's cosignature (checkpoint.cosigned beside the
                log is the newest one a witness gave). --max-age: the newest
                signed record must be this recent (a log cut short shows its age).
+               --copy: another copy of the log (standard output, a SIEM's export)
+               that names the altered record within a span a checkpoint signs.
              prove: an inclusion proof of record N (--index) or a consistency proof
                from an earlier tree size (--from), against the newest checkpoint or
                the one of --size, as JSON (RFC 9162 proofs, base64 hashes).
@@ -94,6 +99,7 @@ struct AuditOptions {
             case "--origin": options.origin = try value(arg)
             case "--trusted": options.trusted = try value(arg)
             case "--witness": options.witness = try value(arg)
+            case "--copy": options.copies.append(try value(arg))
             case "--max-age":
                 let text = try value(arg)
                 guard case .success(let age) = ConfigValues.duration(text) else {

@@ -71,6 +71,7 @@ enum AuditCommand {
         }
         var failed = verifier.failed
         for finding in verifier.findings { Stderr.line(finding.description) }
+        if let span = verifier.alteredSpan, !options.copies.isEmpty { placeAlteration(span, verifier, key: key, options.copies) }
         if !failed, let trusted = options.trusted {
             failed = !checkTrusted(trusted, key: key, witness: options.witness, verifier)
         }
@@ -83,6 +84,31 @@ enum AuditCommand {
         }
         print(summary)
         return 0
+    }
+
+    /// Names the altered records of a span the signatures no longer match, by another
+    /// copy of the log (the standard output copy, a SIEM's, a backup) that verifies
+    /// through that span: the records whose bytes differ from it are the altered ones.
+    private static func placeAlteration(_ span: Range<UInt64>, _ verifier: AuditVerifier, key: NoteVerifierKey,
+                                        _ copies: [String]) {
+        var files: [(name: String, bytes: [UInt8])] = []
+        for name in copies {
+            guard case .success(let bytes) = readWhole(name) else { continue }
+            files.append((name, bytes))
+        }
+        let copy = AuditVerifier(key: key)
+        for file in AuditVerifier.order(files) { copy.check(file: file.name, bytes: file.bytes) }
+        // A checkpoint of the copy that verified past the span vouches for its records there.
+        guard span.lowerBound < span.upperBound, copy.signs(span.upperBound - 1), copy.leaf(span.lowerBound) != nil else {
+            Stderr.line("note: the copy does not verify through records \(span.lowerBound)..<\(span.upperBound): "
+                        + "it cannot say which one was altered")
+            return
+        }
+        let altered = span.filter { copy.leaf($0) != nil && copy.leaf($0) != verifier.leaf($0) }
+        for index in altered {
+            Stderr.line("error: record \(index) differs from the copy, whose signed checkpoint covers it: record \(index) was altered")
+        }
+        if altered.isEmpty { Stderr.line("note: every record of the span matches the copy: they were reordered or the checkpoint altered") }
     }
 
     /// A checkpoint kept from an earlier look must still be the log's tree at its size.

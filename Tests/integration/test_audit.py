@@ -161,6 +161,12 @@ def test_tampering_is_caught_and_placed(start_postern, model_server, tmp_path):
     altered = list(good)
     altered[target] = altered[target].replace('"status":200', '"status":403')
     assert "do not match the signed checkpoint" in check(altered)
+    # Another copy of the log (here Postern's standard output) names the altered record.
+    index = json.loads(good[target])["index"]
+    copy = tmp_path / "edited.jsonl"
+    placed = verify(p, "--copy", p.stdout.name, files=[str(copy)])
+    assert placed.returncode == 1 and f"record {index} was altered" in placed.stderr, placed.stderr
+    assert placed.stderr.count("differs from the copy") == 1
     assert "deleted" in check(good[:target] + good[target + 1:])
     swapped = list(good)
     swapped[target], swapped[target + 1] = swapped[target + 1], swapped[target]
