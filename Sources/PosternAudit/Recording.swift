@@ -18,6 +18,7 @@ public struct Recording: Sendable {
     /// was whole, whatever DATA frames carried it.
     public let byMessage: Bool
     public private(set) var method = ""
+    /// The request target, query included (see `recordedTarget`).
     public private(set) var path = ""
     public private(set) var requestHeaders: [(String, String)] = []
     public private(set) var requestChunks: [Chunk] = []
@@ -31,6 +32,9 @@ public struct Recording: Sendable {
     /// Bytes kept so far; past `cap` chunks keep their time and size but not their bytes.
     public private(set) var kept = 0
     public private(set) var truncated = false
+    /// Sets the target once the route's masking policy is known.
+    public mutating func target(_ path: String) { self.path = path }
+
     /// Why the request body is not in the recording, when it is not.
     public var requestBodyOmitted: String?
 
@@ -43,6 +47,27 @@ public struct Recording: Sendable {
     /// Request fields that carry credentials or cookies are never recorded.
     static let withheld: Set<String> = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
                                         "api-key"]
+
+    /// Query parameters that carry credentials, by name: their values are never recorded.
+    static let credentialParameters: Set<String> = [
+        "api_key", "apikey", "api-key", "key", "token", "access_token", "id_token", "refresh_token", "auth",
+        "authorization", "password", "passwd", "secret", "client_secret", "sig", "signature", "x-amz-signature",
+        "x-amz-security-token", "x-goog-signature", "code",
+    ]
+
+    /// The request target as recorded: credential parameters withheld, every other value
+    /// passed through `mask` (the route's masking policy), so a replay sends the same query.
+    public static func recordedTarget(_ target: String, mask: (String) -> String = { $0 }) -> String {
+        guard let question = target.firstIndex(of: "?") else { return target }
+        let query = target[target.index(after: question)...]
+        let parameters = query.split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
+            guard let equals = parameter.firstIndex(of: "=") else { return String(parameter) }
+            let name = parameter[..<equals]
+            let value = String(parameter[parameter.index(after: equals)...])
+            return name + "=" + (credentialParameters.contains(name.lowercased()) ? "[withheld]" : mask(value))
+        }
+        return target[..<question] + "?" + parameters.joined(separator: "&")
+    }
 
     public mutating func request(method: String, path: String, headers: [(String, String)]) {
         self.method = method

@@ -9,7 +9,7 @@ extension Exchange {
     func startRecording() {
         guard let cap = services.config.audit?.recordingCap, services.log.isAudited else { return }
         var recording = Recording(startedAt: AuditClock.now(), cap: cap, byMessage: isGRPC)
-        recording.request(method: request.method, path: String(request.pathWithoutQuery),
+        recording.request(method: request.method, path: Recording.recordedTarget(request.path),
                           headers: request.headers.map { ($0.name, $0.value) }.filter { !services.callerClaims.isClaim($0.0) })
         self.recording = recording
     }
@@ -38,8 +38,10 @@ extension Exchange {
         self.recording = nil
         recording.finish(at: AuditClock.now())
         let body = recording.requestBody
-        if !body.isEmpty, let route,
-           let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
+        let policy = route.flatMap { services.config.maskingPolicy(for: $0) }.flatMap { services.maskingPolicies[$0.name] }
+        // The target as forwarded (normalised), credentials withheld, values masked.
+        recording.target(Recording.recordedTarget(request.path, mask: policy.map { $0.mask } ?? { $0 }))
+        if !body.isEmpty, let policy {
             let masked = isGRPC ? Self.maskedMessages(body, method: String(request.pathWithoutQuery),
                                                       encoding: request.headers["grpc-encoding"], policy: policy)
                                 : Self.masked(body, contentType: request.headers["content-type"], policy: policy)

@@ -33,6 +33,12 @@ import Testing
         #expect(recording.requestChunks.map(\.at) == [100, 200])
     }
 
+    @Test func theQueryIsRecordedWithoutItsCredentials() {
+        #expect(Recording.recordedTarget("/v1/models") == "/v1/models")
+        #expect(Recording.recordedTarget("/sse?events=2&API_KEY=sk-1&flag&token=t&q=a@b.c", mask: { $0.replacing("a@b.c", with: "[EMAIL]") })
+                == "/sse?events=2&API_KEY=[withheld]&flag&token=[withheld]&q=[EMAIL]")
+    }
+
     @Test func pastTheCapChunksKeepTheirTimeButNotTheirBytes() {
         var recording = Recording(startedAt: 0, cap: 4)
         recording.responseBody(Array("abc".utf8), at: 0.001)
