@@ -18,23 +18,26 @@ public enum FileDescriptor {
         whole(bytes) { send(fd, $0, $1, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// A blocking TCP connection to `host:port` (the first address it resolves to), with a
+    /// A blocking TCP connection to `host:port` (the first of its addresses that answers), with a
     /// send timeout so a stalled peer cannot hold the caller for long; nil if it fails.
     public static func connectTCP(host: String, port: Int, sendTimeout seconds: Int = 2) -> Int32? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &found) == 0, let first = found else { return nil }
+        guard getaddrinfo(host, String(port), &hints, &found) == 0 else { return nil }
         defer { freeaddrinfo(found) }
-        let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+        // Each address in turn: `localhost` may name ::1 first and a server on 127.0.0.1.
+        var next = found
+        while let address = next {
+            next = address.pointee.ai_next
+            let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { continue }
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return fd }
             close(fd)
-            return nil
         }
-        return fd
+        return nil
     }
 
     private static func whole(_ bytes: some Collection<UInt8>, _ put: (UnsafeRawPointer, Int) -> Int) -> Bool {

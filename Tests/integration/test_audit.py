@@ -27,7 +27,8 @@ def audited(start_postern, model_server, tmp_path, audit_dir=None, settings="", 
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
     extra = (f"audit: {{ path: {audit_dir}/audit.jsonl, key: {key}, origin: postern/test, "
              f"checkpoint_interval: 1s{settings} }}")
-    p = start_postern(upstreams={"model": model_server}, routes=list(routes), extra=extra, **kwargs)
+    upstreams = kwargs.pop("upstreams", {"model": model_server})
+    p = start_postern(upstreams=upstreams, routes=list(routes), extra=extra, **kwargs)
     p.audit_dir = audit_dir
     p.verifier = subprocess.run([str(POSTERN), "audit", "key", "--config", str(p.config)],
                                 capture_output=True, text=True, check=True).stdout.strip()
@@ -409,3 +410,62 @@ def test_showing_and_replaying_through_the_sidecar_are_themselves_recorded(start
     assert accesses[0]["reason"] == "incident 42" and accesses[1]["to"] == model_server
     assert accesses[0]["recording_sha256"] == next(r for r in records if r.get("request_id") == echo_id
                                                    and r["kind"] == "request")["recording_sha256"]
+
+
+def test_replay_over_tls_speaks_http1_and_grpc_with_alpn(start_postern, model_server, grpc_server, tmp_path):
+    import ssl
+    import threading
+    from concurrent import futures
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import grpc
+    import grpc_echo
+    from test_audit_export import make_server_certificate
+    ca, cert, key = make_server_certificate(tmp_path / "tls")
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", self.headers["content-type"])
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    https = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    https.socket = context.wrap_socket(https.socket, server_side=True)
+    threading.Thread(target=https.serve_forever, daemon=True).start()
+    secure = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    secure.add_generic_rpc_handlers((grpc_echo.handler(),))
+    grpc_port = secure.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())]))
+    secure.start()
+    try:
+        p = audited(start_postern, model_server, tmp_path, routes=(("/echo", "model"), ("/postern.test.Echo/", "grpc")),
+                    settings=", recordings: { max_exchange_bytes: 64KiB }",
+                    upstreams={"model": model_server, "grpc": grpc_server})
+        request = urllib.request.Request(p.url + "/echo", data=b'{"q": 1}', method="POST",
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            echo_id = reply.headers["x-request-id"]
+        with grpc.insecure_channel(p.target) as channel:
+            bidi = grpc_echo.stub(channel)["Bidi"](iter([b"one", b"two"]), timeout=10)
+            assert list(bidi) == [b"one", b"two"]
+            grpc_id = dict(bidi.initial_metadata())["x-request-id"]
+        p.stop()
+        for request_id, port in ((echo_id, https.server_address[1]), (grpc_id, grpc_port)):
+            result = subprocess.run([str(POSTERN), "audit", "replay", request_id, *log_files(p), "--key", p.verifier,
+                                     "--to", f"https://localhost:{port}", "--ca", str(ca)], capture_output=True, text=True)
+            assert result.returncode == 0 and result.stdout.startswith("same: status 200"), result.stdout + result.stderr
+        # The server's certificate is checked: another CA's is refused.
+        refused = subprocess.run([str(POSTERN), "audit", "replay", echo_id, *log_files(p), "--key", p.verifier,
+                                  "--to", f"https://localhost:{https.server_address[1]}", "--ca", str(p.config)],
+                                 capture_output=True, text=True)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+    finally:
+        https.shutdown()
+        secure.stop(grace=None)
