@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "PosternPolicy", dependencies: ["PosternCrypto", "PosternJSON"]),
         // Just-in-time approvals, grants and revocations: the state machine and the
         // snapshot the data path reads (pure Swift, no store, no sockets).
-        .target(name: "PosternApprovals", dependencies: ["PosternCrypto"]),
+        .target(name: "PosternApprovals", dependencies: ["PosternCrypto", "PosternJSON"]),
         // The audit trail: records as leaves of an RFC 9162 Merkle tree, signed C2SP
         // checkpoints, the file sink and the verifier (no sockets).
         .target(name: "PosternAudit", dependencies: ["PosternCore", "PosternCrypto", "PosternJSON", "PosternClient"]),

@@ -105,12 +105,23 @@ public final class AdminAPI: Sendable {
             case .failure(let problem):
                 return Self.error(400, "bad_request", problem.reason)
             case .success(let revocation):
-                let id = await revocations.add(revocation)
+                let id: String
+                do {
+                    id = try await revocations.add(revocation)
+                } catch {
+                    return Self.storeUnavailable(error)
+                }
                 record("revocation \(id) added by \(actor.id): \(Self.describe(revocation.subject))")
                 return Response(status: 201, body: Self.json((id, revocation)))
             }
         case ("DELETE", 4) where parts[2] == "revocations":
-            guard await revocations.remove(String(parts[3])) else { return Self.error(404, "not_found", "no revocation \(parts[3])") }
+            let removed: Bool
+            do {
+                removed = try await revocations.remove(String(parts[3]))
+            } catch {
+                return Self.storeUnavailable(error)
+            }
+            guard removed else { return Self.error(404, "not_found", "no revocation \(parts[3])") }
             record("revocation \(parts[3]) removed by \(actor.id)")
             return Response(status: 200, body: "{\"removed\":\(JSONText.quote(String(parts[3])))}")
         default:
@@ -158,7 +169,13 @@ public final class AdminAPI: Sendable {
             let event: ApprovalMachine.Event = parts[4] == "approve"
                 ? .approve(by: actor.id, groups: actor.groups, reason: reason, at: now)
                 : .deny(by: actor.id, groups: actor.groups, reason: reason, at: now)
-            switch desk.decide(String(parts[3]), event) {
+            let decided: Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>?
+            do {
+                decided = try await desk.decide(String(parts[3]), event)
+            } catch {
+                return Self.storeUnavailable(error)
+            }
+            switch decided {
             case nil:
                 return Self.error(404, "not_found", "no approval \(parts[3])")
             case .failure(let refusal):
@@ -174,7 +191,13 @@ public final class AdminAPI: Sendable {
             return Response(status: 200, body: "{\"grants\":[" + desk.grants().map { ApprovalJSON.grant($0, now: now) }
                 .joined(separator: ",") + "]}")
         case ("DELETE", "grants", 4) where operatorCalls:
-            guard desk.revokeGrant(String(parts[3])) else { return Self.error(404, "not_found", "no grant \(parts[3])") }
+            let revoked: Bool
+            do {
+                revoked = try await desk.revokeGrant(String(parts[3]))
+            } catch {
+                return Self.storeUnavailable(error)
+            }
+            guard revoked else { return Self.error(404, "not_found", "no grant \(parts[3])") }
             record("grant \(parts[3]) revoked by \(actor.id)")
             return Response(status: 200, body: "{\"revoked\":\(JSONText.quote(String(parts[3])))}")
         default:
@@ -231,6 +254,12 @@ public final class AdminAPI: Sendable {
                       "\"at\":\(revocation.at)"]
         if let until = revocation.until { fields.append("\"until\":\(until)") }
         return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// The shared store could not take a change: nothing was changed (or it will apply
+    /// when the store returns, if it was written but not read back).
+    static func storeUnavailable(_ error: any Error) -> Response {
+        Self.error(503, "store_unavailable", "the approvals store is unavailable: \(error)")
     }
 
     public static func error(_ status: Int, _ code: String, _ message: String) -> Response {

@@ -69,13 +69,37 @@ public struct ApprovalBook: Sendable {
     public mutating func decide(_ id: String, _ event: ApprovalMachine.Event)
         -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
         guard let approval = approvals[id] else { return nil }
-        let result = ApprovalMachine.apply(event, to: approval, grantID: { newID("grt") })
+        // The grant's id follows from its approval's: every sidecar folding the journal names it alike.
+        let grantID = "grt" + (id.hasPrefix("apr") ? id.dropFirst(3) : "-" + id[...])
+        let result = ApprovalMachine.apply(event, to: approval, grantID: { grantID })
         if case .success(let outcome) = result {
             approvals[id] = outcome.approval
             if let grant = outcome.grant { grants[grant.id] = grant }
         }
         return result
     }
+
+    /// Folds one journal entry written by any sidecar (revocations are not the book's);
+    /// a decision's outcome, for the sidecar that waits on it.
+    @discardableResult
+    public mutating func apply(_ entry: JournalEntry) -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
+        switch entry {
+        case .asked(let approval):
+            if approvals[approval.id] == nil { approvals[approval.id] = approval }
+        case .decided(let id, let event):
+            return decide(id, event)
+        case .used(let id, let at):
+            if let grant = grants[id], grant.state(at: at) == .active { grants[id]?.usesLeft -= 1 }
+        case .grantRevoked(let id):
+            _ = revokeGrant(id)
+        case .revocationAdded, .revocationRemoved:
+            break
+        }
+        return nil
+    }
+
+    /// Takes back an approval just opened (the store could not be told of it).
+    public mutating func withdraw(_ id: String) { approvals[id] = nil }
 
     /// Revokes a grant early; false when there is none with that id.
     public mutating func revokeGrant(_ id: String) -> Bool {

@@ -1,26 +1,59 @@
 import Synchronization
 
 /// The approval book shared by every event loop and the admin API of one sidecar, behind a
-/// lock: only requests that need approval and the approvers' calls take it. Kept in memory
-/// until the shared store (SQLite, PostgreSQL) lands.
+/// lock: only requests that need approval and the approvers' calls take it. With a
+/// `journal`, the book is this sidecar's snapshot of the shared store: what requests do is
+/// applied here and written behind, decisions go through the store first.
 public final class ApprovalDesk: Sendable {
     private let book: Mutex<ApprovalBook>
+    public let journal: SharedJournal?
     /// Told of every approval that appears or changes state (created, approved, denied,
     /// expired), after the change: the audit trail's approval records.
     private let observe: @Sendable (Approval) -> Void
 
-    public init(prefix: String = String(UInt32.random(in: 0...UInt32.max), radix: 36),
+    public init(prefix: String = String(UInt32.random(in: 0...UInt32.max), radix: 36), journal: SharedJournal? = nil,
                 observe: @escaping @Sendable (Approval) -> Void = { _ in }) {
         book = Mutex(ApprovalBook(prefix: prefix))
+        self.journal = journal
         self.observe = observe
     }
 
-    public func ask(_ request: ApprovalBook.Request, requirement: ApprovalRequirement, now: Int64) -> ApprovalBook.Answer {
-        observed { $0.ask(request, requirement: requirement, now: now) }
+    /// What a request gets: passed on a grant, or waiting for an approval; while the shared
+    /// store is away, grants still admit but no new approval is opened (`nil`).
+    public func ask(_ request: ApprovalBook.Request, requirement: ApprovalRequirement, now: Int64) -> ApprovalBook.Answer? {
+        let available = journal?.isAvailable ?? true
+        let (answer, entry) = observed { book -> (ApprovalBook.Answer?, JournalEntry?) in
+            let before = book.approvals.count
+            let answer = book.ask(request, requirement: requirement, now: now)
+            switch answer {
+            case .granted(let grant, _): return (answer, .used(grant: grant, at: now))
+            case .pending(let approval) where book.approvals.count > before:
+                guard available else {
+                    book.withdraw(approval.id)
+                    return (nil, nil)
+                }
+                return (answer, .asked(approval))
+            case .pending: return (answer, nil)
+            }
+        }
+        if let entry { journal?.publish(entry) }
+        return answer
     }
 
-    public func decide(_ id: String, _ event: ApprovalMachine.Event) -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
-        observed { $0.decide(id, event) }
+    /// An approver's decision: through the shared store when there is one (its order
+    /// decides between approvers on different sidecars). Nil: no such approval.
+    public func decide(_ id: String, _ event: ApprovalMachine.Event) async throws
+        -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
+        guard let journal else { return observed { $0.decide(id, event) } }
+        // Refused here already, without a write, when it would be refused anyway.
+        guard let approval = book.withLock({ $0.approvals[id] }) else { return nil }
+        if case .failure(let refusal) = ApprovalMachine.apply(event, to: approval, grantID: { "" }) { return .failure(refusal) }
+        return try await journal.commit(.decided(approval: id, event))
+    }
+
+    /// Folds an entry read from the shared journal.
+    public func apply(_ entry: JournalEntry) -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
+        observed { $0.apply(entry) }
     }
 
     public func approvals(now: Int64) -> [Approval] {
@@ -53,5 +86,11 @@ public final class ApprovalDesk: Sendable {
 
     public func grants() -> [Grant] { book.withLock { $0.grants.values.sorted { $0.id < $1.id } } }
 
-    public func revokeGrant(_ id: String) -> Bool { book.withLock { $0.revokeGrant(id) } }
+    /// Ends a grant early; false when there is none with that id.
+    public func revokeGrant(_ id: String) async throws -> Bool {
+        guard let journal else { return book.withLock { $0.revokeGrant(id) } }
+        guard book.withLock({ $0.grants[id] }) != nil else { return false }
+        _ = try await journal.commit(.grantRevoked(id))
+        return true
+    }
 }

@@ -78,6 +78,11 @@ extension CallerError {
         CallerError(code: "audit_unavailable", httpStatus: 503, grpcStatus: .unavailable,
                     message: "the audit trail cannot be written (\(reason)); requests are refused until it can")
     }
+    /// The shared approvals store is away: no new approval can be opened (grants still admit).
+    public static func approvalStoreUnavailable() -> CallerError {
+        CallerError(code: "approval_store_unavailable", httpStatus: 503, grpcStatus: .unavailable,
+                    message: "this request needs approval, and the approvals store is unavailable; try again later")
+    }
     public static func upstreamUnavailable(_ message: String) -> CallerError {
         CallerError(code: "upstream_unavailable", httpStatus: 502, grpcStatus: .unavailable, message: message)
     }

@@ -38,6 +38,8 @@ extension Exchange {
             fail(.approvalRequired("\(decision.reason): approval \(approval.id) is pending until \(approval.expiresAt); "
                                    + "approvers decide at /admin/v1/approvals/\(approval.id)"),
                  outcome: "approval_required", detail: approval.id)
+        case nil:
+            fail(.approvalStoreUnavailable(), outcome: "approval_store_unavailable")
         case .granted(let grant, let secondsLeft):
             switch services.credentials.upstream[operation.function] {
             case .success(let own)?: credential = own
