@@ -60,6 +60,13 @@ let package = Package(
         // Blocking client connections (cleartext or TLS) and HTTP/1.1 replies, for the
         // commands and the audit trail's witness: never on an event loop.
         .target(name: "PosternClient", dependencies: ["PosternCore", "PosternCrypto"]),
+        // Where approvals, grants and revocations are shared: the journal in SQLite (one
+        // pod) or PostgreSQL (replicas), off the event loops.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "PosternStore", dependencies: [
+            "PosternApprovals", "CSQLite",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // The configuration file: typed, validated, every problem reported by key.
         .target(name: "PosternConfig", dependencies: [
             "PosternCore", "PosternPolicy", "PosternJSON", "PosternApprovals", "PosternAudit",
@@ -83,7 +90,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "postern", dependencies: [
-            "PosternCore", "PosternConfig", "PosternCrypto", "PosternClient", "PosternHTTP2", "PosternProxy", "PosternAdmin", "PosternApprovals",
+            "PosternCore", "PosternConfig", "PosternCrypto", "PosternClient", "PosternHTTP2", "PosternProxy", "PosternStore", "PosternAdmin", "PosternApprovals",
             "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -97,7 +104,7 @@ let package = Package(
         ]),
         .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
         .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy", "PosternJSON"]),
-        .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals"]),
+        .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals", "PosternStore", "CSQLite"]),
         .testTarget(name: "PosternAuditTests", dependencies: ["PosternAudit", "PosternCrypto"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

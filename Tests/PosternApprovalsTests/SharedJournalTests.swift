@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSQLite
+import PosternStore
 import Testing
 @testable import PosternApprovals
 
@@ -14,18 +19,43 @@ import Testing
         let journal: SharedJournal
         let desk: ApprovalDesk
 
-        init(_ store: MemoryJournalStore, _ name: String) {
+        /// A file to remove when the sidecar goes (the other sidecars keep theirs open).
+        let file: String?
+
+        init(_ store: any JournalStore, _ name: String, file: String? = nil) {
+            self.file = file
             journal = SharedJournal(store: store, origin: name)
             desk = ApprovalDesk(prefix: name, journal: journal)
             journal.attach { [desk] entry in desk.apply(entry) }
         }
 
         func step() async { await journal.step() }
+
+        deinit {
+            if let file { for suffix in ["", "-wal", "-shm"] { unlink(file + suffix) } }
+        }
     }
 
-    @Test func anApprovalAskedOnOneSidecarIsDecidedOnAnotherAndItsGrantAdmitsOnBoth() async throws {
-        let store = MemoryJournalStore()
-        let a = Sidecar(store, "a"), b = Sidecar(store, "b")
+    /// The stores sidecars share: one in memory, or one SQLite file each opens for itself.
+    enum Store: CaseIterable {
+        case memory, sqlite
+
+        func sidecars(_ names: String...) throws -> [Sidecar] {
+            switch self {
+            case .memory:
+                let shared = MemoryJournalStore()
+                return names.map { Sidecar(shared, $0) }
+            case .sqlite:
+                let path = "/tmp/postern-journal-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
+                return try names.map { Sidecar(try SQLiteJournalStore(path: path), $0, file: path) }
+            }
+        }
+    }
+
+    @Test(arguments: Store.allCases)
+    func anApprovalAskedOnOneSidecarIsDecidedOnAnotherAndItsGrantAdmitsOnBoth(_ kind: Store) async throws {
+        let sidecars = try kind.sidecars("a", "b")
+        let (a, b) = (sidecars[0], sidecars[1])
         let requirement = ApprovalRequirement(approvers: [Self.alice], grantUses: 2, bindToRequest: true)
         guard case .pending(let approval)? = a.desk.ask(Self.request, requirement: requirement, now: 100) else {
             Issue.record("no approval")
@@ -56,9 +86,10 @@ import Testing
         }
     }
 
-    @Test func approversOnTwoSidecarsAreCountedOnceEachAndTheRequesterNever() async throws {
-        let store = MemoryJournalStore()
-        let a = Sidecar(store, "a"), b = Sidecar(store, "b")
+    @Test(arguments: Store.allCases)
+    func approversOnTwoSidecarsAreCountedOnceEachAndTheRequesterNever(_ kind: Store) async throws {
+        let sidecars = try kind.sidecars("a", "b")
+        let (a, b) = (sidecars[0], sidecars[1])
         let requirement = ApprovalRequirement(approvers: [Self.alice, Self.bob, Self.deployer], approvalsNeeded: 2)
         guard case .pending(let approval)? = a.desk.ask(Self.request, requirement: requirement, now: 100) else { return }
         await a.step()
@@ -105,6 +136,33 @@ import Testing
         await c.step()
         #expect(c.desk.grants().first?.usesLeft == 4)
         #expect(c.desk.approvals(now: 105).map(\.state) == [.approved, .pending])
+    }
+
+    @Test func aRestartedSidecarReadsBackEverythingFromItsSQLiteFile() async throws {
+        let path = "/tmp/postern-journal-\(getpid())-restart.sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+        let requirement = ApprovalRequirement(approvers: [Self.alice])
+        var approvalID = ""
+        do {
+            let first = Sidecar(try SQLiteJournalStore(path: path), "run-1")
+            guard case .pending(let approval)? = first.desk.ask(Self.request, requirement: requirement, now: 100) else { return }
+            approvalID = approval.id
+            _ = try await first.desk.decide(approval.id, .approve(by: Self.alice, groups: [], reason: "", at: 101))
+        }
+        let second = Sidecar(try SQLiteJournalStore(path: path), "run-2")
+        await second.step()
+        #expect(second.desk.approvals(now: 102).map(\.id) == [approvalID])
+        #expect(second.desk.grants().first?.approval == approvalID)
+        // A file from a newer Postern is refused, not misread.
+        _ = try? SQLiteJournalStore(path: path)
+        let newer = path + "-newer"
+        defer { for suffix in ["", "-wal", "-shm"] { unlink(newer + suffix) } }
+        _ = try SQLiteJournalStore(path: newer)
+        var handle: OpaquePointer?
+        sqlite3_open(newer, &handle)
+        sqlite3_exec(handle, "INSERT INTO postern_schema (version) VALUES (99)", nil, nil, nil)
+        sqlite3_close(handle)
+        #expect(throws: JournalStoreError.self) { _ = try SQLiteJournalStore(path: newer) }
     }
 
     @Test func entriesReadBackAsTheyWereWritten() throws {
