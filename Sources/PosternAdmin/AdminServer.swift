@@ -19,15 +19,23 @@ public final class AdminServer: Sendable {
     private let metrics: Metrics?
     private let channel = NIOLockedValueBox<Channel?>(nil)
 
-    public init(group: EventLoopGroup, api: AdminAPI? = nil, metrics: Metrics? = nil, readiness: @escaping Readiness) {
+    /// What still works but not fully (say, the approvals store is away): listed by a
+    /// ready `/readyz`, which stays ready.
+    public typealias Degraded = @Sendable () -> [String]
+    private let degraded: Degraded
+
+    public init(group: EventLoopGroup, api: AdminAPI? = nil, metrics: Metrics? = nil, readiness: @escaping Readiness,
+                degraded: @escaping Degraded = { [] }) {
         self.group = group
         self.api = api
         self.metrics = metrics
         self.readiness = readiness
+        self.degraded = degraded
     }
 
     public func start(host: String, port: Int) async throws -> SocketAddress {
         let readiness = self.readiness
+        let degraded = self.degraded
         let api = self.api
         let metrics = self.metrics
         let channel = try await ServerBootstrap(group: group)
@@ -35,7 +43,8 @@ public final class AdminServer: Sendable {
             .childChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, api: api, metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, degraded: degraded, api: api,
+                                                                                      metrics: metrics))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -65,8 +74,12 @@ final class AdminHandler: ChannelInboundHandler {
     private var bodyTooLarge = false
     static let maxBody = 64 << 10
 
-    init(readiness: @escaping AdminServer.Readiness, api: AdminAPI?, metrics: AdminServer.Metrics?) {
+    private let degraded: AdminServer.Degraded
+
+    init(readiness: @escaping AdminServer.Readiness, degraded: @escaping AdminServer.Degraded, api: AdminAPI?,
+         metrics: AdminServer.Metrics?) {
         self.readiness = readiness
+        self.degraded = degraded
         self.api = api
         self.metrics = metrics
     }
@@ -122,13 +135,17 @@ final class AdminHandler: ChannelInboundHandler {
             respond(context, head, 200, "{\"status\":\"ok\"}")
         case "/readyz":
             let readiness = self.readiness
+            let degraded = self.degraded()
             let promise = context.eventLoop.makePromise(of: String?.self)
             promise.completeWithTask { await readiness() }
             promise.futureResult.assumeIsolated().whenSuccess { reason in
                 if let reason {
                     self.respond(context, head, 503, "{\"status\":\"not_ready\",\"reason\":\(JSONText.quote(reason))}")
-                } else {
+                } else if degraded.isEmpty {
                     self.respond(context, head, 200, "{\"status\":\"ready\"}")
+                } else {
+                    let list = degraded.map(JSONText.quote).joined(separator: ",")
+                    self.respond(context, head, 200, "{\"status\":\"ready\",\"degraded\":[\(list)]}")
                 }
             }
         default:

@@ -32,6 +32,7 @@ extension PosternConfig {
         keep("runtime", \.logFormat)
         keep("limits", \.limits)
         keep("audit", \.audit)
+        keep("store", \.store)
         take("identity", \.identity)
         take("admin.operators", \.adminOperators)
         take("masking", \.masking)

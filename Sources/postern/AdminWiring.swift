@@ -24,12 +24,24 @@ final class AdminState: Sendable {
 
     let audit: AuditWiring?
 
-    init(config: PosternConfig, audit: AuditWiring? = nil) {
+    init(config: PosternConfig, audit: AuditWiring? = nil, journal: SharedJournal? = nil) {
         self.audit = audit
-        approvals = ApprovalDesk { [audit] approval in audit?.record(Self.record(approval)) }
+        let approvals = ApprovalDesk(journal: journal) { [audit] approval in audit?.record(Self.record(approval)) }
         operators = NIOLockedValueBox(config.adminOperators)
         let proxy = self.proxy
-        revocations = RevocationStore { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
+        let revocations = RevocationStore(journal: journal) { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
+        // What the journal says goes to the desk, or to the revocations.
+        journal?.attach { entry in
+            switch entry {
+            case .revocationAdded, .revocationRemoved:
+                await revocations.apply(entry)
+                return nil
+            default:
+                return approvals.apply(entry)
+            }
+        }
+        self.approvals = approvals
+        self.revocations = revocations
     }
 
     /// `approval.pending`, `approval.approved`, `approval.denied`, `approval.expired`.
@@ -80,6 +92,18 @@ final class AdminState: Sendable {
                                             now: Double(now))
         }
         text += CredentialMetrics.exposition(credentials.withLockedValue { $0 }, now: now)
+        if let journal = self.approvals.journal {
+            let status = journal.status
+            var store = PrometheusText()
+            store.family("postern_store_up", "gauge", "Whether the approvals store answers (0: the last snapshot is enforced, "
+                         + "new approvals and decisions are refused).")
+            store.sample("postern_store_up", "", status.healthy ? 1 : 0)
+            store.family("postern_store_journal_entries", "gauge", "Journal entries read from the store.")
+            store.sample("postern_store_journal_entries", "", Int(status.sequence))
+            store.family("postern_store_pending_entries", "gauge", "Entries applied here and not yet written to the store.")
+            store.sample("postern_store_pending_entries", "", status.pending)
+            text += store.text
+        }
         return text
     }
 

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PosternAdmin
+import PosternApprovals
 import PosternAudit
 import PosternConfig
 import PosternCore
@@ -34,7 +35,16 @@ enum RunCommand {
             try await group.shutdownGracefully()
             return false
         }
-        let adminState = AdminState(config: config, audit: audit)
+        let journal: SharedJournal?
+        switch StoreWiring.open(config) {
+        case .success(let opened): journal = opened
+        case .failure(let error):
+            Log.error("postern: \(error)")
+            audit?.close(AuditRecord(kind: "postern.stop").string("reason", "the approvals store did not open"))
+            try await group.shutdownGracefully()
+            return false
+        }
+        let adminState = AdminState(config: config, audit: audit, journal: journal)
         let readiness: AdminServer.Readiness = {
             if let failure = audit?.log.status.failure { return "audit trail failing: \(failure)" }
             switch phase.withLockedValue({ $0 }) {
@@ -47,14 +57,32 @@ enum RunCommand {
             }
         }
         let metrics: AdminServer.Metrics = { await adminState.metrics() }
-        let admin = AdminServer(group: group, api: adminState.api(), metrics: metrics, readiness: readiness)
+        let degraded: AdminServer.Degraded = {
+            guard let journal, let error = journal.status.lastError else { return [] }
+            return ["approvals store \(journal.store.description) unavailable (\(error)): the last snapshot is enforced, "
+                    + "new approvals and decisions are refused"]
+        }
+        let admin = AdminServer(group: group, api: adminState.api(), metrics: metrics, readiness: readiness, degraded: degraded)
         let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
         // Probes and scrapes only: what the kubelet and Prometheus reach on the pod IP.
-        let health = config.health.map { _ in AdminServer(group: group, metrics: metrics, readiness: readiness) }
+        let health = config.health.map { _ in AdminServer(group: group, metrics: metrics, readiness: readiness, degraded: degraded) }
         if let health, let address = config.health {
             let bound = try await health.start(host: address.host, port: address.port)
             Log.info("postern: health and metrics on \(bound.hostPort)")
         }
+        var following: Task<Void, Never>?
+        if let journal {
+            guard await StoreWiring.firstRead(journal, signal: signal, waiting: { reason in phase.withLockedValue { $0 = .waiting(reason) } })
+            else {
+                await admin.stop()
+                await health?.stop()
+                audit?.close(AuditRecord(kind: "postern.stop").string("reason", "stopped while waiting for the approvals store"))
+                try await group.shutdownGracefully()
+                return true
+            }
+            following = Task { await journal.run() }
+        }
+        defer { following?.cancel() }
         let credentials: Credentials
         switch await CredentialWait.load(config, signal: signal, waiting: { reason in phase.withLockedValue { $0 = .waiting(reason) } }) {
         case .success(let loaded):

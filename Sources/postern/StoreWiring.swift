@@ -1,0 +1,50 @@
+import PosternApprovals
+import PosternConfig
+import PosternStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the store a configuration names and reads its journal before anything is
+/// served: a sidecar that started without knowing the revocations could admit a revoked
+/// caller, so start-up waits for the store (saying why in `/readyz`) rather than guess.
+enum StoreWiring {
+    static func open(_ config: PosternConfig) -> Result<SharedJournal?, JournalStoreError> {
+        guard let store = config.store else { return .success(nil) }
+        let origin = "\(hostname())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        switch store.location {
+        case .sqlite(let path):
+            do {
+                return .success(SharedJournal(store: try SQLiteJournalStore(path: path), origin: origin,
+                                              pollInterval: store.pollInterval))
+            } catch let error as JournalStoreError {
+                return .failure(error)
+            } catch {
+                return .failure(JournalStoreError("\(error)"))
+            }
+        case .postgres:
+            return .failure(JournalStoreError("store.url: PostgreSQL stores are not in this build yet; use sqlite:///PATH"))
+        }
+    }
+
+    /// Reads the journal until it has been read whole once (or a signal stops the wait).
+    static func firstRead(_ journal: SharedJournal, signal: TerminationSignal, waiting: (String) -> Void) async -> Bool {
+        var logged = false
+        while signal.received == nil {
+            await journal.step()
+            if journal.isAvailable { return true }
+            let reason = "waiting for the approvals store \(journal.store.description): \(journal.status.lastError ?? "?")"
+            waiting(reason)
+            if !logged { Log.warning("postern: \(reason)") }
+            logged = true
+            try? await Task.sleep(for: .seconds(1))
+        }
+        return false
+    }
+
+    private static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        return gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "postern"
+    }
+}

@@ -1,0 +1,30 @@
+import Testing
+@testable import PosternConfig
+
+@Suite struct StoreConfigTests {
+    @Test func anSQLiteStoreIsAFileBesideTheConfiguration() throws {
+        let draft = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: 'sqlite://state/p.sqlite', poll_interval: 250ms }",
+                                        file: "/etc/postern/postern.yaml")
+        #expect(draft.problems.isEmpty, "\(draft.problems)")
+        #expect(draft.config.store?.location == .sqlite(path: "/etc/postern/state/p.sqlite"))
+        #expect(draft.config.store?.pollInterval == .milliseconds(250))
+        let absolute = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: 'sqlite:///var/lib/p.sqlite' }", file: "f.yaml")
+        #expect(absolute.config.store?.location == .sqlite(path: "/var/lib/p.sqlite"))
+    }
+
+    @Test func aStoreURLWithAPasswordOrWithoutAPlaceIsRefused() {
+        for (url, expected) in [("'postgres://app:secret@db:5432/postern'", "password_file, not the url"),
+                                ("'mysql://db/x'", "sqlite:///PATH or postgres://"), ("'sqlite://'", "names a file"),
+                                ("'postgres://app@db:5432/postern'", "not in this build yet")] {
+            let draft = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: \(url) }", file: "f.yaml")
+            let text = draft.problems.map(\.description).joined(separator: "\n")
+            #expect(text.contains(expected), "\(url): \(text)")
+        }
+    }
+
+    @Test func theStoreIsNotSwappedOnReload() {
+        let before = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: 'sqlite:///a' }", file: "f.yaml").config
+        let after = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: 'sqlite:///b' }", file: "f.yaml").config
+        #expect(before.reloading(after).needRestart.contains("store"))
+    }
+}

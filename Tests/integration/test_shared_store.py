@@ -1,0 +1,89 @@
+"""Approvals, grants and revocations in a shared store: two sidecars on one SQLite file
+see each other's approvals, decisions and revocations within the bound, and a restarted
+sidecar keeps what was decided before it went."""
+import os
+import time
+
+from conftest import RUN_UNPRIVILEGED, UNPRIVILEGED_UID, curl
+from identity_material import mint
+from test_approvals import ALICE, DEPLOYER, OPS, POLICY, admin, approval_id, load
+
+WEB = "spiffe://example.org/ns/app/sa/web"
+
+
+def state_dir(tmp_path):
+    """A directory Postern's user may write, as a volume mounted for the store would be."""
+    directory = tmp_path / "state"
+    directory.mkdir()
+    if RUN_UNPRIVILEGED:
+        os.chown(directory, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    return directory / "postern.sqlite"
+
+
+def sidecar(start_postern, model_server, keys, store):
+    policy = POLICY.replace("functions:\n", f"functions:\n  inference: {{ callers: ['spiffe://example.org/ns/app/*'] }}\n")
+    policy = policy.replace("operations: [", "operations: [{ methods: [GET], path: /v1/models, function: inference, name: list }, ", 1)
+    return start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(),
+                         extra=policy + f"store: {{ url: 'sqlite://{store}', poll_interval: 100ms }}\n",
+                         admin=f"operators: ['{OPS}']")
+
+
+def models(p, token):
+    """The status of a call by `token`; None for one cut short (the revocation arrived
+    while it was in flight, which ends it)."""
+    try:
+        return curl("-H", f"authorization: Bearer {token}", f"{p.url}/v1/models")[0]
+    except RuntimeError:
+        return None
+
+
+def eventually(check, within=2.0):
+    """How long `check` took to hold (it must within `within` seconds)."""
+    started = time.time()
+    while not check():
+        assert time.time() - started < within, "not within the bound"
+        time.sleep(0.02)
+    return time.time() - started
+
+
+def test_two_sidecars_on_one_store_share_approvals_grants_and_revocations(start_postern, model_server, keys, tmp_path):
+    store = state_dir(tmp_path)
+    a = sidecar(start_postern, model_server, keys, store)
+    b = sidecar(start_postern, model_server, keys, store)
+    body = '{"model": "llama-3-8b"}'
+    status, reply = load(a, keys, body)
+    assert status == 403
+    pending = approval_id(reply)
+    # Asked on a, listed and decided on b.
+    eventually(lambda: admin(b, keys, "GET", f"/admin/v1/approvals/{pending}")[0] == 200)
+    status, decided = admin(b, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {"reason": "ok"})
+    assert status == 200 and decided["state"] == "approved"
+    # The grant admits the request on a, once; then b knows it is used up.
+    eventually(lambda: admin(a, keys, "GET", f"/admin/v1/approvals/{pending}")[1].get("state") == "approved")
+    assert load(a, keys, body) == (200, body.encode())
+    eventually(lambda: load(b, keys, body)[0] == 403)
+    # A revocation made on a stops the caller on b within 2 s.
+    token = mint(keys.svid_key, sub=WEB)
+    assert curl("-H", f"authorization: Bearer {token}", f"{b.url}/v1/models")[0] == 200
+    status, _ = admin(a, keys, "POST", "/admin/v1/revocations", {"identity": WEB, "reason": "leaked"}, caller=OPS)
+    assert status == 201
+    took = eventually(lambda: models(b, token) == 403)
+    assert took < 2.0
+    metrics = curl(f"{b.admin}/metrics")[2].decode()
+    assert "postern_store_up 1" in metrics
+
+
+def test_a_restarted_sidecar_keeps_its_grants_and_revocations(start_postern, model_server, keys, tmp_path):
+    store = state_dir(tmp_path)
+    first = sidecar(start_postern, model_server, keys, store)
+    body = '{"model": "mistral"}'
+    pending = approval_id(load(first, keys, body)[1])
+    assert admin(first, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 200
+    assert admin(first, keys, "POST", "/admin/v1/revocations", {"identity": WEB, "reason": "x"}, caller=OPS)[0] == 201
+    first.stop()
+    again = sidecar(start_postern, model_server, keys, store)
+    assert load(again, keys, body) == (200, body.encode())  # the grant made before the restart
+    token = mint(keys.svid_key, sub=WEB)
+    assert curl("-H", f"authorization: Bearer {token}", f"{again.url}/v1/models")[0] == 403
+    status, listed = admin(again, keys, "GET", "/admin/v1/revocations", caller=OPS)
+    assert status == 200 and [r["identity"] for r in listed["revocations"]] == [WEB]
