@@ -28,7 +28,7 @@ public final class ClientStream {
     }
 
     private let fd: Int32
-    private let tls: TLSClientStream?
+    private var tls: TLSClientStream?
 
     private init(fd: Int32, tls: TLSClientStream?) {
         self.fd = fd
@@ -54,11 +54,33 @@ public final class ClientStream {
         }
     }
 
+    /// Turns a cleartext connection into TLS, for protocols that agree on it first in
+    /// clear (PostgreSQL's SSLRequest): the server's certificate checked against `caFile`.
+    public func startTLS(serverName: String, caFile: String) throws(Failure) {
+        guard tls == nil else { return }
+        do {
+            tls = try TLSClientStream(fd: fd, serverName: serverName, caFile: caFile)
+        } catch {
+            throw Failure("\(error)")
+        }
+    }
+
     /// The protocol chosen by ALPN (TLS only).
     public var negotiatedProtocol: String? { tls?.negotiatedProtocol }
 
     public func write(_ bytes: [UInt8]) -> Bool {
         tls.map { $0.write(bytes) } ?? FileDescriptor.sendAll(fd, bytes)
+    }
+
+    /// Whether something can be read within `milliseconds` (without reading it).
+    public func readable(within milliseconds: Int32) -> Bool {
+        if tls?.hasPending == true { return true }
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let n = poll(&ready, 1, milliseconds)
+            if n < 0, errno == EINTR { continue }
+            return n > 0
+        }
     }
 
     /// Bytes read into `buffer`: 0 at the end of the stream, -1 on an error.

@@ -6,6 +6,8 @@ import Yams
 ///   is read from the configuration's directory) or `postgres://USER@HOST:PORT/DATABASE`
 ///   (replicas sharing one database).
 /// - `password_file`: the PostgreSQL password, never in the URL.
+/// - `ca`: TLS to PostgreSQL (the server's certificate checked against this CA file and
+///   the host name).
 /// - `poll_interval`: how often the journal is read again besides notifications (default 1s).
 /// Without `store`, they live in memory and are lost on restart.
 public struct StoreConfig: Sendable, Equatable {
@@ -16,12 +18,13 @@ public struct StoreConfig: Sendable, Equatable {
 
     public var location: Location
     public var passwordFile: String?
+    public var caFile: String?
     public var pollInterval: Duration = .seconds(1)
 
     static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> StoreConfig? {
-        guard let entries = d.mapping(node, "store", allowed: ["url", "password_file", "poll_interval"]) else { return nil }
+        guard let entries = d.mapping(node, "store", allowed: ["url", "password_file", "ca", "poll_interval"]) else { return nil }
         var location: Location?
-        var passwordFile: String?
+        var passwordFile: String?, caFile: String?
         var pollInterval: Duration = .seconds(1)
         for (name, value) in entries {
             let key = "store.\(name)"
@@ -33,6 +36,7 @@ public struct StoreConfig: Sendable, Equatable {
                 case .failure(let problem): d.report(key, value, problem.message)
                 }
             case "password_file": passwordFile = d.file(value, key, base: base)
+            case "ca": caFile = d.file(value, key, base: base)
             default: pollInterval = d.interval(value, key) ?? pollInterval
             }
         }
@@ -40,13 +44,10 @@ public struct StoreConfig: Sendable, Equatable {
             d.report("store.url", node, "a store needs its url (sqlite:///PATH or postgres://USER@HOST:PORT/DATABASE)")
             return nil
         }
-        if case .postgres = location {
-            if passwordFile == nil {
-                d.report("store.password_file", node, "a PostgreSQL store needs password_file (the password never goes in the url)")
-            }
-            d.report("store.url", node, "PostgreSQL stores are not in this build yet: use sqlite:///PATH")
+        if case .sqlite = location, caFile != nil || passwordFile != nil {
+            d.report("store", node, "ca and password_file are for a PostgreSQL store")
         }
-        return StoreConfig(location: location, passwordFile: passwordFile, pollInterval: pollInterval)
+        return StoreConfig(location: location, passwordFile: passwordFile, caFile: caFile, pollInterval: pollInterval)
     }
 
     struct Problem: Error { var message: String }

@@ -71,6 +71,9 @@ public final class TLSClientStream: @unchecked Sendable {
         return Int(n)
     }
 
+    /// Whether decrypted bytes wait to be read (a poll on the socket would not see them).
+    public var hasPending: Bool { SSL_pending(ssl) > 0 }
+
     /// The protocol the server chose by ALPN, if any.
     public var negotiatedProtocol: String? {
         var data: UnsafePointer<UInt8>?

@@ -23,8 +23,15 @@ enum StoreWiring {
             } catch {
                 return .failure(JournalStoreError("\(error)"))
             }
-        case .postgres:
-            return .failure(JournalStoreError("store.url: PostgreSQL stores are not in this build yet; use sqlite:///PATH"))
+        case .postgres(let host, let port, let user, let database):
+            var password: String?
+            if let file = store.passwordFile {
+                guard let text = TextFile.read(file) else { return .failure(JournalStoreError("store.password_file: cannot read \(file)")) }
+                password = String(text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first ?? "")
+            }
+            let postgres = PostgresJournalStore(host: host, port: port, user: user, database: database, password: password,
+                                                caFile: store.caFile)
+            return .success(SharedJournal(store: postgres, origin: origin, pollInterval: store.pollInterval))
         }
     }
 

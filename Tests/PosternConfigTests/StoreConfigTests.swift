@@ -15,11 +15,19 @@ import Testing
     @Test func aStoreURLWithAPasswordOrWithoutAPlaceIsRefused() {
         for (url, expected) in [("'postgres://app:secret@db:5432/postern'", "password_file, not the url"),
                                 ("'mysql://db/x'", "sqlite:///PATH or postgres://"), ("'sqlite://'", "names a file"),
-                                ("'postgres://app@db:5432/postern'", "not in this build yet")] {
+                                ("'sqlite:///x', ca: ca.pem", "for a PostgreSQL store")] {
             let draft = PosternConfig.draft(yaml: AuditConfigTests.upstream + "store: { url: \(url) }", file: "f.yaml")
             let text = draft.problems.map(\.description).joined(separator: "\n")
             #expect(text.contains(expected), "\(url): \(text)")
         }
+    }
+
+    @Test func aPostgreSQLStoreNamesItsServerUserAndDatabase() {
+        let draft = PosternConfig.draft(yaml: AuditConfigTests.upstream
+            + "store: { url: 'postgres://postern@db.internal:5432/approvals', password_file: pw, ca: ca.pem }", file: "/etc/p/p.yaml")
+        #expect(draft.problems.isEmpty, "\(draft.problems)")
+        #expect(draft.config.store?.location == .postgres(host: "db.internal", port: 5432, user: "postern", database: "approvals"))
+        #expect(draft.config.store?.passwordFile == "/etc/p/pw" && draft.config.store?.caFile == "/etc/p/ca.pem")
     }
 
     @Test func theStoreIsNotSwappedOnReload() {
