@@ -35,7 +35,8 @@ def binaries():
 class PostgresServer:
     USER, DATABASE, PASSWORD = "postern", "postern", "s3cret-for-tests"
 
-    def __init__(self, directory):
+    def __init__(self, directory, tls=None):
+        """`tls`: (certificate, key) the server presents, with `ssl=on`."""
         self.bin = binaries()
         self.dir = Path(directory)
         self.dir.mkdir()
@@ -44,13 +45,22 @@ class PostgresServer:
         password_file = self.dir / "superuser-password"
         password_file.write_text("superuser-password\n")
         share_with_postern(self.dir)  # the folders above, for the server's user
-        if os.getuid() == 0:
-            entry = pwd.getpwnam("postgres")
+        entry = pwd.getpwnam("postgres") if os.getuid() == 0 else None
+        if entry:
             for path in (self.dir, password_file):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         subprocess.run(as_server_user([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                                      "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8"]),
                        check=True, capture_output=True)
+        self.options = []
+        if tls:
+            cert, key = (self.dir / "server.pem", self.dir / "server.key")
+            shutil.copy(tls[0], cert)
+            shutil.copy(tls[1], key)
+            if os.getuid() == 0:
+                for path in (cert, key):
+                    os.chown(path, entry.pw_uid, entry.pw_gid)
+            self.options = ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
         self.start()
         self.psql("postgres", f"CREATE ROLE {self.USER} LOGIN PASSWORD '{self.PASSWORD}'")
         self.psql("postgres", f"CREATE DATABASE {self.DATABASE} OWNER {self.USER}")
@@ -62,8 +72,10 @@ class PostgresServer:
     def start(self):
         # Starting a sidecar opens the test's folders to Postern's user: the server wants its own shut.
         os.chmod(self.data, 0o700)
+        for key in self.dir.glob("server.key"):
+            os.chmod(key, 0o600)
         self.proc = subprocess.Popen(as_server_user([str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                                                   "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}"]),
+                                                   "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}", *self.options]),
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "a"))
         wait_for_port(self.port, timeout=20)
         deadline = time.time() + 20

@@ -156,3 +156,26 @@ def test_a_store_that_goes_away_keeps_the_snapshot_enforced_and_catches_up(start
     assert admin(a, keys, "POST", f"/admin/v1/approvals/{fresh}/approve", {})[0] == 200
     assert load(a, keys, body) == (200, body.encode())
     assert models(a, token) == 403  # the revocation made before the outage still holds
+
+
+def test_tls_to_postgresql_checks_the_servers_certificate(start_postern, model_server, keys, tmp_path):
+    from test_audit_export import make_server_certificate
+    ca, cert, key = make_server_certificate(tmp_path / "tls")
+    other_ca, _, _ = make_server_certificate(tmp_path / "other")
+    server = PostgresServer(tmp_path / "postgres", tls=(cert, key))
+    try:
+        url = server.url.replace("127.0.0.1", "localhost")
+        store = f"{{ url: '{url}', password_file: {server.password_file}, ca: {ca} }}"
+        p = sidecar(start_postern, model_server, keys, None, store=store)
+        pending = approval_id(load(p, keys, '{"model": "a"}')[1])
+        assert admin(p, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 200
+        ssl = server.psql("postern", "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+                          "WHERE ssl AND application_name = 'postern'", user="postern", password=server.PASSWORD)
+        assert int(ssl) >= 1  # Postern's connections are the TLS ones
+        # A server whose certificate another CA signed is not the store: Postern waits, not ready.
+        wrong = f"{{ url: '{url}', password_file: {server.password_file}, ca: {other_ca} }}"
+        with pytest.raises(RuntimeError, match=r"did not start(.|\n)*waiting for the approvals store(.|\n)*TLS") as refused:
+            sidecar(start_postern, model_server, keys, None, store=wrong)
+        assert "certificate" in str(refused.value), str(refused.value)
+    finally:
+        server.stop()
