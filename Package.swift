@@ -5,6 +5,7 @@ let package = Package(
     name: "postern",
     products: [
         .executable(name: "postern", targets: ["postern"]),
+        .executable(name: "postern-bench", targets: ["postern-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -97,6 +98,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+
+        // Micro-benchmarks behind `bench/run` (not shipped).
+        .executableTarget(name: "postern-bench", dependencies: ["PosternApprovals"]),
 
         .testTarget(name: "PosternCoreTests", dependencies: ["PosternCore"]),
         .testTarget(name: "PosternHTTP2Tests", dependencies: [

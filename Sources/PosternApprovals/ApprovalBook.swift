@@ -4,6 +4,46 @@
 public struct ApprovalBook: Sendable {
     public private(set) var approvals: [String: Approval] = [:]
     public private(set) var grants: [String: Grant] = [:]
+    /// Grant ids by holder: a request looks at its caller's grants only, however many
+    /// others hold one.
+    private var holders: [String: [String]] = [:]
+    /// Pending approvals by what they wait for (requester, digest, rule), and all of them
+    /// for expiry: a request never walks the decided ones.
+    private var waiting: [WaitKey: String] = [:]
+
+    private struct WaitKey: Hashable, Sendable {
+        var requester: String
+        var digest: String
+        var rule: String
+
+        init(_ approval: Approval) {
+            requester = approval.requester
+            digest = approval.digest
+            rule = approval.rule
+        }
+
+        init(_ request: Request) {
+            requester = request.requester
+            digest = request.digest
+            rule = request.rule
+        }
+    }
+
+    /// Every change of an approval goes through here, so the index follows.
+    private mutating func store(_ approval: Approval) {
+        approvals[approval.id] = approval
+        let key = WaitKey(approval)
+        if approval.state == .pending {
+            waiting[key] = approval.id
+        } else if waiting[key] == approval.id {
+            waiting[key] = nil
+        }
+    }
+
+    private mutating func store(_ grant: Grant) {
+        if grants[grant.id] == nil { holders[grant.holder, default: []].append(grant.id) }
+        grants[grant.id] = grant
+    }
     private var nextID = 0
     private let prefix: String
 
@@ -43,25 +83,23 @@ public struct ApprovalBook: Sendable {
     public mutating func ask(_ request: Request, requirement: ApprovalRequirement, now: Int64) -> Answer {
         expire(now: now)
         // The grant that admits it and ends soonest, so longer ones are kept for later.
-        let usable = grants.values.compactMap { grant -> (Grant, Int64)? in
+        let usable = (holders[request.requester] ?? []).compactMap { grants[$0] }.compactMap { grant -> (Grant, Int64)? in
             guard case .success(let used) = grant.use(by: request.requester, function: request.function,
                                                       operation: request.operation, model: request.model,
                                                       digest: request.digest, at: now) else { return nil }
             return (used.grant, used.secondsLeft)
         }.min { $0.1 < $1.1 }
         if let (used, secondsLeft) = usable {
-            grants[used.id] = used
+            store(used)
             return .granted(grant: used.id, secondsLeft: secondsLeft)
         }
-        if let waiting = approvals.values.first(where: {
-            $0.state == .pending && $0.requester == request.requester && $0.digest == request.digest && $0.rule == request.rule
-        }) {
-            return .pending(waiting)
+        if let id = waiting[WaitKey(request)], let approval = approvals[id] {
+            return .pending(approval)
         }
         let approval = Approval(id: newID("apr"), requester: request.requester, function: request.function,
                                 operation: request.operation, model: request.model, rule: request.rule,
                                 requirement: requirement, digest: request.digest, summary: request.summary, createdAt: now)
-        approvals[approval.id] = approval
+        store(approval)
         return .pending(approval)
     }
 
@@ -73,8 +111,8 @@ public struct ApprovalBook: Sendable {
         let grantID = "grt" + (id.hasPrefix("apr") ? id.dropFirst(3) : "-" + id[...])
         let result = ApprovalMachine.apply(event, to: approval, grantID: { grantID })
         if case .success(let outcome) = result {
-            approvals[id] = outcome.approval
-            if let grant = outcome.grant { grants[grant.id] = grant }
+            store(outcome.approval)
+            if let grant = outcome.grant { store(grant) }
         }
         return result
     }
@@ -85,11 +123,14 @@ public struct ApprovalBook: Sendable {
     public mutating func apply(_ entry: JournalEntry) -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
         switch entry {
         case .asked(let approval):
-            if approvals[approval.id] == nil { approvals[approval.id] = approval }
+            if approvals[approval.id] == nil { store(approval) }
         case .decided(let id, let event):
             return decide(id, event)
         case .used(let id, let at):
-            if let grant = grants[id], grant.state(at: at) == .active { grants[id]?.usesLeft -= 1 }
+            if var grant = grants[id], grant.state(at: at) == .active {
+                grant.usesLeft -= 1
+                store(grant)
+            }
         case .grantRevoked(let id):
             _ = revokeGrant(id)
         case .revocationAdded, .revocationRemoved:
@@ -99,7 +140,10 @@ public struct ApprovalBook: Sendable {
     }
 
     /// Takes back an approval just opened (the store could not be told of it).
-    public mutating func withdraw(_ id: String) { approvals[id] = nil }
+    public mutating func withdraw(_ id: String) {
+        guard let approval = approvals.removeValue(forKey: id) else { return }
+        if waiting[WaitKey(approval)] == id { waiting[WaitKey(approval)] = nil }
+    }
 
     /// Revokes a grant early; false when there is none with that id.
     public mutating func revokeGrant(_ id: String) -> Bool {
@@ -110,9 +154,10 @@ public struct ApprovalBook: Sendable {
 
     /// Pending approvals past their time become expired.
     public mutating func expire(now: Int64) {
-        for (id, approval) in approvals where approval.state == .pending && now >= approval.expiresAt {
+        for id in waiting.values {
+            guard let approval = approvals[id], now >= approval.expiresAt else { continue }
             if case .success(let outcome) = ApprovalMachine.apply(.tick(at: now), to: approval, grantID: { "" }) {
-                approvals[id] = outcome.approval
+                store(outcome.approval)
             }
         }
     }

@@ -29,15 +29,17 @@ public struct Revocation: Sendable, Equatable {
 }
 
 /// The revocations in force, looked up per request without a scan: hashed by subject, and
-/// patterns by each ancestor path of the identity.
+/// patterns by a running hash of each ancestor path of the identity (no string is built
+/// per request).
 public struct RevocationList: Sendable {
     private var exact: [Revocation.Subject: Revocation] = [:]
-    private var patterns: [String: Revocation] = [:]
+    /// Pattern bases by the FNV-1a hash of their bytes (collisions are checked byte for byte).
+    private var patterns: [UInt64: [(base: String, revocation: Revocation)]] = [:]
 
     public init(_ revocations: [Revocation] = []) {
         for var revocation in revocations {
             switch revocation.subject {
-            case .pattern(let base): patterns[base] = revocation
+            case .pattern(let base): patterns[Self.hash(base.utf8), default: []].append((base, revocation))
             case .certificateSerial(let serial):
                 // Serials are hex: one spelling, whatever case the operator typed.
                 revocation.subject = .certificateSerial(serial.lowercased())
@@ -52,17 +54,37 @@ public struct RevocationList: Sendable {
     /// The revocation that stops this caller now, if any.
     public func stopping(identity: String, tokenID: String?, certificateSerial: String?, at now: Int64) -> Revocation? {
         guard !isEmpty else { return nil }
-        var candidates: [Revocation?] = [exact[.identity(identity)]]
-        if let tokenID { candidates.append(exact[.tokenID(tokenID)]) }
-        if let certificateSerial { candidates.append(exact[.certificateSerial(certificateSerial.lowercased())]) }
-        if !patterns.isEmpty, let colon = identity.firstIndex(of: ":"), identity[colon...].hasPrefix("://") {
-            var index = identity.index(colon, offsetBy: 3)
-            while let slash = identity[index...].firstIndex(of: "/") {
-                let ancestor = identity[...slash]
-                if ancestor.endIndex < identity.endIndex { candidates.append(patterns[String(ancestor)]) }
-                index = identity.index(after: slash)
+        if let found = exact[.identity(identity)], found.inForce(at: now) { return found }
+        if let tokenID, let found = exact[.tokenID(tokenID)], found.inForce(at: now) { return found }
+        if let certificateSerial, let found = exact[.certificateSerial(certificateSerial.lowercased())], found.inForce(at: now) {
+            return found
+        }
+        return patterns.isEmpty ? nil : pattern(stopping: identity, at: now)
+    }
+
+    /// A pattern `scheme://…/` that is a proper ancestor path of `identity`.
+    private func pattern(stopping identity: String, at now: Int64) -> Revocation? {
+        let bytes = identity.utf8
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else { return nil }
+        let pathStart = bytes.index(colon, offsetBy: 3)
+        var hash = Self.offsetBasis
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            hash = (hash ^ UInt64(byte)) &* Self.prime
+            index = bytes.index(after: index)
+            guard byte == UInt8(ascii: "/"), index > pathStart, index < bytes.endIndex, let entries = patterns[hash] else { continue }
+            for entry in entries where entry.revocation.inForce(at: now) && bytes[..<index].elementsEqual(entry.base.utf8) {
+                return entry.revocation
             }
         }
-        return candidates.lazy.compactMap { $0 }.first { $0.inForce(at: now) }
+        return nil
+    }
+
+    private static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    private static let prime: UInt64 = 0x0000_0100_0000_01B3
+
+    static func hash(_ bytes: String.UTF8View) -> UInt64 {
+        bytes.reduce(offsetBasis) { ($0 ^ UInt64($1)) &* prime }
     }
 }

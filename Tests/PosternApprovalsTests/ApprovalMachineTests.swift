@@ -123,6 +123,11 @@ import Testing
         #expect(list.stopping(identity: "other", tokenID: "jti-1", certificateSerial: nil, at: 150) != nil)
         #expect(list.stopping(identity: "other", tokenID: nil, certificateSerial: "0a1b", at: 150) != nil)
         #expect(list.stopping(identity: "other", tokenID: "jti-2", certificateSerial: "0a1c", at: 150) == nil)
+        // A whole trust domain, and nothing outside it.
+        let domain = RevocationList([Revocation(subject: .pattern("spiffe://td/"), reason: "td", by: "sre", at: 0)])
+        #expect(domain.stopping(identity: "spiffe://td/a/b/c", tokenID: nil, certificateSerial: nil, at: 1)?.reason == "td")
+        #expect(domain.stopping(identity: "spiffe://td2/a", tokenID: nil, certificateSerial: nil, at: 1) == nil)
+        #expect(domain.stopping(identity: "spiffe://", tokenID: nil, certificateSerial: nil, at: 1) == nil)
     }
 }
 
