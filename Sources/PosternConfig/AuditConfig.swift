@@ -153,7 +153,7 @@ extension AuditConfig {
             switch name {
             case "url":
                 guard let text = d.string(value, field) else { continue }
-                url = witnessURL(text)
+                url = ConfigValues.httpURL(text)
                 if url == nil { d.report(field, value, "a witness is http://HOST:PORT[/PREFIX] or https://HOST:PORT[/PREFIX]") }
             case "key":
                 guard var text = d.string(value, field) else { continue }
@@ -180,18 +180,6 @@ extension AuditConfig {
         }
         if useTLS, caFile == nil { d.report("audit.witness.ca", node, "https to the witness needs the CA file its certificate chains to") }
         return WitnessTarget(address: address, useTLS: useTLS, path: path, key: key, caFile: caFile, interval: interval)
-    }
-
-    /// `http(s)://HOST:PORT[/PREFIX]`.
-    static func witnessURL(_ text: String) -> (HostPort, Bool, String)? {
-        let tls = text.hasPrefix("https://")
-        guard tls || text.hasPrefix("http://") else { return nil }
-        let rest = text.dropFirst(tls ? 8 : 7)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        guard case .success(let address) = ConfigValues.hostPort(String(rest[..<slash])) else { return nil }
-        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
-        guard !path.contains("?"), !path.contains("#"), !path.contains(" ") else { return nil }
-        return (address, tls, path)
     }
 }
 

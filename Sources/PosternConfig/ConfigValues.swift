@@ -96,6 +96,18 @@ public enum ConfigValues {
 }
 
 extension ConfigValues {
+    /// `http(s)://HOST:PORT[/PATH]`: the address, whether TLS, and the path (`/` when none).
+    static func httpURL(_ text: String) -> (HostPort, Bool, String)? {
+        let tls = text.hasPrefix("https://")
+        guard tls || text.hasPrefix("http://") else { return nil }
+        let rest = text.dropFirst(tls ? 8 : 7)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard case .success(let address) = ConfigValues.hostPort(String(rest[..<slash])) else { return nil }
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard !path.contains("?"), !path.contains("#"), !path.contains(" ") else { return nil }
+        return (address, tls, path)
+    }
+
     /// `10.0.0.0/8`, `fd00::/8`, or a single address (all of its bits).
     public static func addressRange(_ text: String) -> AddressRange? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)

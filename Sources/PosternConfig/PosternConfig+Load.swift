@@ -78,7 +78,7 @@ extension PosternConfig {
     private mutating func decode(_ root: Node, _ d: ConfigDecoder, base: String) {
         let sections: Set = ["listen", "admin", "health", "upstreams", "routes", "runtime", "limits", "identity", "masking", "forwarding",
                               "profiles", "operations", "functions", "rules", "shadow_rules",
-                              "shared_callers", "guards", "audit", "store"]
+                              "shared_callers", "guards", "audit", "store", "announcements"]
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
@@ -95,6 +95,8 @@ extension PosternConfig {
                 audit = AuditConfig.decode(node, d, base: base)
             case "store":
                 store = StoreConfig.decode(node, d, base: base)
+            case "announcements":
+                announcements = AnnouncementConfig.decode(node, d, base: base)
             case "health":
                 for (_, value) in d.mapping(node, key, allowed: ["address"]) ?? [] {
                     if let address = d.parse(value, "health.address", ConfigValues.hostPort) { health = address }

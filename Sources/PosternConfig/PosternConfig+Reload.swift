@@ -33,6 +33,7 @@ extension PosternConfig {
         keep("limits", \.limits)
         keep("audit", \.audit)
         keep("store", \.store)
+        keep("announcements", \.announcements)
         take("identity", \.identity)
         take("admin.operators", \.adminOperators)
         take("masking", \.masking)

@@ -48,6 +48,8 @@ public struct PosternConfig: Sendable, Equatable {
     public var limits = Limits()
     /// The audit trail; without it, request records go to standard output only.
     public var audit: AuditConfig?
+    /// The webhook told of approvals (nil: none).
+    public var announcements: AnnouncementConfig?
     /// Where approvals, grants and revocations are kept (nil: in memory).
     public var store: StoreConfig?
 

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import PosternAdmin
 import PosternApprovals
 import PosternAudit
+import PosternClient
 import PosternConfig
 import PosternCore
 import PosternIdentity
@@ -24,9 +25,19 @@ final class AdminState: Sendable {
 
     let audit: AuditWiring?
 
-    init(config: PosternConfig, audit: AuditWiring? = nil, journal: SharedJournal? = nil) {
+    /// Told of the approvals this sidecar opened, as they appear and are decided.
+    let webhook: ApprovalWebhook?
+
+    init(config: PosternConfig, audit: AuditWiring? = nil, journal: SharedJournal? = nil, webhook: ApprovalWebhook? = nil) {
         self.audit = audit
-        let approvals = ApprovalDesk(journal: journal) { [audit] approval in audit?.record(Self.record(approval)) }
+        self.webhook = webhook
+        // With a shared store every sidecar sees every change; only the one that opened an
+        // approval (its ids carry this prefix) announces it, so a receiver hears it once.
+        let prefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let approvals = ApprovalDesk(prefix: prefix, journal: journal) { [audit] approval in
+            audit?.record(Self.record(approval))
+            if approval.id.hasPrefix("apr-\(prefix)-") { webhook?.announce(approval) }
+        }
         operators = NIOLockedValueBox(config.adminOperators)
         let proxy = self.proxy
         let revocations = RevocationStore(journal: journal) { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
@@ -92,6 +103,17 @@ final class AdminState: Sendable {
                                             now: Double(now))
         }
         text += CredentialMetrics.exposition(credentials.withLockedValue { $0 }, now: now)
+        if let webhook {
+            let counts = webhook.counts
+            var sent = PrometheusText()
+            sent.family("postern_announcements_sent_total", "counter", "Approval announcements the webhook took.")
+            sent.sample("postern_announcements_sent_total", "", counts.sent)
+            sent.family("postern_announcements_dropped_total", "counter", "Announcements given up after five attempts or a full queue.")
+            sent.sample("postern_announcements_dropped_total", "", counts.dropped)
+            sent.family("postern_announcements_pending", "gauge", "Announcements waiting to be sent or retried.")
+            sent.sample("postern_announcements_pending", "", counts.pending)
+            text += sent.text
+        }
         if let journal = self.approvals.journal {
             let status = journal.status
             var store = PrometheusText()

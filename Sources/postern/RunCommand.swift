@@ -4,6 +4,7 @@ import NIOPosix
 import PosternAdmin
 import PosternApprovals
 import PosternAudit
+import PosternClient
 import PosternConfig
 import PosternCore
 import PosternProxy
@@ -44,7 +45,29 @@ enum RunCommand {
             try await group.shutdownGracefully()
             return false
         }
-        let adminState = AdminState(config: config, audit: audit, journal: journal)
+        var webhook: ApprovalWebhook?
+        if let announce = config.announcements {
+            guard let secret = TextFile.read(announce.secretFile)?.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first,
+                  !secret.isEmpty else {
+                Log.error("postern: announcements.secret_file: cannot read \(announce.secretFile) (or it is empty)")
+                try await group.shutdownGracefully()
+                return false
+            }
+            webhook = ApprovalWebhook(address: ServerAddress(host: announce.address.host, port: announce.address.port,
+                                                             caFile: announce.useTLS ? announce.caFile : nil),
+                                      path: announce.path, format: announce.format == "slack" ? .slack : .json,
+                                      secret: Array(secret.utf8))
+        }
+        let adminState = AdminState(config: config, audit: audit, journal: journal, webhook: webhook)
+        let announcing = webhook.map { webhook in
+            Task {
+                while !Task.isCancelled {
+                    await webhook.deliver()
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
+        }
+        defer { announcing?.cancel() }
         let readiness: AdminServer.Readiness = {
             if let failure = audit?.log.status.failure { return "audit trail failing: \(failure)" }
             switch phase.withLockedValue({ $0 }) {

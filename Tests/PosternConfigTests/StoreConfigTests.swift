@@ -36,3 +36,22 @@ import Testing
         #expect(before.reloading(after).needRestart.contains("store"))
     }
 }
+
+@Suite struct AnnouncementConfigTests {
+    @Test func aWebhookIsSignedAndOverHTTPSBeyondLoopback() throws {
+        let draft = PosternConfig.draft(yaml: AuditConfigTests.upstream
+            + "announcements: { url: 'https://hooks.example:443/t/1', secret_file: s, ca: ca.pem, format: slack }",
+                                        file: "/etc/p/p.yaml")
+        #expect(draft.problems.isEmpty, "\(draft.problems)")
+        let hook = try #require(draft.config.announcements)
+        #expect(hook.address.host == "hooks.example" && hook.path == "/t/1" && hook.useTLS && hook.format == "slack")
+        #expect(hook.secretFile == "/etc/p/s" && hook.caFile == "/etc/p/ca.pem")
+        for (yaml, expected) in [("{ url: 'http://hooks.example:80/x', secret_file: s }", "http only to loopback"),
+                                 ("{ url: 'https://hooks.example:443/x' }", "announcements.secret_file"),
+                                 ("{ url: 'http://127.0.0.1:9/x', secret_file: s, format: teams }", "json or slack")] {
+            let bad = PosternConfig.draft(yaml: AuditConfigTests.upstream + "announcements: \(yaml)", file: "f.yaml")
+            let text = bad.problems.map(\.description).joined(separator: "\n")
+            #expect(text.contains(expected), "\(yaml): \(text)")
+        }
+    }
+}
