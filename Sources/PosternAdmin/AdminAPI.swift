@@ -20,6 +20,9 @@ import PosternPolicy
 ///   approver those it may decide); `POST /admin/v1/approvals/ID/approve|deny` `{"reason"}`
 ///   decides as the caller, never the requester; `GET /admin/v1/grants`,
 ///   `DELETE /admin/v1/grants/ID` revokes one early (operators).
+/// - `GET /admin/v1/config`: the running configuration's SHA-256 and when it was loaded;
+///   `POST /admin/v1/explain` `{"caller", "method", "path", "body"}`: what this sidecar
+///   would do with that request, sending nothing (operators).
 /// - `POST /admin/v1/recordings/REQUEST_ID` `{"purpose": "show" | "replay", "to": URL,
 ///   "reason": "..."}`: an exchange's record and session recording (operators); who opened
 ///   it, and why, is in the audit trail before it is handed over.
@@ -41,6 +44,19 @@ public final class AdminAPI: Sendable {
     /// Every call, answered or refused, for the audit trail.
     private let audit: @Sendable (Call) -> Void
     let openRecording: OpenRecording?
+    let inspect: Inspect?
+
+    /// The running configuration, for operators: its digest and load time, and `explain`.
+    public struct Inspect: Sendable {
+        public var configuration: @Sendable () -> (sha256: String, loadedAt: Int64)
+        public var explain: @Sendable (_ caller: String?, _ method: String, _ path: String, _ body: [UInt8]?) -> String
+
+        public init(configuration: @escaping @Sendable () -> (sha256: String, loadedAt: Int64),
+                    explain: @escaping @Sendable (String?, String, String, [UInt8]?) -> String) {
+            self.configuration = configuration
+            self.explain = explain
+        }
+    }
 
     /// One call of the API as the audit trail records it.
     public struct Call: Sendable {
@@ -54,8 +70,9 @@ public final class AdminAPI: Sendable {
     public init(operators: @escaping @Sendable () -> [CallerPattern], authenticate: @escaping Authenticate,
                 revocations: RevocationStore, approvals: ApprovalDesk? = nil,
                 record: @escaping @Sendable (String) -> Void, audit: @escaping @Sendable (Call) -> Void = { _ in },
-                openRecording: OpenRecording? = nil) {
+                openRecording: OpenRecording? = nil, inspect: Inspect? = nil) {
         self.openRecording = openRecording
+        self.inspect = inspect
         self.operators = operators
         self.authenticate = authenticate
         self.revocations = revocations
@@ -98,6 +115,16 @@ public final class AdminAPI: Sendable {
         switch (method, parts.count) {
         case ("POST", 4) where parts[2] == "recordings":
             return await recordingsEndpoint(String(parts[3]), actor: actor, body: body)
+        case ("GET", 3) where parts[2] == "config" && inspect != nil:
+            let (sha256, loadedAt) = inspect!.configuration()
+            return Response(status: 200, body: "{\"sha256\":\(JSONText.quote(sha256)),\"loaded_at\":\(loadedAt)}")
+        case ("POST", 3) where parts[2] == "explain" && inspect != nil:
+            guard case .object(let members)? = JSONValue.parse(body), let path = members["path"]?.string else {
+                return Self.error(400, "bad_request", "explain takes {\"path\": …, \"method\", \"caller\", \"body\"}")
+            }
+            let method = members["method"]?.string ?? "GET"
+            let bodyBytes = members["body"].map { value -> [UInt8] in Array((value.string ?? value.text).utf8) }
+            return Response(status: 200, body: inspect!.explain(members["caller"]?.string, method, path, bodyBytes))
         case ("GET", 3) where parts[2] == "revocations":
             return Response(status: 200, body: "{\"revocations\":[" + revocations.all.map(Self.json).joined(separator: ",") + "]}")
         case ("POST", 3) where parts[2] == "revocations":

@@ -28,8 +28,15 @@ final class AdminState: Sendable {
     /// Told of the approvals this sidecar opened, as they appear and are decided.
     let webhook: ApprovalWebhook?
 
-    init(config: PosternConfig, audit: AuditWiring? = nil, journal: SharedJournal? = nil, webhook: ApprovalWebhook? = nil) {
+    /// The configuration serving now, its file's digest and when it was loaded.
+    private let running: NIOLockedValueBox<(config: PosternConfig, sha256: String, loadedAt: Int64)>
+    private let file: String?
+
+    init(config: PosternConfig, file: String? = nil, audit: AuditWiring? = nil, journal: SharedJournal? = nil,
+         webhook: ApprovalWebhook? = nil) {
         self.audit = audit
+        self.file = file
+        running = NIOLockedValueBox((config, ConfigWatcher.digest(of: file), Int64(time(nil))))
         self.webhook = webhook
         // With a shared store every sidecar sees every change; only the one that opened an
         // approval (its ids carry this prefix) announces it, so a receiver hears it once.
@@ -71,7 +78,10 @@ final class AdminState: Sendable {
         return record
     }
 
-    func update(config: PosternConfig) { operators.withLockedValue { $0 = config.adminOperators } }
+    func update(config: PosternConfig) {
+        operators.withLockedValue { $0 = config.adminOperators }
+        running.withLockedValue { $0 = (config, ConfigWatcher.digest(of: file), Int64(time(nil))) }
+    }
     func update(credentials: Credentials) { self.credentials.withLockedValue { $0 = credentials } }
 
     /// The data path is serving: it takes the revocations made while it started.
@@ -130,7 +140,7 @@ final class AdminState: Sendable {
     }
 
     func api() -> AdminAPI {
-        let operators = self.operators, credentials = self.credentials
+        let operators = self.operators, credentials = self.credentials, running = self.running
         var openRecording: AdminAPI.OpenRecording?
         if let audit, audit.log.settings.recordingsPath != nil {
             openRecording = { @Sendable access in audit.open(access) }
@@ -157,6 +167,11 @@ final class AdminState: Sendable {
                 audit?.record(AuditRecord(kind: "admin.call").string("actor", call.actor).string("method", call.method)
                     .string("path", call.path).number("status", call.status).string("peer", call.peer))
             },
-            openRecording: openRecording)
+            openRecording: openRecording,
+            inspect: AdminAPI.Inspect(configuration: { [running] in running.withLockedValue { ($0.sha256, $0.loadedAt) } },
+                                      explain: { [running] caller, method, path, body in
+                                          running.withLockedValue { $0.config }.explain(caller: caller, method: method,
+                                                                                        path: path, body: body).json
+                                      }))
     }
 }

@@ -58,7 +58,7 @@ enum RunCommand {
                                       path: announce.path, format: announce.format == "slack" ? .slack : .json,
                                       secret: Array(secret.utf8))
         }
-        let adminState = AdminState(config: config, audit: audit, journal: journal, webhook: webhook)
+        let adminState = AdminState(config: config, file: file, audit: audit, journal: journal, webhook: webhook)
         let announcing = webhook.map { webhook in
             Task {
                 while !Task.isCancelled {

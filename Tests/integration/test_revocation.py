@@ -118,3 +118,17 @@ def test_a_health_listener_serves_probes_and_metrics_but_never_the_admin_api(sta
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 404
     assert call(p, keys)[0] == 200  # nothing was revoked
+
+
+def test_operators_see_the_running_configuration_and_ask_what_it_would_do(guarded, keys):
+    import hashlib
+    status, shown = admin(guarded, keys, "GET", "/admin/v1/config")
+    assert status == 200 and shown["sha256"] == hashlib.sha256(guarded.config.read_bytes()).hexdigest()
+    assert abs(shown["loaded_at"] - time.time()) < 60
+    status, explained = admin(guarded, keys, "POST", "/admin/v1/explain", {"caller": WEB, "method": "GET", "path": "/sse"})
+    assert status == 200 and explained["operation"]["function"] == "inference" and explained["decision"]["outcome"] == "allow"
+    status, outsider = admin(guarded, keys, "POST", "/admin/v1/explain", {"caller": f"{TD}/ns/other/sa/x", "path": "/sse"})
+    assert status == 200 and outsider["decision"]["outcome"] == "deny"
+    # A function's caller is not an operator: it learns nothing about the policy.
+    assert admin(guarded, keys, "GET", "/admin/v1/config", caller=WEB)[0] == 403
+    assert admin(guarded, keys, "POST", "/admin/v1/explain", {"path": "/sse"}, caller=None)[0] == 401
