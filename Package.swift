@@ -85,6 +85,7 @@ let package = Package(
         // The admin listener: health, readiness (later approvals, revocations, metrics).
         .target(name: "PosternAdmin", dependencies: [
             "PosternCore", "PosternApprovals", "PosternIdentity", "PosternJSON", "PosternPolicy", "PosternClient", "PosternCrypto",
+            "PosternTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

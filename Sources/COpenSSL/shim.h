@@ -64,11 +64,14 @@ static inline SSL *postern_store_ctx_ssl(X509_STORE_CTX *ctx) {
 /// neither gets the no_application_protocol alert. Written in C because OpenSSL calls it.
 static int postern_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                                const unsigned char *in, unsigned int inlen, void *arg) {
+    /* arg set: HTTP/1.1 only (the admin listener). */
     static const unsigned char supported[] = "\x02h2\x08http/1.1";
+    const unsigned char *offered = arg ? supported + 3 : supported;
+    unsigned int offeredLength = arg ? sizeof(supported) - 4 : sizeof(supported) - 1;
     unsigned char *selected = NULL;
     unsigned char length = 0;
-    (void)ssl; (void)arg;
-    if (SSL_select_next_proto(&selected, &length, supported, sizeof(supported) - 1, in, inlen)
+    (void)ssl;
+    if (SSL_select_next_proto(&selected, &length, offered, offeredLength, in, inlen)
         != OPENSSL_NPN_NEGOTIATED) {
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -77,5 +80,6 @@ static int postern_alpn_select(SSL *ssl, const unsigned char **out, unsigned cha
     return SSL_TLSEXT_ERR_OK;
 }
 static inline void postern_ssl_ctx_use_alpn(SSL_CTX *ctx) { SSL_CTX_set_alpn_select_cb(ctx, postern_alpn_select, NULL); }
+static inline void postern_ssl_ctx_use_alpn_http1(SSL_CTX *ctx) { SSL_CTX_set_alpn_select_cb(ctx, postern_alpn_select, (void *)1); }
 
 #endif

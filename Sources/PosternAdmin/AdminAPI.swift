@@ -91,9 +91,12 @@ public final class AdminAPI: Sendable {
         }
     }
 
+    /// `certified`: the caller's X.509-SVID, verified in the TLS handshake (`admin.tls`);
+    /// a bearer token, when one is sent, speaks instead.
     public func handle(method: String, path: Substring, authorization: String?, body: [UInt8],
-                       peer: String? = nil) async -> Response {
-        switch identify(authorization) {
+                       peer: String? = nil, certified: Principal? = nil) async -> Response {
+        let identified = authorization == nil && certified != nil ? .success(certified!) : identify(authorization)
+        switch identified {
         case .failure(let response):
             audit(Call(actor: nil, method: method, path: String(path), status: response.status, peer: peer))
             return response

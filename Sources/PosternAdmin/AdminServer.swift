@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PosternCore
+import PosternTLS
 
 /// The admin listener (default 127.0.0.1): `/healthz` says the process serves,
 /// `/readyz` says whether callers should be sent here (both without a credential, for
@@ -24,8 +25,14 @@ public final class AdminServer: Sendable {
     public typealias Degraded = @Sendable () -> [String]
     private let degraded: Degraded
 
+    /// TLS for each new connection (`admin.tls`): nil from the closure refuses it (the
+    /// credentials have not loaded yet).
+    public typealias TLS = @Sendable () -> TLSServerContext?
+    private let tls: TLS?
+
     public init(group: EventLoopGroup, api: AdminAPI? = nil, metrics: Metrics? = nil, readiness: @escaping Readiness,
-                degraded: @escaping Degraded = { [] }) {
+                degraded: @escaping Degraded = { [] }, tls: TLS? = nil) {
+        self.tls = tls
         self.group = group
         self.api = api
         self.metrics = metrics
@@ -40,11 +47,18 @@ public final class AdminServer: Sendable {
         let metrics = self.metrics
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [tls] channel in
                 do {
+                    var secured: TLSServerHandler?
+                    if let tls {
+                        guard let context = tls() else { return channel.close() }
+                        let handler = TLSServerHandler(context: context, handshakeTimeout: .seconds(10)) { _ in }
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        secured = handler
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(readiness: readiness, degraded: degraded, api: api,
-                                                                                      metrics: metrics))
+                                                                                      metrics: metrics, tls: secured))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -75,9 +89,12 @@ final class AdminHandler: ChannelInboundHandler {
     static let maxBody = 64 << 10
 
     private let degraded: AdminServer.Degraded
+    /// The connection's TLS, whose verified client certificate names an operator.
+    private let tls: TLSServerHandler?
 
     init(readiness: @escaping AdminServer.Readiness, degraded: @escaping AdminServer.Degraded, api: AdminAPI?,
-         metrics: AdminServer.Metrics?) {
+         metrics: AdminServer.Metrics?, tls: TLSServerHandler? = nil) {
+        self.tls = tls
         self.readiness = readiness
         self.degraded = degraded
         self.api = api
@@ -113,7 +130,11 @@ final class AdminHandler: ChannelInboundHandler {
             let (method, authorization, body) = (head.method.rawValue, head.headers["authorization"].first, self.body)
             let peer = context.channel.remoteAddress?.hostPort
             let promise = context.eventLoop.makePromise(of: AdminAPI.Response.self)
-            promise.completeWithTask { await api.handle(method: method, path: path[...], authorization: authorization, body: body, peer: peer) }
+            let certified = tls?.peer
+            promise.completeWithTask {
+                await api.handle(method: method, path: path[...], authorization: authorization, body: body, peer: peer,
+                                 certified: certified)
+            }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.respond(context, head, response.status, response.body)
             }

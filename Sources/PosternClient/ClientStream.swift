@@ -10,11 +10,19 @@ public struct ServerAddress: Equatable, Sendable {
     public var host: String
     public var port: Int
     public var caFile: String?
+    /// The client's certificate chain and key files, for mTLS.
+    public var identity: (certificateFile: String, keyFile: String)?
 
-    public init(host: String, port: Int, caFile: String? = nil) {
+    public init(host: String, port: Int, caFile: String? = nil, identity: (certificateFile: String, keyFile: String)? = nil) {
         self.host = host
         self.port = port
         self.caFile = caFile
+        self.identity = identity
+    }
+
+    public static func == (a: ServerAddress, b: ServerAddress) -> Bool {
+        a.host == b.host && a.port == b.port && a.caFile == b.caFile && a.identity?.certificateFile == b.identity?.certificateFile
+            && a.identity?.keyFile == b.identity?.keyFile
     }
 
     public var isTLS: Bool { caFile != nil }
@@ -47,7 +55,7 @@ public final class ClientStream {
         guard let caFile = address.caFile else { return .success(ClientStream(fd: fd, tls: nil)) }
         do {
             return .success(ClientStream(fd: fd, tls: try TLSClientStream(fd: fd, serverName: address.host, caFile: caFile,
-                                                                           alpn: alpn)))
+                                                                           alpn: alpn, identity: address.identity)))
         } catch {
             close(fd)
             return .failure(Failure("\(error)"))

@@ -82,8 +82,10 @@ extension PosternConfig {
         for (key, node) in d.mapping(root, "", allowed: sections) ?? [] {
             switch key {
             case "listen", "admin":
-                for (name, value) in d.mapping(node, key, allowed: key == "listen" ? ["address", "tls"] : ["address", "operators"]) ?? [] {
-                    if name == "tls" {
+                for (name, value) in d.mapping(node, key, allowed: key == "listen" ? ["address", "tls"] : ["address", "operators", "tls"]) ?? [] {
+                    if key == "admin", name == "tls" {
+                        if let on = d.boolean(value, "admin.tls") { adminTLS = on }
+                    } else if name == "tls" {
                         tls = TLSSettings.decode(value, "listen.tls", d, base: base)
                     } else if name == "operators" {
                         adminOperators = d.callerPatterns(value, "admin.operators")

@@ -30,6 +30,7 @@ extension PosternConfig {
         keep("runtime", \.eventLoopThreads)
         keep("runtime", \.requestLog)
         keep("runtime", \.logFormat)
+        keep("admin.tls", \.adminTLS)
         keep("limits", \.limits)
         keep("audit", \.audit)
         keep("store", \.store)

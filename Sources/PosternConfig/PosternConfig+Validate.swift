@@ -40,6 +40,7 @@ extension PosternConfig {
             report("health.address", "must differ from admin.address and listen.address")
         }
         validateIdentity(report)
+        if adminTLS, tls == nil { report("admin.tls", "needs listen.tls: the admin listener serves its certificate") }
         policy.problems(report: report)
         // The admin API is its own job: no identity both calls a function and operates Postern.
         for (index, op) in adminOperators.enumerated() {

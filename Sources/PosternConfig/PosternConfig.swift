@@ -35,6 +35,9 @@ public struct PosternConfig: Sendable, Equatable {
     /// Who may use the admin API (revocations): identities, `spiffe://td/path/*` patterns,
     /// `group:NAME`; never a caller of a function.
     public var adminOperators: [CallerPattern] = []
+    /// `admin.tls`: the admin listener speaks TLS with `listen.tls`'s certificate, and an
+    /// operator may prove itself with its X.509-SVID instead of a token.
+    public var adminTLS = false
     /// A listener for probes and scrapes only (`/healthz`, `/readyz`, `/metrics`), so the
     /// admin API can stay on loopback while the kubelet reaches the pod IP.
     public var health: HostPort?

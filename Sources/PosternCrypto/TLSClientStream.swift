@@ -11,13 +11,23 @@ public final class TLSClientStream: @unchecked Sendable {
 
     /// Handshakes on `fd` (which the caller closes) with the server `serverName`, offering
     /// `alpn` (say `["h2"]`) when given.
-    public init(fd: Int32, serverName: String, caFile: String, alpn: [String] = []) throws(CryptoError) {
+    /// `identity`: the client's own certificate chain and key files (PEM), for mTLS.
+    public init(fd: Int32, serverName: String, caFile: String, alpn: [String] = [],
+                identity: (certificateFile: String, keyFile: String)? = nil) throws(CryptoError) {
         defer { ERR_clear_error() }
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw .openSSL("SSL_CTX_new") }
         guard postern_ssl_ctx_set_min_proto_version(context, TLS1_2_VERSION) == 1,
               SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
             SSL_CTX_free(context)
             throw .invalidCertificate("cannot load the CA file \(caFile)")
+        }
+        if let identity {
+            guard SSL_CTX_use_certificate_chain_file(context, identity.certificateFile) == 1,
+                  SSL_CTX_use_PrivateKey_file(context, identity.keyFile, SSL_FILETYPE_PEM) == 1,
+                  SSL_CTX_check_private_key(context) == 1 else {
+                SSL_CTX_free(context)
+                throw .invalidCertificate("cannot use the certificate \(identity.certificateFile) with the key \(identity.keyFile)")
+            }
         }
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         guard let ssl = SSL_new(context) else {

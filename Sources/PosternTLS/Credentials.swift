@@ -18,10 +18,15 @@ public final class Credentials: Sendable {
     /// The files this set was read from, and their stamps at the time.
     let files: [String: [Int64]]
 
-    init(tls: TLSServerContext?, bearer: BearerAuthenticator, leeway: Int64,
+    /// The admin listener's TLS (`admin.tls`): the same certificate, client certificates
+    /// optional (an operator's X.509-SVID, or a token), HTTP/1.1 only.
+    public let adminTLS: TLSServerContext?
+
+    init(tls: TLSServerContext?, adminTLS: TLSServerContext? = nil, bearer: BearerAuthenticator, leeway: Int64,
          upstream: [String: Result<UpstreamCredential, UpstreamCredentialUnavailable>], generation: Int,
          files: [String: [Int64]]) {
         self.tls = tls
+        self.adminTLS = adminTLS
         self.bearer = bearer
         self.leeway = leeway
         self.upstream = upstream
@@ -33,9 +38,14 @@ public final class Credentials: Sendable {
     public static func load(_ config: PosternConfig, generation: Int = 1) -> Result<Credentials, CredentialProblems> {
         var loader = Loader(identity: config.identity)
         let verifier = loader.x509Verifier()
-        var tls: TLSServerContext?
+        var tls: TLSServerContext?, adminTLS: TLSServerContext?
         if let settings = config.tls {
             tls = loader.tlsContext(settings, verifier: verifier)
+            if config.adminTLS {
+                var admin = settings
+                admin.clientCertificates = .optional
+                adminTLS = loader.tlsContext(admin, verifier: verifier, http1Only: true)
+            }
         }
         let bearer = loader.bearerAuthenticator()
         var upstream: [String: Result<UpstreamCredential, UpstreamCredentialUnavailable>] = [:]
@@ -46,7 +56,8 @@ public final class Credentials: Sendable {
         guard loader.problems.isEmpty else {
             return .failure(CredentialProblems(problems: loader.problems, missing: loader.missing))
         }
-        return .success(Credentials(tls: tls, bearer: bearer, leeway: Int64(config.identity.leeway.components.seconds),
+        return .success(Credentials(tls: tls, adminTLS: adminTLS, bearer: bearer,
+                                    leeway: Int64(config.identity.leeway.components.seconds),
                                     upstream: upstream, generation: generation, files: loader.stamps))
     }
 
@@ -118,7 +129,7 @@ private struct Loader {
         return X509SVIDVerifier(bundles: bundles, maxValidity: Int64(identity.maxCertificateLifetime.components.seconds))
     }
 
-    mutating func tlsContext(_ settings: TLSSettings, verifier: X509SVIDVerifier?) -> TLSServerContext? {
+    mutating func tlsContext(_ settings: TLSSettings, verifier: X509SVIDVerifier?, http1Only: Bool = false) -> TLSServerContext? {
         guard let pem = read(settings.certificate, "listen.tls.certificate"),
               let key = read(settings.privateKey, "listen.tls.private_key") else { return nil }
         let chain: [Certificate]
@@ -137,7 +148,7 @@ private struct Loader {
         do {
             return try TLSServerContext(certificateChain: chain, privateKeyPEM: key,
                                         minimumVersion: settings.minimumVersion == "1.3" ? .tls13 : .tls12,
-                                        clientCertificates: mode, verifier: verifier)
+                                        clientCertificates: mode, verifier: verifier, http1Only: http1Only)
         } catch {
             problems.append("listen.tls: \(settings.certificate): \(error)")
             return nil

@@ -20,8 +20,9 @@ public final class TLSServerContext: @unchecked Sendable {
     public let certificateExpiry: Int64?
 
     /// `chain` is the server's certificate first, then its intermediates (never empty).
+    /// `http1Only`: ALPN offers HTTP/1.1 alone (the admin listener speaks nothing else).
     public init(certificateChain chain: [Certificate], privateKeyPEM: [UInt8], minimumVersion: Version = .tls12,
-                clientCertificates: ClientCertificates, verifier: X509SVIDVerifier?) throws(TLSError) {
+                clientCertificates: ClientCertificates, verifier: X509SVIDVerifier?, http1Only: Bool = false) throws(TLSError) {
         guard !chain.isEmpty else { throw .credentials("certificate: the chain is empty") }
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw .credentials("SSL_CTX_new failed") }
         self.context = context
@@ -45,7 +46,7 @@ public final class TLSServerContext: @unchecked Sendable {
         guard SSL_CTX_use_PrivateKey(context, key) == 1, SSL_CTX_check_private_key(context) == 1 else {
             throw .credentials("private key does not match the certificate")
         }
-        postern_ssl_ctx_use_alpn(context)
+        if http1Only { postern_ssl_ctx_use_alpn_http1(context) } else { postern_ssl_ctx_use_alpn(context) }
         switch clientCertificates {
         case .none:
             SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)

@@ -83,6 +83,7 @@ final class AdminState: Sendable {
         running.withLockedValue { $0 = (config, ConfigWatcher.digest(of: file), Int64(time(nil))) }
     }
     func update(credentials: Credentials) { self.credentials.withLockedValue { $0 = credentials } }
+    var currentCredentials: Credentials? { credentials.withLockedValue { $0 } }
 
     /// The data path is serving: it takes the revocations made while it started.
     func serving(_ proxy: ProxyServer) async {

@@ -9,7 +9,7 @@ enum Command {
     case mask(configFile: String, MaskOptions)
     case explain(configFile: String, caller: String?, method: String, path: String, body: String?, repeat: Int)
     /// `approvals`, `grants`, `revoke`, `revocations`: a call of the running sidecar's admin API.
-    case admin(configFile: String?, admin: HostPort?, AdminCall, tokenFile: String?)
+    case admin(configFile: String?, admin: HostPort?, AdminCall, credentials: AdminCredentials)
     case audit(AuditOptions)
     case help
     case version
@@ -48,7 +48,8 @@ enum Arguments {
       postern revoke ADMIN --identity ID | --pattern P | --token-id JTI | --certificate-serial HEX
                      [--reason R] [--until SECONDS]
       postern revocations ADMIN list | remove ID
-        (ADMIN: --config FILE or --admin HOST:PORT, and --token-file F)
+        (ADMIN: --config FILE or --admin HOST:PORT, and --token-file F, or with admin.tls
+         --ca FILE and your certificate: --cert FILE --key FILE)
     \(AuditOptions.usage)
       postern --help | --version
 
@@ -196,7 +197,8 @@ enum Arguments {
     }
 
     private static func adminCall(_ verb: String, _ args: [String]) throws -> Command {
-        var file: String?, tokenFile: String?, reason: String?, until: String?, subject: (String, String)?
+        var file: String?, reason: String?, until: String?, subject: (String, String)?
+        var credentials = AdminCredentials()
         var address: HostPort?
         var words: [String] = []
         var rest = args[...]
@@ -209,7 +211,7 @@ enum Arguments {
         while let arg = rest.popFirst() {
             switch arg {
             case "--config", "-c": file = try value(arg)
-            case "--token-file": tokenFile = try value(arg)
+            case _ where try credentials.read(arg, { try value(arg) }): continue
             case "--admin": address = try hostPort(value(arg), arg)
             case "--reason": reason = try value(arg)
             case "--until": until = try value(arg)
@@ -248,7 +250,7 @@ enum Arguments {
         default:
             throw UsageError(description: "\(verb): unexpected \(words.joined(separator: " ")) (see --help)")
         }
-        return .admin(configFile: file, admin: address, call, tokenFile: tokenFile)
+        return .admin(configFile: file, admin: address, call, credentials: credentials)
     }
 
     private static func hostPort(_ text: String, _ flag: String) throws -> HostPort {

@@ -31,7 +31,7 @@ struct AuditOptions {
     /// `show` and `replay` through the running sidecar's admin API (no FILEs): its
     /// address, the operator's token and why they look.
     var admin: HostPort?
-    var tokenFile: String?
+    var credentials = AdminCredentials()
     var reason: String?
 
     /// Asked of the sidecar, which records the access, rather than read from files.
@@ -66,7 +66,8 @@ struct AuditOptions {
              show: the record of one exchange and its session recording (request
                and response, masked, with the time of every chunk), after checking
                the log and that the recording matches the digest in its record.
-               With ADMIN (--config FILE or --admin HOST:PORT, --token-file F)
+               With ADMIN (--config FILE or --admin HOST:PORT, --token-file F; over
+               admin.tls --admin-ca FILE, and --admin-cert/--admin-key or a token)
                instead of FILEs, the running sidecar finds it and records who
                looked, why (--reason) and where a replay goes before it answers.
              replay: sends the recorded request (as recorded: masked, without
@@ -116,7 +117,11 @@ struct AuditOptions {
                     throw UsageError(description: "--admin takes HOST:PORT")
                 }
                 options.admin = address
-            case "--token-file": options.tokenFile = try value(arg)
+            // --ca and --key are the replay target's and the log's: the admin API's are named so.
+            case "--token-file": options.credentials.tokenFile = try value(arg)
+            case "--admin-ca": options.credentials.caFile = try value(arg)
+            case "--admin-cert": options.credentials.certificateFile = try value(arg)
+            case "--admin-key": options.credentials.keyFile = try value(arg)
             case "--reason": options.reason = try value(arg)
             case "--ca": caFile = try value(arg)
             case "--http2": options.http2 = true

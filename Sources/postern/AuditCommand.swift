@@ -238,7 +238,7 @@ enum AuditCommand {
         }
         let path = "/admin/v1/recordings/" + id
         let call = AdminCall(method: "POST", path: path, body: JSONValue.object(members).text)
-        switch AdminClient.send(call, admin: admin, tokenFile: options.tokenFile) {
+        switch AdminClient.send(call, admin: admin, credentials: options.credentials) {
         case .failure(let failure):
             Stderr.line("postern audit \(options.verb.rawValue): \(failure)")
             return 1

@@ -85,7 +85,9 @@ enum RunCommand {
             return ["approvals store \(journal.store.description) unavailable (\(error)): the last snapshot is enforced, "
                     + "new approvals and decisions are refused"]
         }
-        let admin = AdminServer(group: group, api: adminState.api(), metrics: metrics, readiness: readiness, degraded: degraded)
+        let adminTLS: AdminServer.TLS? = config.adminTLS ? { @Sendable in adminState.currentCredentials?.adminTLS } : nil
+        let admin = AdminServer(group: group, api: adminState.api(), metrics: metrics, readiness: readiness, degraded: degraded,
+                                tls: adminTLS)
         let adminAddress = try await admin.start(host: config.admin.host, port: config.admin.port)
         // Probes and scrapes only: what the kubelet and Prometheus reach on the pod IP.
         let health = config.health.map { _ in AdminServer(group: group, metrics: metrics, readiness: readiness, degraded: degraded) }

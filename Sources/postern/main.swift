@@ -88,13 +88,17 @@ case .explain(let file, let caller, let method, let path, let bodyFile, let coun
     }
     if count > 1, let caller { DecisionTiming.report(config, caller: caller, method: method, path: path, count: count) }
     print(config.explain(caller: caller, method: method, path: path, body: body).json)
-case .admin(let file, let address, let call, let tokenFile):
+case .admin(let file, let address, let call, let credentials):
     var admin = address ?? HostPort(host: "127.0.0.1", port: 9901)
     if address == nil, let file {
         guard let config = loadConfig(file, ConfigOverrides()) else { exit(1) }
         admin = config.admin
+        if config.adminTLS, credentials.caFile == nil {
+            Stderr.line("postern: \(file) serves the admin API over TLS (admin.tls): --ca FILE, and --cert/--key or a token")
+            exit(2)
+        }
     }
-    exit(AdminClient.run(call, admin: admin, tokenFile: tokenFile))
+    exit(AdminClient.run(call, admin: admin, credentials: credentials))
 case .audit(let options):
     exit(AuditCommand.run(options))
 case .mask(let file, let options):

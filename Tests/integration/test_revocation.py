@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import admin_api, curl
+from conftest import POSTERN, admin_api, curl
 from identity_material import mint
 
 TD = "spiffe://example.org"
@@ -132,3 +132,36 @@ def test_operators_see_the_running_configuration_and_ask_what_it_would_do(guarde
     # A function's caller is not an operator: it learns nothing about the policy.
     assert admin(guarded, keys, "GET", "/admin/v1/config", caller=WEB)[0] == 403
     assert admin(guarded, keys, "POST", "/admin/v1/explain", {"path": "/sse"}, caller=None)[0] == 401
+
+
+def test_over_tls_an_operator_proves_itself_with_its_x509_svid(start_postern, model_server, keys):
+    operator = "spiffe://example.org/ns/prod/sa/client"  # the identity in good.pem
+    p = start_postern(upstreams={"model": model_server}, public=False, tls=keys.tls_yaml(), identity=keys.identity_yaml(),
+                      extra=f"functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}\n",
+                      admin=f"operators: ['{operator}'], tls: true")
+    admin_url = f"https://localhost:{p.admin_port}"
+    ca = str(keys.dir / "ca-example.org.pem")
+
+    def call(*args):
+        return curl("--cacert", ca, *args)
+
+    # The operator's certificate is its credential: no token needed.
+    mine = ["--cert", str(keys.dir / "good.pem"), "--key", str(keys.dir / "good.key")]
+    status, _, body = call(*mine, "-H", "content-type: application/json", "--data", json.dumps({"identity": WEB, "reason": "x"}),
+                           f"{admin_url}/admin/v1/revocations")
+    assert status == 201, body
+    # Another workload's certificate verifies, but names no operator; without one, no caller at all.
+    other = ["--cert", str(keys.dir / "good-via-intermediate-chain.pem"), "--key", str(keys.dir / "good-via-intermediate.key")]
+    assert call(*other, f"{admin_url}/admin/v1/revocations")[0] == 403
+    assert call(f"{admin_url}/admin/v1/revocations")[0] == 401
+    # The command-line face of the API presents the same certificate.
+    listed = subprocess.run([str(POSTERN), "revocations", "list", "--admin", f"localhost:{p.admin_port}", "--ca", ca, *mine],
+                            capture_output=True, text=True)
+    assert listed.returncode == 0 and WEB in listed.stdout, listed.stdout + listed.stderr
+    refused = subprocess.run([str(POSTERN), "revocations", "list", "--admin", f"localhost:{p.admin_port}", "--ca", ca, *other],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "not an operator" in refused.stdout
+    # Probes stay open without a credential, over TLS; cleartext is not served on that port.
+    assert call(f"{admin_url}/healthz")[0] == 200
+    with pytest.raises(RuntimeError):
+        curl(f"http://127.0.0.1:{p.admin_port}/healthz")
