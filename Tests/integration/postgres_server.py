@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, share_with_postern, wait_for_port
+from conftest import RUN_UNPRIVILEGED, UNPRIVILEGED_UID, free_port, share_with_postern, wait_for_port
 
 
 def as_server_user(command):
@@ -93,3 +93,31 @@ class PostgresServer:
         psql = shutil.which("psql") or str(self.bin / "psql")
         return subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", database, "-tAc", sql],
                               env={**os.environ, "PGPASSWORD": password}, check=True, capture_output=True, text=True).stdout
+
+
+STORES = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(scope="module")
+def shared_postgres(tmp_path_factory):
+    """One server for a module's tests (each gets a database of its own from `store_yaml`)."""
+    server = PostgresServer(tmp_path_factory.mktemp("store") / "postgres")
+    yield server
+    server.stop()
+
+
+def store_yaml(request, tmp_path):
+    """The `store` section for the test's store parameter (empty: in memory)."""
+    if request.param == "sqlite":
+        directory = tmp_path / "state"
+        directory.mkdir()
+        if RUN_UNPRIVILEGED:
+            os.chown(directory, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+        return f"store: {{ url: 'sqlite://{directory}/state.sqlite' }}\n"
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres")
+        database = f"t{abs(hash(request.node.nodeid)) % 10**9}"
+        server.psql("postgres", f"CREATE DATABASE {database} OWNER {server.USER}")
+        url = server.url.rsplit("/", 1)[0] + "/" + database
+        return f"store: {{ url: '{url}', password_file: {server.password_file} }}\n"
+    return ""

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import admin_api, curl
+from postgres_server import STORES, shared_postgres, store_yaml
 from identity_material import mint
 
 TD = "spiffe://example.org"
@@ -27,10 +28,15 @@ rules:
 """
 
 
-@pytest.fixture
-def guarded(start_postern, model_server, keys):
+postgres = shared_postgres
+
+
+@pytest.fixture(params=STORES)
+def guarded(request, start_postern, model_server, keys, tmp_path):
+    """The approval flow on each store: in memory, an SQLite file, PostgreSQL."""
+    store = store_yaml(request, tmp_path)
     identity = keys.jwt_svid_yaml()
-    return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=POLICY,
+    return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=POLICY + store,
                          admin=f"operators: ['{OPS}']")
 
 

@@ -12,20 +12,25 @@ import pytest
 
 from conftest import POSTERN, admin_api, curl
 from identity_material import mint
+from postgres_server import STORES, shared_postgres, store_yaml
 
 TD = "spiffe://example.org"
 WEB, API, ONCALL = f"{TD}/ns/app/sa/web", f"{TD}/ns/app/sa/api", f"{TD}/ns/sre/sa/oncall"
 
 
-@pytest.fixture
-def guarded(start_postern, model_server, keys):
+postgres = shared_postgres
+
+
+@pytest.fixture(params=STORES)
+def guarded(request, start_postern, model_server, keys, tmp_path):
+    """Revocation on each store: in memory, an SQLite file, PostgreSQL."""
     identity = keys.jwt_svid_yaml()
     policy = f"""
 operations: [{{ methods: [GET], path: /sse, function: inference, name: events }}]
 functions: {{ inference: {{ callers: ['{TD}/ns/app/*'] }} }}
 """
-    return start_postern(upstreams={"model": model_server}, public=False, identity=identity, extra=policy,
-                         admin=f"operators: ['{ONCALL}']")
+    return start_postern(upstreams={"model": model_server}, public=False, identity=identity,
+                         extra=policy + store_yaml(request, tmp_path), admin=f"operators: ['{ONCALL}']")
 
 
 def admin(p, keys, method, path, body=None, caller=ONCALL, token=None):
