@@ -9,7 +9,8 @@ import Yams
 /// - `ca`: TLS to PostgreSQL (the server's certificate checked against this CA file and
 ///   the host name).
 /// - `poll_interval`: how often the journal is read again besides notifications (default 1s).
-/// Without `store`, they live in memory and are lost on restart.
+/// Without `store`: an SQLite file in the state directory (`POSTERN_STATE_DIR`, else
+/// `/var/lib/postern`) when it is writable, else memory.
 public struct StoreConfig: Sendable, Equatable {
     public enum Location: Sendable, Equatable {
         case sqlite(path: String)
@@ -20,6 +21,13 @@ public struct StoreConfig: Sendable, Equatable {
     public var passwordFile: String?
     public var caFile: String?
     public var pollInterval: Duration = .seconds(1)
+
+    public init(location: Location, passwordFile: String? = nil, caFile: String? = nil, pollInterval: Duration = .seconds(1)) {
+        self.location = location
+        self.passwordFile = passwordFile
+        self.caFile = caFile
+        self.pollInterval = pollInterval
+    }
 
     static func decode(_ node: Node, _ d: ConfigDecoder, base: String) -> StoreConfig? {
         guard let entries = d.mapping(node, "store", allowed: ["url", "password_file", "ca", "poll_interval"]) else { return nil }

@@ -10,8 +10,22 @@ import Glibc
 /// served: a sidecar that started without knowing the revocations could admit a revoked
 /// caller, so start-up waits for the store (saying why in `/readyz`) rather than guess.
 enum StoreWiring {
+    /// Without `store`, an SQLite file in the state directory (`POSTERN_STATE_DIR`, else
+    /// `/var/lib/postern`, which the image and chart mount) when it is a writable directory;
+    /// else memory, said at start-up.
+    static func defaultStore() -> StoreConfig? {
+        let directory = getenv("POSTERN_STATE_DIR").map { String(cString: $0) } ?? "/var/lib/postern"
+        var info = stat()
+        guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, access(directory, W_OK) == 0 else {
+            Log.info("postern: approvals, grants and revocations are kept in memory (no store.url, and \(directory) is "
+                     + "not a writable directory): they end with this process")
+            return nil
+        }
+        return StoreConfig(location: .sqlite(path: directory + "/state.sqlite"))
+    }
+
     static func open(_ config: PosternConfig) -> Result<SharedJournal?, JournalStoreError> {
-        guard let store = config.store else { return .success(nil) }
+        guard let store = config.store ?? defaultStore() else { return .success(nil) }
         let origin = "\(hostname())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         switch store.location {
         case .sqlite(let path):

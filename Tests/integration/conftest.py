@@ -20,6 +20,8 @@ MODEL_SERVER = ROOT / "examples" / "quickstart" / "model_server.py"
 # Postern runs as the chart runs it: an unprivileged user with no capabilities. Only when
 # the suite itself runs as root can it switch; POSTERN_TEST_AS_ROOT=1 keeps root.
 UNPRIVILEGED_UID = 65532
+# Each test names its store: none falls back to a machine-wide state directory.
+os.environ.setdefault("POSTERN_STATE_DIR", "/nonexistent/postern-tests")
 RUN_UNPRIVILEGED = os.geteuid() == 0 and os.environ.get("POSTERN_TEST_AS_ROOT") != "1"
 sys.path.insert(0, str(Path(__file__).parent))
 import grpc_echo  # noqa: E402

@@ -179,3 +179,25 @@ def test_tls_to_postgresql_checks_the_servers_certificate(start_postern, model_s
         assert "certificate" in str(refused.value), str(refused.value)
     finally:
         server.stop()
+
+
+def test_without_a_store_url_the_state_directory_holds_an_sqlite_store(start_postern, model_server, keys, tmp_path,
+                                                                        monkeypatch):
+    state = state_dir(tmp_path).parent
+    monkeypatch.setenv("POSTERN_STATE_DIR", str(state))
+    policy = POLICY
+    first = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(), extra=policy,
+                          admin=f"operators: ['{OPS}']")
+    body = '{"model": "phi"}'
+    pending = approval_id(load(first, keys, body)[1])
+    assert admin(first, keys, "POST", f"/admin/v1/approvals/{pending}/approve", {})[0] == 200
+    first.stop()
+    assert (state / "state.sqlite").exists()
+    again = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(), extra=policy,
+                          admin=f"operators: ['{OPS}']")
+    assert load(again, keys, body) == (200, body.encode())  # the grant outlived the restart
+    # Without a writable state directory, memory, and the log says so.
+    monkeypatch.setenv("POSTERN_STATE_DIR", str(tmp_path / "missing"))
+    volatile = start_postern(upstreams={"model": model_server}, public=False, identity=keys.jwt_svid_yaml(), extra=policy,
+                             admin=f"operators: ['{OPS}']")
+    assert "kept in memory" in volatile.stderr_path.read_text()
