@@ -14,6 +14,7 @@ public final class SharedJournal: Sendable {
     public typealias Apply = @Sendable (JournalEntry) async -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>?
 
     private let state = Mutex(State())
+    private let writing = AsyncLock()
     private let pollInterval: Duration
 
     struct State {
@@ -65,14 +66,17 @@ public final class SharedJournal: Sendable {
 
     /// One round: write what waits, read what is new.
     public func step() async {
+        await writing.lock()
         let outbound = state.withLock { state -> [JournalRecord] in
             defer { state.outbound.removeAll() }
             return state.outbound
         }
         do {
             if !outbound.isEmpty { _ = try await store.append(outbound) }
+            writing.unlock()
         } catch {
             state.withLock { $0.outbound.insert(contentsOf: outbound, at: 0) }  // kept, in order, for the next round
+            writing.unlock()
             return failed(error)
         }
         do {
@@ -152,7 +156,9 @@ public final class SharedJournal: Sendable {
     /// An operator's change: written now, and applied when read back (here and everywhere)
     /// — the outcome of a decision as the journal's order made it.
     public func commit(_ entry: JournalEntry) async throws -> Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>? {
-        // What this sidecar applied first goes before it, so the order holds.
+        // What this sidecar applied first goes before it, so the order holds: one writer at
+        // a time, so an approval asked here is in the journal before its decision.
+        await writing.lock()
         let earlier = state.withLock { state -> [JournalRecord] in
             defer { state.outbound.removeAll() }
             return state.outbound
@@ -160,8 +166,10 @@ public final class SharedJournal: Sendable {
         let sequence: Int64
         do {
             sequence = try await store.append(earlier + [JournalRecord(origin: origin, entry: entry)])
+            writing.unlock()
         } catch {
             state.withLock { $0.outbound.insert(contentsOf: earlier, at: 0) }
+            writing.unlock()
             failed(error)
             throw error
         }
@@ -175,5 +183,36 @@ public final class SharedJournal: Sendable {
             if now { continuation.resume() }
         }
         return state.withLock { $0.outcomes.removeValue(forKey: sequence) }
+    }
+}
+
+/// A lock an async task waits for without blocking its thread: the holder unlocks, and
+/// the next waiter (in order) is resumed holding it.
+final class AsyncLock: Sendable {
+    private let state = Mutex((held: false, waiters: [CheckedContinuation<Void, Never>]()))
+
+    func lock() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                guard state.held else {
+                    state.held = true
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func unlock() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.waiters.isEmpty else {
+                state.held = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }
