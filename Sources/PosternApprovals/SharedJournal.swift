@@ -23,7 +23,6 @@ public final class SharedJournal: Sendable {
         var sequence: Int64 = 0
         var healthy = true
         var lastError: String?
-        var lastReadAt: ContinuousClock.Instant?
         var waiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
         var outcomes: [Int64: Result<ApprovalMachine.Outcome, ApprovalMachine.Refusal>] = [:]
         var reading = false
@@ -138,7 +137,6 @@ public final class SharedJournal: Sendable {
             let last = batch[batch.count - 1].sequence
             let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.sequence = last
-                state.lastReadAt = .now
                 state.outcomes.merge(outcomes) { $1 }
                 let (done, waiting) = (state.waiters.filter { $0.sequence <= last }, state.waiters.filter { $0.sequence > last })
                 state.waiters = waiting
