@@ -94,7 +94,7 @@ public final class ApprovalWebhook: Sendable {
     private func post(_ body: String, now: Double) -> String? {
         let timestamp = String(Int64(now))
         let signed = Array((timestamp + "." + body).utf8)
-        let signature = Self.hex(signed.withUnsafeBufferPointer { HMACSHA256.mac(key: secret, message: $0) })
+        let signature = Hex.encode(signed.withUnsafeBufferPointer { HMACSHA256.mac(key: secret, message: $0) })
         let request = "POST \(path) HTTP/1.1\r\nhost: \(address.host):\(address.port)\r\ncontent-type: application/json\r\n"
             + "user-agent: postern\r\nx-postern-signature: t=\(timestamp),v1=\(signature)\r\n"
             + "content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n" + body
@@ -124,11 +124,6 @@ public final class ApprovalWebhook: Sendable {
             + (approval.model.map { " on \($0)" } ?? "") + " (rule \(approval.rule)). \(approval.summary)"
         if !deciders.isEmpty { text += " Decided by " + deciders.joined(separator: ", ") + "." }
         return "{\"text\":\(JSONText.quote(text))}"
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
     }
 
     public static func now() -> Double {

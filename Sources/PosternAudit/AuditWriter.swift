@@ -193,8 +193,14 @@ struct AuditWriter {
 
     private mutating func writeCheckpoint() throws(AuditError) {
         guard let file else { throw .sink("the audit file is not open") }
+        try putSigned(AuditLine.checkpoint, file)
+    }
+
+    /// Signs the tree as it stands, writes the line holding that note (a checkpoint or a
+    /// file header), and tells the witness.
+    private mutating func putSigned(_ line: (String) -> [UInt8], _ file: AuditFile) throws(AuditError) {
         let note = try note()
-        try put(AuditLine.checkpoint(note: note), file)
+        try put(line(note), file)
         settings.witness?.signed(note: note, size: frontier.size)
         signedSize = frontier.size
         lastCheckpointAt = clock()
@@ -238,11 +244,8 @@ struct AuditWriter {
         fileOpenedAt = clock()
         // A file that is already there (a rotation that failed half way) has its header.
         if fileBytes == 0 {
-            let note = try note()
-            try put(AuditLine.header(frontier: frontier, note: note), file)
-            settings.witness?.signed(note: note, size: frontier.size)
-            signedSize = frontier.size
-            lastCheckpointAt = clock()
+            let frontier = self.frontier
+            try putSigned({ AuditLine.header(frontier: frontier, note: $0) }, file)
         }
     }
 

@@ -70,10 +70,10 @@ public struct NoteVerifierKey: Sendable {
                                                    : "not a cosignature/v1 verifier key (name+id+key, type 0x04)")
         }
         try self.init(name: String(parts[0]), publicKey: Array(blob.dropFirst()), type: type)
-        guard parts[1] == Self.hex(id) else { throw .invalidKey("the key id does not match the key") }
+        guard parts[1] == Hex.encode(id) else { throw .invalidKey("the key id does not match the key") }
     }
 
-    public var encoded: String { "\(name)+\(Self.hex(id))+\(Base64URL.encodeStandard([type] + raw))" }
+    public var encoded: String { "\(name)+\(Hex.encode(id))+\(Base64URL.encodeStandard([type] + raw))" }
 
     /// The first four bytes of SHA-256(name ‖ "\n" ‖ type ‖ key).
     static func keyID(name: String, publicKey: [UInt8], type: UInt8 = NoteVerifierKey.ed25519) -> [UInt8] {
@@ -83,10 +83,5 @@ public struct NoteVerifierKey: Sendable {
     /// Names are non-empty, without spaces, newlines or '+'.
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && !name.contains(where: { $0 == "+" || $0.isWhitespace || !$0.isASCII || $0.asciiValue! < 0x21 })
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
     }
 }

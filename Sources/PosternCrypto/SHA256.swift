@@ -16,16 +16,7 @@ public enum SHA256 {
     }
 
     /// Lower-case hex, as operators write digests (`sha256sum`).
-    public static func hex(_ message: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in digest(message) {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public static func hex(_ message: some Collection<UInt8>) -> String { Hex.encode(digest(message)) }
 }
 
 /// A reusable SHA-256 context for hashing many small inputs (the audit tree's leaves and
