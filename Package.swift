@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto", "PosternJSON"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
         .testTarget(name: "PosternProxyTests", dependencies: [
-            "PosternProxy", "PosternPolicy", "PosternTLS",
+            "PosternProxy", "PosternPolicy", "PosternTLS", "PosternConfig",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

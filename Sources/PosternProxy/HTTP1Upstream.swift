@@ -217,6 +217,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    /// The context holds this handler: keeping it after the channel is gone would keep the
+    /// whole closed connection alive (found by the soak benchmark: callers that hang up).
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
     func assign(_ request: HTTP1UpstreamRequest) {
         guard let context, context.channel.isActive else {
             request.fail(.upstreamUnavailable("upstream '\(pool.upstream.name)' closed the connection"))

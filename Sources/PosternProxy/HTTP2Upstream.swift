@@ -97,6 +97,12 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
         flush.schedule()  // the preface, SETTINGS and any requests submitted while connecting
     }
 
+    /// Breaks the context's hold on this handler and the flusher's on the context.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        flush.detach()
+        self.context = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             try session?.receive(unwrapInboundIn(data))

@@ -48,14 +48,15 @@ final class AdminState: Sendable {
         operators = NIOLockedValueBox(config.adminOperators)
         let proxy = self.proxy
         let revocations = RevocationStore(journal: journal) { list in await proxy.withLockedValue { $0 }?.update(revocations: list) }
-        // What the journal says goes to the desk, or to the revocations.
-        journal?.attach { entry in
+        // What the journal says goes to the desk, or to the revocations. Held weakly: the
+        // desk holds the journal.
+        journal?.attach { [weak approvals, weak revocations] entry in
             switch entry {
             case .revocationAdded, .revocationRemoved:
-                await revocations.apply(entry)
+                await revocations?.apply(entry)
                 return nil
             default:
-                return approvals.apply(entry)
+                return approvals?.apply(entry)
             }
         }
         self.approvals = approvals

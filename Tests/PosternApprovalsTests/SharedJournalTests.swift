@@ -26,7 +26,7 @@ import Testing
             self.file = file
             journal = SharedJournal(store: store, origin: name)
             desk = ApprovalDesk(prefix: name, journal: journal)
-            journal.attach { [desk] entry in desk.apply(entry) }
+            journal.attach { [weak desk] entry in desk?.apply(entry) }
         }
 
         func step() async { await journal.step() }
