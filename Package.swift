@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "postern", targets: ["postern"]),
         .executable(name: "postern-bench", targets: ["postern-bench"]),
+        .executable(name: "postern-fuzz", targets: ["postern-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -102,6 +103,15 @@ let package = Package(
 
         // Micro-benchmarks behind `bench/run` (not shipped).
         .executableTarget(name: "postern-bench", dependencies: ["PosternApprovals"]),
+        // Fuzz targets for every reader of untrusted bytes: libFuzzer's entry under
+        // `scripts/fuzz`, a corpus replayer otherwise (not shipped).
+        .executableTarget(name: "postern-fuzz", dependencies: [
+            "PosternAudit", "PosternClient", "PosternConfig", "PosternCore", "PosternCrypto", "PosternHTTP2",
+            "PosternIdentity", "PosternJSON", "PosternMasking", "PosternProxy", "PosternStore", "PosternTLS",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
 
         .testTarget(name: "PosternCoreTests", dependencies: ["PosternCore"]),
         .testTarget(name: "PosternHTTP2Tests", dependencies: [

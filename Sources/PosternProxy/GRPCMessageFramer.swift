@@ -2,8 +2,8 @@ import NIOCore
 
 /// Splits a gRPC request body into whole length-prefixed messages, holding at most one
 /// partial message, so each message can be decided on before it passes.
-struct GRPCMessageFramer {
-    enum Problem: Error {
+package struct GRPCMessageFramer {
+    package enum Problem: Error {
         case compressed
         case tooLarge(limit: Int)
     }
@@ -12,13 +12,13 @@ struct GRPCMessageFramer {
     let limit: Int
     private var pending: [UInt8] = []
 
-    init(limit: Int) { self.limit = limit }
+    package init(limit: Int) { self.limit = limit }
 
     /// Whether a message was cut off: nothing may be left over when the request ends.
     var holdsPartialMessage: Bool { !pending.isEmpty }
 
     /// Takes more of the body; returns the messages now complete, prefix included, in order.
-    mutating func feed(_ bytes: ByteBufferView) -> Result<[[UInt8]], Problem> {
+    package mutating func feed(_ bytes: ByteBufferView) -> Result<[[UInt8]], Problem> {
         pending.append(contentsOf: bytes)
         var complete: [[UInt8]] = []
         var start = 0

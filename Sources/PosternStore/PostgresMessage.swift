@@ -1,7 +1,7 @@
 /// The few messages of PostgreSQL's frontend/backend protocol (version 3) the journal
 /// store speaks: start-up and authentication, the extended query protocol with text
 /// parameters, and notifications. Pure byte building and parsing.
-enum PostgresMessage {
+package enum PostgresMessage {
     // MARK: Frontend
 
     static func startup(user: String, database: String) -> [UInt8] {
@@ -44,13 +44,13 @@ enum PostgresMessage {
     // MARK: Backend
 
     /// One backend message: its type and body.
-    struct Backend: Equatable {
-        var type: UInt8
-        var body: [UInt8]
+    package struct Backend: Equatable {
+        package var type: UInt8
+        package var body: [UInt8]
     }
 
     /// The next whole message in `buffer` (removed from it), or nil when more bytes are needed.
-    static func next(_ buffer: inout [UInt8]) throws(PostgresError) -> Backend? {
+    package static func next(_ buffer: inout [UInt8]) throws(PostgresError) -> Backend? {
         guard buffer.count >= 5 else { return nil }
         let length = Int(buffer[1]) << 24 | Int(buffer[2]) << 16 | Int(buffer[3]) << 8 | Int(buffer[4])
         guard length >= 4, length <= 64 << 20 else { throw PostgresError("a malformed message from the server") }
@@ -61,7 +61,7 @@ enum PostgresMessage {
     }
 
     /// An ErrorResponse's severity, code and message.
-    static func error(_ body: [UInt8]) -> PostgresError {
+    package static func error(_ body: [UInt8]) -> PostgresError {
         var fields: [UInt8: String] = [:]
         var index = 0
         while index < body.count, body[index] != 0 {
@@ -75,7 +75,7 @@ enum PostgresMessage {
     }
 
     /// A DataRow's columns, as text (nil: NULL).
-    static func row(_ body: [UInt8]) throws(PostgresError) -> [String?] {
+    package static func row(_ body: [UInt8]) throws(PostgresError) -> [String?] {
         guard body.count >= 2 else { throw PostgresError("a malformed row") }
         let count = Int(body[0]) << 8 | Int(body[1])
         var columns: [String?] = []
@@ -96,13 +96,13 @@ enum PostgresMessage {
         return columns
     }
 
-    static func uint32(_ body: [UInt8], at index: Int = 0) -> UInt32? {
+    package static func uint32(_ body: [UInt8], at index: Int = 0) -> UInt32? {
         guard body.count >= index + 4 else { return nil }
         return UInt32(body[index]) << 24 | UInt32(body[index + 1]) << 16 | UInt32(body[index + 2]) << 8 | UInt32(body[index + 3])
     }
 
     /// NUL-terminated strings in a body, from `index`.
-    static func strings(_ body: [UInt8], from index: Int = 0) -> [String] {
+    package static func strings(_ body: [UInt8], from index: Int = 0) -> [String] {
         guard index < body.count else { return [] }
         return body[index...].split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
     }
