@@ -1,5 +1,6 @@
 """The command, readiness, graceful drain, memory under a slow reader, h2c upstreams."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -13,6 +14,10 @@ import httpx
 import pytest
 
 from conftest import get_json, POSTERN, curl, free_port, share_with_postern, unprivileged, wait_for_port
+
+# How much Postern may grow while a peer stops reading. Under AddressSanitizer
+# (scripts/sanitize) freed memory waits in a quarantine of 16 MiB first.
+GROWTH_LIMIT_MIB = 16 + (16 if os.environ.get("POSTERN_SANITIZER") == "address" else 0)
 
 
 def test_help_and_version():
@@ -182,7 +187,7 @@ def test_slow_reader_keeps_memory_bounded(start_postern, model_server, nghttpx_h
         s.recv(1024)
         time.sleep(3)  # not reading
         grown_mib = (p.rss_kib() - baseline) / 1024
-    assert grown_mib < 16, f"postern grew by {grown_mib:.1f} MiB while the caller did not read"
+    assert grown_mib < GROWTH_LIMIT_MIB, f"postern grew by {grown_mib:.1f} MiB while the caller did not read"
     assert curl(f"{p.url}/v1/models")[0] == 200
 
 
@@ -270,7 +275,7 @@ def test_fast_upload_to_slow_upstream_keeps_memory_bounded(start_postern, model_
     upload.kill()
     feeder.join(10)
     grown_mib = (max(peak) - baseline) / 1024
-    assert grown_mib < 16, f"postern grew by {grown_mib:.1f} MiB while the upstream read slowly"
+    assert grown_mib < GROWTH_LIMIT_MIB, f"postern grew by {grown_mib:.1f} MiB while the upstream read slowly"
     assert curl(f"{p.url}/v1/models")[0] == 200
 
 
