@@ -40,7 +40,9 @@ import Testing
             _ = try? channel.finish()
         }
         loop.run()
-        return handler == nil
+        let freed = handler == nil
+        try loop.syncShutdownGracefully()  // the sweeper's repeating tick goes with the loop
+        return freed
     }
 
     @Test func anHTTP1ConnectionIsFreedWhenItCloses() throws {

@@ -146,6 +146,9 @@ class Postern:
                 raise RuntimeError(f"postern exited {self.proc.returncode}: {text}")
             time.sleep(0.05)
         else:
+            # Not left behind: a process that never came up is no test's to stop later.
+            self.proc.kill()
+            self.proc.wait()
             raise RuntimeError("postern did not start: " + self.stderr_path.read_text())
         self.stopped = False
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
