@@ -44,37 +44,41 @@ public enum RequestTarget {
         return true
     }
 
+    /// Works on the bytes throughout: as Characters, a combining mark after `/` or `?` would
+    /// hide it (a query read as path, a path refused as not starting with `/`).
     public static func normalize(_ target: String, allowAbsoluteForm: Bool) -> Result<Normalized, CallerError> {
         if isAlreadyNormal(target.utf8) { return .success(Normalized(path: target)) }
-        var target = Substring(target)
+        let slash = UInt8(ascii: "/"), question = UInt8(ascii: "?")
+        var bytes = Array(target.utf8)[...]
         var authority: String?
-        if !target.hasPrefix("/") {
-            guard allowAbsoluteForm, let rest = absoluteFormRest(target) else {
+        if bytes.first != slash {
+            guard allowAbsoluteForm, let rest = absoluteFormRest(bytes) else {
                 return .failure(.badRequest(target == "*" ? "the asterisk form (*) is not served"
                                                           : "the request target must be a path starting with /"))
             }
-            let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-            authority = String(rest[..<end])
-            target = rest[end...]
-            if !target.hasPrefix("/") { target = "/" + target }
+            let end = rest.firstIndex { $0 == slash || $0 == question } ?? rest.endIndex
+            authority = String(decoding: rest[..<end], as: UTF8.self)
+            bytes = rest[end...]
+            if bytes.first != slash { bytes = ([slash] + bytes)[...] }
         }
-        if target.utf8.contains(UInt8(ascii: "#")) {
+        if bytes.contains(UInt8(ascii: "#")) {
             return .failure(.badRequest("a request target carries no fragment (#)"))
         }
-        let queryStart = target.firstIndex(of: "?") ?? target.endIndex
-        switch normalizePath(target[..<queryStart].utf8) {
+        let queryStart = bytes.firstIndex(of: question) ?? bytes.endIndex
+        switch normalizePath(bytes[..<queryStart]) {
         case .failure(let error):
             return .failure(error)
         case .success(let path):
-            return .success(Normalized(path: path + target[queryStart...], authority: authority))
+            return .success(Normalized(path: path + String(decoding: bytes[queryStart...], as: UTF8.self),
+                                       authority: authority))
         }
     }
 
     /// What follows `http://` or `https://` (any case), or nil.
-    private static func absoluteFormRest(_ target: Substring) -> Substring? {
-        for scheme in ["http://", "https://"] where target.count > scheme.count
-            && target.prefix(scheme.count).lowercased() == scheme {
-            return target.dropFirst(scheme.count)
+    private static func absoluteFormRest(_ target: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        for scheme in ["http://", "https://"] where target.count > scheme.utf8.count
+            && zip(target, scheme.utf8).allSatisfy({ asciiLower($0) == $1 }) {
+            return target.dropFirst(scheme.utf8.count)
         }
         return nil
     }
@@ -84,11 +88,10 @@ public enum RequestTarget {
     }
 
     /// Decodes and checks byte by byte into segments, then removes dot segments.
-    static func normalizePath(_ path: Substring.UTF8View) -> Result<String, CallerError> {
+    static func normalizePath(_ path: ArraySlice<UInt8>) -> Result<String, CallerError> {
         var segments: [[UInt8]] = []
         var segment: [UInt8] = []
-        var bytes = Array(path)
-        bytes.removeFirst()  // the leading "/"
+        let bytes = Array(path.dropFirst())  // the leading "/"
         var index = 0
         var endsWithSlash = false
         while index < bytes.count {

@@ -54,4 +54,17 @@ import Testing
     func prefixesMatchWholeSegments(_ path: String, _ prefix: String, _ expected: Bool) {
         #expect(RequestTarget.isPath(path[...], under: prefix) == expected)
     }
+
+    /// Read as Characters, a combining mark joins the `/` or `?` before it into one: a query
+    /// was read as path (its `..` climbing out of it), and a normal path was refused as not
+    /// starting with `/` (found by the `path` fuzz target).
+    @Test func combiningMarksHideNoSeparator() throws {
+        let query = try RequestTarget.normalize("/v1/a/?\u{301}x=/../../b", allowAbsoluteForm: true).get()
+        #expect(query.path == "/v1/a/?\u{301}x=/../../b")
+        let leading = try RequestTarget.normalize("//\u{711}v1/./x", allowAbsoluteForm: true).get()
+        #expect(leading.path == "/\u{711}v1/x")
+        #expect(try RequestTarget.normalize(leading.path, allowAbsoluteForm: false).get() == leading)
+        let absolute = try RequestTarget.normalize("http://h\u{301}/v1/./x?\u{301}", allowAbsoluteForm: true).get()
+        #expect(absolute.path == "/v1/x?\u{301}" && absolute.authority == "h\u{301}")
+    }
 }
