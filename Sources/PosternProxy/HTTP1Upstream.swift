@@ -264,7 +264,13 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
         guard let request else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if head.status.code < 200 { return }  // 100-continue and other interim answers
+            let code = head.status.code
+            if (100..<200).contains(code), code != 101 { return }  // 100-continue, 103 and other interim answers
+            // 101 was never asked for, and a status outside 1xx-5xx has no meaning: its body
+            // must not reach the caller as if some answer had begun (found by fuzzing).
+            guard (200...599).contains(code) else {
+                return refuse(context, "invalid response from upstream '\(pool.upstream.name)': status \(code)")
+            }
             responseStarted = true
             keepAlive = head.isKeepAlive
             request.delegate?.upstreamResponseHead(HeadTranslation.responseHead(head), endStream: false)
@@ -303,10 +309,15 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        refuse(context, "invalid response from upstream '\(pool.upstream.name)': \(error)")
+    }
+
+    /// A reply that cannot be forwarded: the request fails (502) and the connection goes.
+    private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
         keepAlive = false
         if let request {
             self.request = nil
-            request.fail(.upstreamUnavailable("invalid response from upstream '\(pool.upstream.name)': \(error)"))
+            request.fail(.upstreamUnavailable(reason))
         }
         context.close(promise: nil)
     }

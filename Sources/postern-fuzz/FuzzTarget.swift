@@ -14,7 +14,7 @@ func violated(_ property: String, file: StaticString = #fileID, line: UInt = #li
 }
 
 enum FuzzTargets {
-    static let all: [FuzzTarget] = CallerTargets.all + HTTP2Targets.all + MaskingTargets.all
+    static let all: [FuzzTarget] = CallerTargets.all + UpstreamTargets.all + HTTP2Targets.all + MaskingTargets.all
         + IdentityTargets.all + ParserTargets.all
 
     static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -81,6 +81,14 @@ seed("http2-client", "reset", server_settings + frame(3, 0, 1, struct.pack(">I",
 seed("http2-client", "goaway", server_settings + frame(7, 0, 0, struct.pack(">II", 0, 11)))
 seed("http2-client", "push-promise", server_settings + frame(5, 0x4, 1, struct.pack(">I", 2) + hpack.Encoder().encode(get)))
 
+# A model server's HTTP/1.1 reply to one request on a pooled connection.
+seed("http1-upstream", "length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+seed("http1-upstream", "chunked-trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n0\r\nx-t: 1\r\n\r\n")
+seed("http1-upstream", "continue-then-close", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nConnection: close\r\n\r\nbye")
+seed("http1-upstream", "two-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+seed("http1-upstream", "truncated", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+seed("http1-upstream", "extra-after", "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n\r\n")
+
 # Masking: bodies after the planted value the targets put in front.
 seed("json-mask", "chat", json.dumps({"choices": [{"message": {"content": "call 415-555-2671 or a.b@example.com"}}]}))
 seed("json-mask", "nested", json.dumps({"data": [{"embedding": [0.1, -2e-3, 3], "ssn": "078-05-1120", "ip": "10.1.2.3"}]}))

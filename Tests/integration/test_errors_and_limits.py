@@ -430,3 +430,35 @@ def test_an_upstream_restarting_under_load_costs_only_the_requests_it_missed(sta
         upstream.wait()
     assert before == [200] * 20 and set(during) == {502} and after == [200] * 50
     assert p.alive()
+
+
+@pytest.mark.parametrize("status_line", [b"HTTP/1.1 050 Odd", b"HTTP/1.1 000 Zero", b"HTTP/1.1 101 Switching Protocols",
+                                         b"HTTP/1.1 700 Beyond"])
+def test_an_upstream_status_outside_1xx_to_5xx_is_a_502_not_its_body(start_postern, status_line):
+    """A status below 100 was once taken for an interim answer and skipped, so the body
+    behind it reached the caller with no head of its own (found by the http1-upstream fuzz
+    target). Now it is an invalid reply: 502, and the body goes nowhere."""
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def answer():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(status_line + b"\r\nContent-Length: 6\r\n\r\nSECRET")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        p = start_postern(upstreams={"model": f"http://127.0.0.1:{listener.getsockname()[1]}"})
+        reply = raw_exchange(p.port, b"GET /v1/models HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 502 ") and b"SECRET" not in reply, reply
+        assert json_error(reply)["code"] == "upstream_unavailable"
+        assert p.alive()
+    finally:
+        listener.close()
