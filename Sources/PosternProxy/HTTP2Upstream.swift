@@ -52,7 +52,7 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let upstream: Upstream
+    let upstream: Upstream
     private let eventLoop: EventLoop
     private let session: HTTP2Session?
     private var streams: [Int32: HTTP2UpstreamStream] = [:]
@@ -239,6 +239,13 @@ final class HTTP2UpstreamStream: UpstreamStream {
         headers.reserveCapacity(fields.count)
         for field in fields {
             if field.name == ":status" { status = Int(field.value) ?? 0 } else { headers.append(field) }
+        }
+        // A status outside 1xx-5xx (or 101, never asked for) starts no answer: what followed
+        // it would reach the caller headless, as it did over HTTP/1.1 (found by fuzzing).
+        guard (100...599).contains(status), status != 101 else {
+            fail(.upstreamUnavailable("invalid response from upstream '\(connection.upstream.name)': status \(status)"))
+            if streamID > 0 { connection.cancel(streamID) }
+            return
         }
         if status < 200 { return }  // interim response
         responseStarted = true

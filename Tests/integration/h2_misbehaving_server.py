@@ -2,6 +2,8 @@
 
 - /rst/CODE: response headers (gRPC-shaped), one DATA frame, then RST_STREAM with that
   HTTP/2 error code. Checks how Postern passes upstream resets on.
+- /status/CODE: a response with that :status (any string), a DATA frame "SECRET", the end.
+  Checks that a status outside 1xx-5xx is refused rather than its body passed on.
 - any other path: a gRPC answer whose message is the request's message, gzip-compressed
   (grpc-encoding: gzip) whatever grpc-accept-encoding said. Checks that Postern masks
   messages that arrive compressed anyway.
@@ -17,7 +19,7 @@ import h2.events
 
 
 def serve_connection(sock):
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, validate_outbound_headers=False))
     conn.initiate_connection()
     sock.sendall(conn.data_to_send())
     bodies = {}
@@ -26,7 +28,11 @@ def serve_connection(sock):
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
                     path = dict(event.headers)[b":path"].decode()
-                    if path.startswith("/rst/"):
+                    if path.startswith("/status/"):
+                        conn.send_headers(event.stream_id, [(":status", path.rsplit("/", 1)[1])])
+                        conn.send_data(event.stream_id, b"SECRET", end_stream=True)
+                        sock.sendall(conn.data_to_send())
+                    elif path.startswith("/rst/"):
                         conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/grpc")])
                         conn.send_data(event.stream_id, b"\x00\x00\x00\x00\x05first")
                         sock.sendall(conn.data_to_send())

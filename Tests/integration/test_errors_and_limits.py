@@ -462,3 +462,17 @@ def test_an_upstream_status_outside_1xx_to_5xx_is_a_502_not_its_body(start_poste
         assert p.alive()
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("status", ["050", "101", "700"])
+def test_an_h2c_upstream_status_outside_1xx_to_5xx_is_a_502_not_its_body(start_postern, status):
+    """The same over h2c, where nghttp2 takes 050 for a final status: it is refused too."""
+    import h2_misbehaving_server
+    port, listener = h2_misbehaving_server.start()
+    try:
+        p = start_postern(upstreams={"raw": f"h2c://127.0.0.1:{port}"})
+        code, _, body = curl(f"{p.url}/status/{status}")
+        assert code == 502 and b"SECRET" not in body, body
+        assert p.alive()
+    finally:
+        listener.close()
