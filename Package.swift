@@ -66,7 +66,7 @@ let package = Package(
         // pod) or PostgreSQL (replicas), off the event loops.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(name: "PosternStore", dependencies: [
-            "PosternApprovals", "CSQLite",
+            "PosternApprovals", "PosternClient", "PosternCrypto", "CSQLite",
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The configuration file: typed, validated, every problem reported by key.
@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .executableTarget(name: "postern", dependencies: [
+        .executableTarget(name: "postern", dependencies: ["PosternJSON",
             "PosternCore", "PosternConfig", "PosternCrypto", "PosternClient", "PosternHTTP2", "PosternProxy", "PosternStore", "PosternAdmin", "PosternApprovals",
             "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",
@@ -114,19 +114,19 @@ let package = Package(
         ]),
 
         .testTarget(name: "PosternCoreTests", dependencies: ["PosternCore"]),
-        .testTarget(name: "PosternHTTP2Tests", dependencies: [
+        .testTarget(name: "PosternHTTP2Tests", dependencies: ["PosternCore",
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "PosternConfigTests", dependencies: ["PosternConfig", "PosternPolicy"]),
-        .testTarget(name: "PosternPolicyTests", dependencies: ["PosternPolicy", "PosternJSON"]),
+        .testTarget(name: "PosternConfigTests", dependencies: ["PosternAudit", "PosternConfig", "PosternPolicy"]),
+        .testTarget(name: "PosternPolicyTests", dependencies: ["PosternCrypto", "PosternPolicy", "PosternJSON"]),
         .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals", "PosternStore", "CSQLite"]),
-        .testTarget(name: "PosternAuditTests", dependencies: ["PosternAudit", "PosternCrypto"]),
+        .testTarget(name: "PosternAuditTests", dependencies: ["PosternJSON", "PosternAudit", "PosternCrypto"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
             "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto", "PosternJSON"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),
-        .testTarget(name: "PosternProxyTests", dependencies: [
+        .testTarget(name: "PosternProxyTests", dependencies: ["PosternCore",
             "PosternProxy", "PosternPolicy", "PosternTLS", "PosternConfig",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
