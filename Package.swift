@@ -114,6 +114,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "PosternCoreTests", dependencies: ["PosternCore"]),
+        .testTarget(name: "PosternClientTests", dependencies: ["PosternClient"]),
         .testTarget(name: "PosternHTTP2Tests", dependencies: ["PosternCore",
             "PosternHTTP2", .product(name: "NIOCore", package: "swift-nio"),
         ]),

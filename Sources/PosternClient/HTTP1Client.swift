@@ -59,7 +59,8 @@ public enum HTTP1Client {
         if reply["transfer-encoding"]?.lowercased().contains("chunked") == true {
             guard let decoded = dechunk(reply.body) else { return .failure(Failure("a malformed or unfinished chunked body")) }
             reply.body = decoded
-        } else if let length = reply["content-length"].flatMap({ Int($0) }) {
+        } else if let lengthText = reply["content-length"] {
+            guard let length = number(lengthText, radix: 10) else { return .failure(Failure("a malformed Content-Length")) }
             guard !complete || reply.body.count >= length else { return .failure(Failure("the body is not whole yet")) }
             reply.body = Array(reply.body.prefix(length))
         } else if complete {
@@ -76,12 +77,21 @@ public enum HTTP1Client {
                 return nil
             }
             let sizeText = String(decoding: bytes[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingSpaces(), radix: 16) else { return nil }
+            guard let size = number(sizeText.trimmingSpaces(), radix: 16) else { return nil }
             i = lineEnd + 2
             if size == 0 { return out }
-            guard i + size <= bytes.count else { return nil }
+            guard size <= bytes.count - i else { return nil }
             out += bytes[i..<(i + size)]
             i += size + 2
         }
+    }
+
+    /// A length as RFC 9112 writes it: digits only (no sign, no space), small enough that
+    /// adding it to an index cannot overflow. Swift's `Int(_:radix:)` takes "-5" and "+5".
+    static func number(_ text: some StringProtocol, radix: Int) -> Int? {
+        guard (1...15).contains(text.utf8.count),
+              text.utf8.allSatisfy({ $0 < 0x80 && (radix == 16 ? Character(Unicode.Scalar($0)).isHexDigit : (0x30...0x39).contains($0)) })
+        else { return nil }
+        return Int(text, radix: radix)
     }
 }
