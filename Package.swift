@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "PosternApprovalsTests", dependencies: ["PosternApprovals", "PosternStore", "CSQLite"]),
         .testTarget(name: "PosternAuditTests", dependencies: ["PosternJSON", "PosternAudit", "PosternCrypto"]),
         .testTarget(name: "PosternMaskingTests", dependencies: [
-            "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "PosternConfig", "PosternMasking", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .testTarget(name: "PosternIdentityTests", dependencies: ["PosternIdentity", "PosternCrypto", "PosternJSON"],
                     exclude: ["make_jwt_fixtures.py", "make_svid_fixtures.sh"]),

@@ -25,6 +25,10 @@ public struct MaskingSettings: Sendable, Equatable {
     public var descriptorSets: [String] = []
     /// The largest gRPC message (after decompression) the masker will hold.
     public var maxMessageBytes = 4 << 20
+    /// Streaming formats the operator describes, tried before the built-in ones.
+    public var streamFormats: [StreamFormatSettings] = []
+    /// `per_event` (default) or `refuse`: events of a stream no format describes.
+    public var unknownStreams = "per_event"
 
     public init(name: String) { self.name = name }
 
@@ -32,6 +36,7 @@ public struct MaskingSettings: Sendable, Equatable {
         a.name == b.name && a.detectors == b.detectors && a.action == b.action && a.actions == b.actions
             && a.keepLast == b.keepLast && a.hashKeyFile == b.hashKeyFile && a.onUnparseable == b.onUnparseable
             && a.descriptorSets == b.descriptorSets && a.maxMessageBytes == b.maxMessageBytes
+            && a.streamFormats == b.streamFormats && a.unknownStreams == b.unknownStreams
             && a.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" } == b.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" }
             && a.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" } == b.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" }
     }
@@ -43,7 +48,7 @@ public struct MaskingSettings: Sendable, Equatable {
     static func decode(_ name: String, _ node: Node, _ d: ConfigDecoder, base: String) -> MaskingSettings? {
         let key = "masking.\(name)"
         let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable",
-                            "patterns", "descriptor_sets", "max_message_bytes"]
+                            "patterns", "descriptor_sets", "max_message_bytes", "stream_formats", "unknown_streams"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var policy = MaskingSettings(name: name)
         func action(_ value: Node, _ path: String) -> String? {
@@ -84,6 +89,15 @@ public struct MaskingSettings: Sendable, Equatable {
                 }
             case "max_message_bytes":
                 if let n = d.integer(value, path, range: 1024...(256 << 20)) { policy.maxMessageBytes = n }
+            case "stream_formats":
+                for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
+                    if let format = StreamFormatSettings.decode(item, "\(path)[\(index)]", d) { policy.streamFormats.append(format) }
+                }
+            case "unknown_streams":
+                guard let text = d.string(value, path) else { continue }
+                if text == "per_event" || text == "refuse" { policy.unknownStreams = text } else {
+                    d.report(path, value, "expected per_event or refuse, got '\(text)'")
+                }
             case "hash_key_file":
                 policy.hashKeyFile = d.file(value, path, base: base)
             case "on_unparseable":

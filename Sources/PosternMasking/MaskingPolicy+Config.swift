@@ -68,6 +68,19 @@ extension MaskingPolicy {
                                       patterns: patterns)
         policy.protoSchema = schema
         policy.maxMessageBytes = settings.maxMessageBytes
+        policy.unknownStreams = settings.unknownStreams == "refuse" ? .refuse : .perEvent
+        policy.streamFormats = settings.streamFormats.map(StreamFormat.init(settings:)) + StreamFormat.builtIn
         return .success(policy)
+    }
+}
+
+extension StreamFormat {
+    init(settings: StreamFormatSettings) {
+        func matches(_ conditions: [StreamFormatSettings.Condition]) -> [FieldMatch] {
+            conditions.map { FieldMatch($0.path, $0.values) }
+        }
+        self.init(name: settings.name, recognise: matches(settings.match),
+                  texts: settings.texts.map { StreamedText(when: matches($0.when), path: $0.path, key: $0.key) },
+                  ends: settings.ends.map { StreamEnd(when: matches($0.when), key: $0.key) })
     }
 }

@@ -88,6 +88,11 @@ public struct MaskingPolicy: Sendable {
     public var protoSchema: ProtoSchema?
     /// The largest gRPC message (decompressed) the masker holds.
     public var maxMessageBytes = 4 << 20
+    /// Where streamed texts live in the event streams Postern reads (the operator's
+    /// formats first, then the built-in ones).
+    public var streamFormats = StreamFormat.builtIn
+    /// What to do with events of a stream no format describes.
+    public var unknownStreams = UnknownStreamAction.perEvent
 
     public init(name: String = "default", kinds: Set<EntityKind> = Set(EntityKind.builtIn), action: MaskAction = .redact,
                 actions: [EntityKind: MaskAction] = [:], fields: [FieldRule] = [], hashKey: [UInt8] = [],

@@ -2,6 +2,7 @@
 public enum ResponseMasker {
     case json(JSONMasker)
     case sse(SSEMasker)
+    case ndjson(NDJSONMasker)
     case text(TextStreamMasker)
     case grpc(GRPCMessageMasker)
 
@@ -27,6 +28,9 @@ public enum ResponseMasker {
             self = .json(JSONMasker(policy: policy))
         case "text/event-stream":
             self = .sse(SSEMasker(policy: policy))
+        case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
+             "application/jsonlines":
+            self = .ndjson(NDJSONMasker(policy: policy))
         case "text/plain", "text/markdown":
             self = .text(TextStreamMasker(policy: policy))
         default:
@@ -38,6 +42,7 @@ public enum ResponseMasker {
         switch self {
         case .json(let masker): try masker.feed(chunk)
         case .sse(let masker): try masker.feed(chunk)
+        case .ndjson(let masker): try masker.feed(chunk)
         case .text(let masker): masker.feed(chunk)
         case .grpc(let masker): try masker.feed(chunk)
         }
@@ -47,6 +52,7 @@ public enum ResponseMasker {
         switch self {
         case .json(let masker): try masker.finish()
         case .sse(let masker): try masker.finish()
+        case .ndjson(let masker): try masker.finish()
         case .text(let masker): masker.finish()
         case .grpc(let masker): try masker.finish()
         }
@@ -57,8 +63,18 @@ public enum ResponseMasker {
         switch self {
         case .json(let masker): masker.findings
         case .sse(let masker): masker.findings
+        case .ndjson(let masker): masker.findings
         case .text(let masker): masker.findings
         case .grpc(let masker): masker.findings
+        }
+    }
+
+    /// Events of a stream no format describes, masked each on its own.
+    public var unmatchedEvents: Int {
+        switch self {
+        case .sse(let masker): masker.unmatchedEvents
+        case .ndjson(let masker): masker.unmatchedEvents
+        case .json, .text, .grpc: 0
         }
     }
 }

@@ -35,6 +35,9 @@ final class RequestLog: Sendable {
         var principal: Principal?
         /// Values masked in the response, by kind.
         var masked: [EntityKind: Int] = [:]
+        /// Events of a streamed answer that no stream format describes, masked each on its
+        /// own (a value split across two of them is not caught).
+        var maskedPerEvent = 0
         /// What classification found and what authorization decided, when it ran.
         var operation: Operation?
         var decision: Decision?
@@ -146,6 +149,7 @@ final class RequestLog: Sendable {
         if !entry.masked.isEmpty {
             batch.member("masked", counts: entry.masked.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 })
         }
+        if entry.maskedPerEvent > 0 { batch.member("masked_per_event", entry.maskedPerEvent) }
         batch.member("outcome", entry.outcome)
         batch.member("detail", entry.detail)
         batch.closeObject()

@@ -26,6 +26,7 @@ final class ResponseMaskingStage {
     init(policy: MaskingPolicy) { self.policy = policy }
 
     var findings: [EntityKind: Int] { masker?.findings ?? [:] }
+    var unmatchedEvents: Int { masker?.unmatchedEvents ?? 0 }
     var isHoldingHead: Bool { heldHead != nil }
 
     /// What to do with the upstream's head: send it (possibly changed), hold it, or fail.

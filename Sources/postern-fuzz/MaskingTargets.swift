@@ -21,14 +21,29 @@ enum MaskingTargets {
                 violated("masked JSON is JSON")
             }
         },
-        FuzzTarget(name: "sse-mask", summary: "an event stream, an email split across two events in front") { input in
+        FuzzTarget(name: "sse-mask", summary: "an event stream, values split across chat, Anthropic and Responses events in front") { input in
             let chunking = Chunking(input)
             let planted = Array(("data: {\"choices\":[{\"delta\":{\"content\":\"write to jane.doe@\"}}]}\n\n"
-                                 + "data: {\"choices\":[{\"delta\":{\"content\":\"example.com today\"}}]}\n\n").utf8)
+                                 + "data: {\"choices\":[{\"delta\":{\"content\":\"example.com today\"}}]}\n\n"
+                                 + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                                 + "\"delta\":{\"type\":\"text_delta\",\"text\":\"mail john.roe@\"}}\n\n"
+                                 + "data: {\"type\":\"content_block_delta\",\"index\":0,"
+                                 + "\"delta\":{\"type\":\"text_delta\",\"text\":\"example.org now\"}}\n\n"
+                                 + "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\"pay 5555 5555 \"}\n\n"
+                                 + "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"delta\":\"5555 4444 ok\"}\n\n").utf8)
             let stream = planted + chunking.body
             let whole = mask(stream, chunkSize: stream.count) { SSEMasker(policy: policy) }
             let cut = mask(stream, chunkSize: chunking.size) { SSEMasker(policy: policy) }
-            agree(whole, cut, planted: ["jane.doe"], fuzzed: chunking.body)
+            agree(whole, cut, planted: ["jane.doe", "john.roe", "5555 5555"], fuzzed: chunking.body)
+        },
+        FuzzTarget(name: "ndjson-mask", summary: "an NDJSON stream, an email split across two Ollama lines in front") { input in
+            let chunking = Chunking(input)
+            let planted = Array(("{\"model\":\"m\",\"message\":{\"content\":\"mail kim.lee@\"},\"done\":false}\n"
+                                 + "{\"model\":\"m\",\"message\":{\"content\":\"example.net ok\"},\"done\":false}\n").utf8)
+            let stream = planted + chunking.body
+            let whole = mask(stream, chunkSize: stream.count) { NDJSONMasker(policy: policy) }
+            let cut = mask(stream, chunkSize: chunking.size) { NDJSONMasker(policy: policy) }
+            agree(whole, cut, planted: ["kim.lee"], fuzzed: chunking.body)
         },
         FuzzTarget(name: "grpc-mask", summary: "gRPC response messages by a descriptor, one holding a card in front") { input in
             let chunking = Chunking(input)
@@ -132,3 +147,4 @@ enum MaskingTargets {
 extension JSONMasker: MaskingTargets.Masker {}
 extension SSEMasker: MaskingTargets.Masker {}
 extension GRPCMessageMasker: MaskingTargets.Masker {}
+extension NDJSONMasker: MaskingTargets.Masker {}

@@ -104,6 +104,27 @@ import Testing
         #expect(config.maskingPolicy(for: config.route(forPath: "/c")!)?.name == "default")
     }
 
+    @Test func readsStreamFormats() throws {
+        let config = try parse("""
+        masking:
+          default:
+            unknown_streams: refuse
+            stream_formats:
+              - name: acme
+                match: { $.object: [acme.chunk, acme.delta*], $.id: ~ }
+                texts: [{ when: { $.kind: text }, path: $.delta.text, key: [$.index, $.part.n] }]
+                ends: [{ when: { $.finished: true }, key: [$.index] }]
+        """).get()
+        let policy = try #require(config.masking.first)
+        #expect(policy.unknownStreams == "refuse")
+        let format = try #require(policy.streamFormats.first)
+        #expect(format.name == "acme")
+        #expect(format.match == [.init(path: ["object"], values: ["acme.chunk", "acme.delta*"]), .init(path: ["id"], values: [])])
+        #expect(format.texts == [.init(when: [.init(path: ["kind"], values: ["text"])], path: ["delta", "text"],
+                                       key: [["index"], ["part", "n"]])])
+        #expect(format.ends == [.init(when: [.init(path: ["finished"], values: ["true"])], key: [["index"]])])
+    }
+
     @Test(arguments: [
         ("masking: { p: { detectors: [email, dna] } }", "unknown detector"),
         ("masking: { p: { action: scramble } }", "expected one of redact, partial, hash, drop"),
@@ -114,6 +135,18 @@ import Testing
         ("masking: { p: { descriptor_sets: inference.pb } }", "masking.p.descriptor_sets"),
         ("masking: { p: { max_message_bytes: 10 } }", "masking.p.max_message_bytes"),
         ("routes: [{ prefix: /, upstream: m, masking: missing }]", "no masking policy called 'missing'"),
+        ("masking: { p: { unknown_streams: drop } }", "expected per_event or refuse"),
+        ("masking: { p: { stream_formats: [{ name: a, texts: [{ path: $.t }] }] } }", "needs match"),
+        ("masking: { p: { stream_formats: [{ name: a, match: { $.o: x } }] } }", "needs texts"),
+        ("masking: { p: { stream_formats: [{ match: { $.o: x }, texts: [{ path: $.t }] }] } }", "needs a name"),
+        ("masking: { p: { stream_formats: [{ name: a, match: { o: x }, texts: [{ path: $.t }] }] } }",
+         "masking.p.stream_formats[0].match.o"),
+        ("masking: { p: { stream_formats: [{ name: a, match: { $.o: x }, texts: [{ path: '$.c[0].t' }] }] } }",
+         "masking.p.stream_formats[0].texts[0].path"),
+        ("masking: { p: { stream_formats: [{ name: a, match: { $.o: x }, texts: [{ path: $.t, wen: {} }] }] } }",
+         "unknown key"),
+        ("masking: { p: { stream_formats: [{ name: a, match: { $.o: x }, texts: [{ path: $.t }], ends: [{ key: [$.i] }] }] } }",
+         "an end needs a when"),
     ])
     func problemsAreReported(_ yaml: String, _ expected: String) {
         guard case .failure(let problems) = parse(yaml) else {

@@ -99,6 +99,16 @@ for name, events in {
     "comments": [],
 }.items():
     seed("sse-mask", name, "".join(f"data: {e}\n\n" for e in events) or ": keep-alive\n\nevent: ping\ndata: {}\n\n")
+seed("sse-mask", "anthropic", "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+     "data: {\"type\":\"message_stop\"}\n\n")
+seed("sse-mask", "responses", "data: {\"type\":\"response.output_text.done\",\"item_id\":\"m\",\"text\":\"x\"}\n\n"
+     "data: {\"type\":\"response.completed\",\"response\":{\"output\":[]}}\n\n")
+seed("sse-mask", "tgi", "data:{\"token\":{\"text\":\"4111 \"},\"generated_text\":null}\n\n"
+     "data:{\"token\":{\"text\":\"1111\"},\"generated_text\":\"4111 1111\"}\n\n")
+seed("ndjson-mask", "done", '{"model":"m","message":{"content":"call 415 555 "},"done":false}\n'
+     '{"model":"m","message":{"content":"2671"},"done":true}\n')
+seed("ndjson-mask", "generate", '{"model":"m","response":"ssn 123-","done":false}\r\n\n{"model":"m","response":"45-6789","done":false}')
+seed("ndjson-mask", "broken", '{"model":"m","response":"x"}\n{"unclosed":\n')
 seed("sse-mask", "multiline", "id: 1\nevent: message\ndata: {\"text\":\n data: \"x@y.org\"}\r\n\r\nretry: 10\n\n")
 seed("grpc-mask", "reply", grpc(b"\x0a\x0bcall a@b.cc" + b"\x12\x05\x0a\x03abc" + b"\x1a\x0a\x0a\x01k\x12\x05v@w.x"))
 seed("grpc-mask", "numbers", grpc(b"\x28\x96\x01\x22\x04\x00\x01\x02\x03"))

@@ -9,7 +9,12 @@ Routes:
   GET  /v2/health/ready         readiness, as KServe v2 servers answer it
   GET  /v1/models               the model list
   POST /v1/chat/completions     JSON, or SSE when the body says "stream": true
-  POST /echo                    returns the request body (and its length in a header)
+  POST /v1/responses            the OpenAI Responses API stream (SSE with `event:` names)
+  POST /v1/messages             the Anthropic Messages stream
+  POST /api/chat                Ollama's chat stream (newline-delimited JSON)
+  POST /generate_stream         TGI's token stream
+  POST /echo, /ANY/echo         returns the request body (and its length in a header); the
+                                second form lets tests reach it on routes with other policies
   GET  /bytes?n=N               N bytes of response body
   GET  /sse?events=N&delay=S    N SSE events, S seconds apart, then [DONE]
   GET  /status?code=C           an empty response with that status
@@ -62,18 +67,34 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_sse(self, events, delay):
+        """Events are data strings, or (name, data) pairs sent with an `event:` line."""
+        self.send_stream("text/event-stream", [
+            (f"event: {e[0]}\ndata: {e[1]}\n\n" if isinstance(e, tuple) else f"data: {e}\n\n").encode()
+            for e in events], delay)
+
+    def send_stream(self, content_type, pieces, delay):
         self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-type", content_type)
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        for event in events:
-            data = f"data: {event}\n\n".encode()
+        for data in pieces:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
             time.sleep(delay)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    @staticmethod
+    def answer_words(request):
+        """The canned answer, or the user's text after "repeat: " in 4-character pieces, so
+        tests can plant values in answers and split them across events."""
+        messages = request.get("messages") or [{"role": "user", "content": request.get("input", "")}]
+        said = [m.get("content", "") for m in messages if m.get("role") == "user"]
+        if said and isinstance(said[-1], str) and said[-1].startswith("repeat: "):
+            text = said[-1][len("repeat: "):]
+            return [text[i:i + 4] for i in range(0, len(text), 4)]
+        return ["Postern", " forwarded", " this", " answer", "."]
 
     # -- routes ------------------------------------------------------------
     def do_GET(self):
@@ -186,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"received": self.slow_body_length(float(
                 parse_qs(url.query).get("delay", ["0.05"])[0]))})
             return
-        if url.path == "/echo":
+        if url.path == "/echo" or url.path.endswith("/echo"):
             self.send_response(200)
             self.send_header("content-type", self.headers.get("content-type", "application/octet-stream"))
             self.send_header("content-length", str(len(body)))
@@ -194,15 +215,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("x-echo-authorization", self.headers.get("authorization", ""))
             self.end_headers()
             self.wfile.write(body)
+        elif url.path in STREAMS:
+            request = json.loads(body or b"{}")
+            STREAMS[url.path](self, self.answer_words(request), float(request.get("delay", 0.02)))
         elif url.path == "/v1/chat/completions":
             request = json.loads(body or b"{}")
-            words = ["Postern", " forwarded", " this", " answer", "."]
-            said = [m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user"]
-            if said and said[-1].startswith("repeat: "):
-                # Echo the user's text back, in 4-character pieces when streaming, so tests
-                # can plant values in answers and split them across events.
-                text = said[-1][len("repeat: "):]
-                words = [text[i:i + 4] for i in range(0, len(text), 4)]
+            words = self.answer_words(request)
             if request.get("stream"):
                 chunks = [json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
                                       "model": MODEL, "choices": [{"index": 0, "delta": {"content": w},
@@ -219,6 +237,59 @@ class Handler(BaseHTTPRequestHandler):
                 })
         else:
             self.send_json(404, {"error": "not found", "path": url.path})
+
+
+def responses_stream(handler, words, delay):
+    text = "".join(words)
+    item = {"id": "msg_1", "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+    response = {"id": "resp_1", "object": "response", "created_at": 1700000000, "model": MODEL, "status": "in_progress",
+                "output": []}
+    part = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events = [("response.created", {"response": response}),
+              ("response.output_item.added", {"output_index": 0, "item": item}),
+              ("response.content_part.added", {**part, "part": {"type": "output_text", "text": "", "annotations": []}})]
+    events += [("response.output_text.delta", {**part, "delta": w, "logprobs": []}) for w in words]
+    done_part = {"type": "output_text", "text": text, "annotations": []}
+    done_item = {**item, "status": "completed", "content": [done_part]}
+    events += [("response.output_text.done", {**part, "text": text, "logprobs": []}),
+               ("response.content_part.done", {**part, "part": done_part}),
+               ("response.output_item.done", {"output_index": 0, "item": done_item}),
+               ("response.completed", {"response": {**response, "status": "completed", "output": [done_item]}})]
+    handler.send_sse([(name, json.dumps({"type": name, "sequence_number": n, **fields}))
+                      for n, (name, fields) in enumerate(events)], delay)
+
+
+def messages_stream(handler, words, delay):
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": MODEL,
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}
+    events = [("message_start", {"message": message}),
+              ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+              ("ping", {})]
+    events += [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in words]
+    events += [("content_block_stop", {"index": 0}),
+               ("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                  "usage": {"output_tokens": len(words)}}),
+               ("message_stop", {})]
+    handler.send_sse([(name, json.dumps({"type": name, **fields})) for name, fields in events], delay)
+
+
+def ollama_stream(handler, words, delay):
+    line = {"model": MODEL, "created_at": "2026-12-07T10:00:00Z"}
+    lines = [{**line, "message": {"role": "assistant", "content": w}, "done": False} for w in words]
+    lines.append({**line, "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+                  "total_duration": 1000, "eval_count": len(words)})
+    handler.send_stream("application/x-ndjson", [json.dumps(x).encode() + b"\n" for x in lines], delay)
+
+
+def tgi_stream(handler, words, delay):
+    events = [json.dumps({"index": i, "token": {"id": i, "text": w, "logprob": -0.1, "special": False},
+                          "generated_text": "".join(words) if i == len(words) - 1 else None, "details": None})
+              for i, w in enumerate(words)]
+    handler.send_stream("text/event-stream", [f"data:{e}\n\n".encode() for e in events], delay)
+
+
+STREAMS = {"/v1/responses": responses_stream, "/v1/messages": messages_stream, "/api/chat": ollama_stream,
+           "/generate_stream": tgi_stream}
 
 
 def main():
