@@ -75,6 +75,12 @@ public struct Recording: Sendable {
         requestHeaders = headers.filter { !Self.withheld.contains($0.0) }
     }
 
+    /// A request field the masked body changes (a length that framed what masking rewrote).
+    public mutating func replaceRequestHeader(_ name: String, _ value: String) {
+        guard let index = requestHeaders.firstIndex(where: { $0.0 == name }) else { return }
+        requestHeaders[index].1 = value
+    }
+
     public mutating func response(status: Int, headers: [(String, String)]) {
         self.status = status
         responseHeaders = headers.filter { !Self.withheld.contains($0.0) }

@@ -5,6 +5,7 @@ public enum ResponseMasker {
     case ndjson(NDJSONMasker)
     case text(TextStreamMasker)
     case grpc(GRPCMessageMasker)
+    case triton(TritonBinaryMasker)
 
     /// The masker for gRPC method `method`'s responses (by the policy's descriptor sets),
     /// or an error saying why they cannot be masked.
@@ -45,6 +46,7 @@ public enum ResponseMasker {
         case .ndjson(let masker): try masker.feed(chunk)
         case .text(let masker): masker.feed(chunk)
         case .grpc(let masker): try masker.feed(chunk)
+        case .triton(let masker): try masker.feed(chunk)
         }
     }
 
@@ -55,6 +57,7 @@ public enum ResponseMasker {
         case .ndjson(let masker): try masker.finish()
         case .text(let masker): masker.finish()
         case .grpc(let masker): try masker.finish()
+        case .triton(let masker): try masker.finish()
         }
     }
 
@@ -66,6 +69,7 @@ public enum ResponseMasker {
         case .ndjson(let masker): masker.findings
         case .text(let masker): masker.findings
         case .grpc(let masker): masker.findings
+        case .triton(let masker): masker.findings
         }
     }
 
@@ -74,8 +78,16 @@ public enum ResponseMasker {
         switch self {
         case .sse(let masker): masker.unmatchedEvents
         case .ndjson(let masker): masker.unmatchedEvents
-        case .json, .text, .grpc: 0
+        case .json, .text, .grpc, .triton: 0
         }
+    }
+
+    /// Head fields the masked body changes, known once it is finished.
+    public var headUpdates: [(name: String, value: String)] {
+        if case .triton(let masker) = self, let length = masker.maskedHeaderLength {
+            return [("inference-header-content-length", String(length))]
+        }
+        return []
     }
 }
 

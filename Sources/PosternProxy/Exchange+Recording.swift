@@ -42,9 +42,18 @@ extension Exchange {
         // The target as forwarded (normalised), credentials withheld, values masked.
         recording.target(Recording.recordedTarget(request.path, mask: policy.map { $0.mask } ?? { $0 }))
         if !body.isEmpty, let policy {
-            let masked = isGRPC ? Self.maskedMessages(body, method: String(request.pathWithoutQuery),
-                                                      encoding: request.headers["grpc-encoding"], policy: policy)
-                                : Self.masked(body, contentType: request.headers["content-type"], policy: policy)
+            let masked: [UInt8]?
+            if isGRPC {
+                masked = Self.maskedMessages(body, method: String(request.pathWithoutQuery),
+                                             encoding: request.headers["grpc-encoding"], policy: policy)
+            } else if let field = request.headers["inference-header-content-length"] {
+                masked = Self.maskedTensors(body, headerLength: field, policy: policy).map { masked in
+                    recording.replaceRequestHeader("inference-header-content-length", String(masked.headerLength))
+                    return masked.body
+                }
+            } else {
+                masked = Self.masked(body, contentType: request.headers["content-type"], policy: policy)
+            }
             switch masked {
             case .some(let masked): recording.maskRequestBody(masked)
             case .none:
@@ -67,6 +76,18 @@ extension Exchange {
         } catch {
             return nil
         }
+    }
+
+    /// A request in Triton's binary tensor extension: its JSON header and binary inputs.
+    private static func maskedTensors(_ body: [UInt8], headerLength field: String,
+                                      policy: MaskingPolicy) -> (body: [UInt8], headerLength: Int)? {
+        guard let length = TritonBinaryMasker.headerLength(field) else { return nil }
+        let masker = TritonBinaryMasker(policy: policy, headerLength: length, direction: .request,
+                                        maxBytes: policy.maxMessageBytes)
+        guard let masked = try? masker.feed(body) + masker.finish(), let headerLength = masker.maskedHeaderLength else {
+            return nil
+        }
+        return (masked, headerLength)
     }
 
     private static func masked(_ body: [UInt8], contentType: String?, policy: MaskingPolicy) -> [UInt8]? {

@@ -44,6 +44,12 @@ final class ResponseMaskingStage {
             let contentType = head.headers["content-type"] ?? ""
             if encoding != "identity" {
                 choice = .failure(MaskingError("masking policy '\(policy.name)' cannot mask a \(encoding)-encoded response"))
+            } else if let field = head.headers["inference-header-content-length"] {
+                // Triton's binary tensor extension, whatever the content type says.
+                choice = TritonBinaryMasker.headerLength(field).map {
+                    .success(.triton(TritonBinaryMasker(policy: policy, headerLength: $0, direction: .response,
+                                                        maxBytes: policy.maxMessageBytes)))
+                } ?? .failure(MaskingError("Inference-Header-Content-Length '\(field)' is not a length"))
             } else if let masker = ResponseMasker(contentType: contentType, policy: policy) {
                 choice = .success(masker)
             } else {
@@ -65,9 +71,12 @@ final class ResponseMaskingStage {
         }
         masker = chosen
         head.headers.remove("content-length")  // the masked body has its own length
-        if case .json = chosen {
+        switch chosen {
+        case .json, .triton:
             heldHead = head
             return .success(nil)
+        default:
+            break
         }
         return .success(head)
     }
@@ -114,8 +123,12 @@ final class ResponseMaskingStage {
     }
 
     private func release(extra: [UInt8], input: Int, creditNow: Int) -> (head: ResponseHead?, output: [UInt8], creditNow: Int) {
-        let head = heldHead
+        var head = heldHead
         heldHead = nil
+        for (name, value) in masker?.headUpdates ?? [] {
+            head?.headers.remove(name)
+            head?.headers.add(name, value)
+        }
         let output = heldBody + extra
         heldBody = []
         ledger.append((output.count, input))  // held bytes were credited when they arrived

@@ -45,6 +45,17 @@ enum MaskingTargets {
             let cut = mask(stream, chunkSize: chunking.size) { NDJSONMasker(policy: policy) }
             agree(whole, cut, planted: ["kim.lee"], fuzzed: chunking.body)
         },
+        FuzzTarget(name: "triton-mask", summary: "a Triton binary tensor answer: a header length (2 bytes), the JSON header and tensors") { input in
+            guard input.count >= 2 else { return }
+            let headerLength = Int(input[0]) | Int(input[1]) << 8
+            let body = Array(input.dropFirst(2))
+            let masker = TritonBinaryMasker(policy: policy, headerLength: headerLength, direction: .response, maxBytes: 1 << 20)
+            guard let masked = try? masker.feed(body) + masker.finish() else { return }
+            guard let length = masker.maskedHeaderLength, length <= masked.count,
+                  case .object? = JSONValue.parse(Array(masked[..<length]), maxDepth: 128) else {
+                violated("a masked answer starts with a JSON object as long as its new header length says")
+            }
+        },
         FuzzTarget(name: "grpc-mask", summary: "gRPC response messages by a descriptor, one holding a card in front") { input in
             let chunking = Chunking(input)
             let text = Array("card \(card)".utf8)

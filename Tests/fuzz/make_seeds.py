@@ -110,6 +110,21 @@ seed("ndjson-mask", "done", '{"model":"m","message":{"content":"call 415 555 "},
 seed("ndjson-mask", "generate", '{"model":"m","response":"ssn 123-","done":false}\r\n\n{"model":"m","response":"45-6789","done":false}')
 seed("ndjson-mask", "broken", '{"model":"m","response":"x"}\n{"unclosed":\n')
 seed("sse-mask", "multiline", "id: 1\nevent: message\ndata: {\"text\":\n data: \"x@y.org\"}\r\n\r\nretry: 10\n\n")
+def triton(header, *tensors):
+    header = json.dumps(header).encode()
+    return struct.pack("<H", len(header)) + header + b"".join(tensors)
+
+
+def bytes_tensor(*elements):
+    return b"".join(struct.pack("<I", len(e)) + e for e in elements)
+
+
+text = bytes_tensor(b"card 4111 1111 1111 1111", b"", b"ok")
+seed("triton-mask", "bytes-and-fp32", triton({"outputs": [
+    {"name": "t", "datatype": "BYTES", "shape": [3], "parameters": {"binary_data_size": len(text)}},
+    {"name": "x", "datatype": "FP32", "shape": [2], "parameters": {"binary_data_size": 8}},
+    {"name": "j", "datatype": "BYTES", "shape": [1], "data": ["a@b.cc"]}]}, text, struct.pack("<2f", 1.5, -2)))
+seed("triton-mask", "short", triton({"outputs": [{"datatype": "INT64", "parameters": {"binary_data_size": 16}}]}, b"\0" * 8))
 seed("grpc-mask", "reply", grpc(b"\x0a\x0bcall a@b.cc" + b"\x12\x05\x0a\x03abc" + b"\x1a\x0a\x0a\x01k\x12\x05v@w.x"))
 seed("grpc-mask", "numbers", grpc(b"\x28\x96\x01\x22\x04\x00\x01\x02\x03"))
 seed("grpc-mask", "compressed-flag", b"\x01\x00\x00\x00\x02\x0a\x00")

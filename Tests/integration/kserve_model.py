@@ -2,7 +2,7 @@
 Protocol v2) and gRPC (inference.GRPCInferenceService), bound to 127.0.0.1 only.
 
 The model "echo" answers its BYTES input "text" element by element as "echo: ELEMENT", and
-an FP32 input "x" doubled. kserve binds 0.0.0.0 and [::] itself; the two binds are pinned to
+an FP32 input "x" doubled, in binary tensor data when the client asks for it. kserve binds 0.0.0.0 and [::] itself; the two binds are pinned to
 loopback here, nothing else of the server is changed.
 
 Run: python kserve_model.py --http-port P --grpc-port Q
@@ -61,7 +61,10 @@ def main():
                     output = InferOutput(tensor.name, list(doubled.shape), "FP32")
                     output.set_data_from_numpy(doubled, binary_data=False)
                 outputs.append(output)
-            return InferResponse(response_id=payload.id or "1", model_name=self.name, infer_outputs=outputs)
+            # Binary outputs when the client asks (Triton's binary tensor extension, REST).
+            return InferResponse(response_id=payload.id or "1", model_name=self.name, infer_outputs=outputs,
+                                 use_binary_outputs=payload.use_binary_outputs,
+                                 requested_outputs=payload.request_outputs)
 
     sys.argv = [sys.argv[0], f"--http_port={args.http_port}", f"--grpc_port={args.grpc_port}"]
     ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=True, workers=1).start([Echo("echo"), Echo("secret-echo")])

@@ -22,34 +22,19 @@ extension ProtobufMasker {
     /// which (`datatype` nil), data that is exactly a BYTES layout is treated as one.
     mutating func rawTensor(_ value: UnsafeBufferPointer<UInt8>, datatype: String?) throws(MaskingError) -> Outcome {
         if let datatype, datatype != "BYTES" { return .keep }
-        var elements: [Range<Int>] = []
-        var i = 0
-        while i < value.count {
-            guard value.count - i >= 4 else {
-                if datatype == nil { return .keep }
-                throw MaskingError("a BYTES tensor's element length runs past the end")
-            }
-            let length = Int(value[i]) | Int(value[i + 1]) << 8 | Int(value[i + 2]) << 16 | Int(value[i + 3]) << 24
-            i += 4
-            guard length <= value.count - i else {
-                if datatype == nil { return .keep }
-                throw MaskingError("a BYTES tensor's element runs past the end")
-            }
-            elements.append(i..<(i + length))
-            i += length
+        let elements: [Range<Int>]
+        do {
+            elements = try BytesTensor.elements(value)
+        } catch {
+            if datatype == nil { return .keep }  // not a BYTES layout, and nothing said it was one
+            throw error
         }
-        var masked: [[UInt8]?] = []
-        for element in elements { masked.append(maskBytes(UnsafeBufferPointer(rebasing: value[element]), hint: nil)) }
-        guard masked.contains(where: { $0 != nil }) else { return .keep }
-        var output: [UInt8] = []
-        output.reserveCapacity(value.count)
-        for (element, replacement) in zip(elements, masked) {
-            let count = replacement?.count ?? element.count
-            output += [UInt8(count & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count >> 16 & 0xFF), UInt8(count >> 24 & 0xFF)]
-            if let replacement { output += replacement } else {
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: value[element]))
-            }
+        var changed = false
+        let output = BytesTensor.rewrite(value, elements) { element in
+            let masked = maskBytes(element, hint: nil)
+            if masked != nil { changed = true }
+            return masked
         }
-        return .payload(output)
+        return changed ? .payload(output) : .keep
     }
 }
