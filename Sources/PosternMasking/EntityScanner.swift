@@ -121,6 +121,12 @@ public struct EntityScanner: Sendable {
             }) {
                 return (i..<end, .usSSN)
             }
+            // An SSN kept as a number loses its leading zeros (078-05-1120 is 78051120): seven
+            // or eight digits that are the whole value of a member named for one.
+            if on(.usSSN), i == 0, let key, Self.named(b, before: 0, key, keys: Self.ssnKeys, words: []),
+               let end = NumberDetectors.ssnWithoutLeadingZeros(b), end == b.count {
+                return (0..<end, .usSSN)
+            }
             if on(.ipAddress) {
                 if let end = NumberDetectors.ipv4(b, i), !Self.isVersion(b, i, end) { return (i..<end, .ipAddress) }
                 if colonSoon(b, i), let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
@@ -129,7 +135,7 @@ public struct EntityScanner: Sendable {
             if on(.phone), previous != 0x2B, !(previous == 0x20 && Byte.isDigit(b.at(i - 2))) {
                 if let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
                 if let end = NumberDetectors.bareDigitsPhone(b, i),
-                   Self.named(b, before: i, key, keys: Self.phoneKeys, words: Self.phoneWords) {
+                   Self.named(b, before: i, key, keys: Self.phoneKeys, words: Self.phoneWords) || Self.isWholePhoneKey(key) {
                     return (i..<end, .phone)
                 }
             }
@@ -167,19 +173,27 @@ public struct EntityScanner: Sendable {
 
     /// The fewest characters of a built-in value written as a bare number (a nine-digit SSN):
     /// a shorter JSON number needs no scan.
-    static let shortestBareNumber = 9
+    static let shortestBareNumber = 7
 
-    static let ssnKeys: [StaticString] = ["ssn", "social"], ssnWords: [StaticString] = ["ssn", "social security"]
+    static let ssnKeys: [StaticString] = ["ssn", "social", "tax_id", "taxid"], ssnWords: [StaticString] = ["ssn", "social", "ss#"]
     static let phoneKeys: [StaticString] = ["phone", "mobile", "msisdn", "cell", "fax"]
     static let phoneWords: [StaticString] = ["phone", "mobile", "tel:", "tel.", "cell", "fax", "call", "sms"]
+    /// Member names for phones too short to look for inside other names (`hotel_id`).
+    static let wholePhoneKeys: [StaticString] = ["tel", "tel_no", "telno", "tel_number"]
 
     /// The value is labelled as what `keys`/`words` name: by its JSON member name, or by
     /// the words just before it (`SSN 123456789`, `phone: 4155552671`).
     private static func named(_ b: UnsafeBufferPointer<UInt8>, before i: Int, _ key: UnsafeBufferPointer<UInt8>?,
                               keys: [StaticString], words: [StaticString]) -> Bool {
         if let key, keys.contains(where: { containsWord(key, 0..<key.count, $0) }) { return true }
+
         let window = max(0, i - 24)..<i
         return words.contains { containsWord(b, window, $0) }
+    }
+
+    private static func isWholePhoneKey(_ key: UnsafeBufferPointer<UInt8>?) -> Bool {
+        guard let key else { return false }
+        return wholePhoneKeys.contains { key.count == $0.utf8CodeUnitCount && containsWord(key, 0..<key.count, $0) }
     }
 
     /// A dotted quad that is a version: `1.2.3.4-beta`, or after `version`/`build`/`v`.

@@ -113,6 +113,22 @@ enum NumberDetectors {
         return end
     }
 
+    /// Seven or eight digits from the start of `b`: an SSN whose leading zeros a number
+    /// dropped, valid once they are put back (area 001-099).
+    static func ssnWithoutLeadingZeros(_ b: Buffer) -> Int? {
+        var end = 0
+        var value = 0
+        while end < b.count, Byte.isDigit(b[end]) {
+            value = value * 10 + Byte.digit(b[end])
+            end += 1
+            if end > 8 { return nil }
+        }
+        guard end >= 7 else { return nil }
+        let area = value / 1_000_000, group = value / 10_000 % 100, serial = value % 10_000
+        guard area != 0, group != 0, serial != 0 else { return nil }
+        return end
+    }
+
     /// E.164 (`+` and 8-15 digits, spaces, dashes, dots or one parenthesised group),
     /// North American `(555) 123-4567` / `555-123-4567` / `1-800-555-0199`, and national
     /// numbers with a trunk 0 (`020 7946 0958`, `01 23 45 67 89`, `(02) 9876 5432`).

@@ -39,7 +39,7 @@ enum Arguments {
                   [--upstream [NAME=]URL]...
       postern check FILE
       postern token --config FILE [--repeat N] < TOKEN
-      postern mask --config FILE [--policy NAME] [--format json|sse|text] < IN > OUT
+      postern mask --config FILE [--policy NAME] [--format json|sse|ndjson|text] < IN > OUT
       postern mask --config FILE [--policy NAME] --format grpc|protobuf
                    [--descriptor-set FILE]... --message-type TYPE < IN > OUT
       postern explain --config FILE [--caller ID] [--method M] --path PATH [--body FILE] [--repeat N]
@@ -156,8 +156,8 @@ enum Arguments {
                 case "--policy": options.policy = try value(flag)
                 case "--format":
                     options.format = try value(flag)
-                    guard ["json", "sse", "text", "grpc", "protobuf"].contains(options.format) else {
-                        throw UsageError(description: "--format takes json, sse, text, grpc or protobuf")
+                    guard ["json", "sse", "ndjson", "text", "grpc", "protobuf"].contains(options.format) else {
+                        throw UsageError(description: "--format takes json, sse, ndjson, text, grpc or protobuf")
                     }
                 case "--descriptor-set": options.descriptorSets.append(try value(flag))
                 case "--message-type": options.messageType = try value(flag)

@@ -25,6 +25,7 @@ enum MaskCommand {
         let stream: ResponseMasker
         switch options.format {
         case "sse": stream = .sse(SSEMasker(policy: policy))
+        case "ndjson": stream = .ndjson(NDJSONMasker(policy: policy))
         case "text": stream = .text(TextStreamMasker(policy: policy))
         case "grpc", "protobuf":
             guard let schema = policy.protoSchema else {

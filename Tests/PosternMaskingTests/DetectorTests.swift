@@ -230,7 +230,8 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
         }
     }
 
-    @Test(arguments: ["12345678", "-1234567", "1.234567", "9.99e+10", "-0.12345", "87654321"])
+    /// (Seven and eight digits can be an SSN that lost its leading zeros: see JSONMaskerTests.)
+    @Test(arguments: ["123456", "-12345", "1.2345", "9.9e+9", "-0.123", "654321"])
     func numbersShorterThanTheShortestValueHoldNone(_ number: String) throws {
         #expect(number.utf8.count < EntityScanner.shortestBareNumber)
         expectClean(number, keyHint: "ssn")

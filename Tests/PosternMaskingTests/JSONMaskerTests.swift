@@ -51,6 +51,31 @@ func maskInChunks(_ text: String, cuts: [Int], _ masker: ResponseMasker) throws 
                 == #"{"pan":"[CREDIT_CARD]","order":1234567890123456,"n":4111111111111112}"#)
     }
 
+    /// Numbers under a name that says what they are, with no field rule: phones, SSNs (also
+    /// with the leading zeros a number drops) and cards become strings; the same digits under
+    /// other names stay numbers.
+    @Test(arguments: [
+        (#"{"phone":4155552671}"#, #"{"phone":"[PHONE]"}"#),
+        (#"{"mobilePhone":447911123456}"#, #"{"mobilePhone":"[PHONE]"}"#),
+        (#"{"tel":14155552671}"#, #"{"tel":"[PHONE]"}"#),
+        (#"{"ssn":123456789}"#, #"{"ssn":"[US_SSN]"}"#),
+        (#"{"social_security_number":78051120}"#, #"{"social_security_number":"[US_SSN]"}"#),
+        (#"{"ssn":"7805112"}"#, #"{"ssn":"[US_SSN]"}"#),
+        (#"{"card":4111111111111111}"#, #"{"card":"[CREDIT_CARD]"}"#),
+        (#"{"phones":[4155552671,"4155552672"]}"#, #"{"phones":["[PHONE]","[PHONE]"]}"#),
+        (#"{"hotel_id":4155552671,"order_id":123456789,"count":78051120,"ssn":10002345}"#,
+         #"{"hotel_id":4155552671,"order_id":123456789,"count":78051120,"ssn":10002345}"#),
+    ])
+    func numbersUnderTheirNamesAreMasked(_ document: String, _ expected: String) throws {
+        #expect(try maskJSON(document) == expected)
+    }
+
+    @Test(arguments: ["SSN 123456789", "ssn:123456789", "SS# 123456789", "Social: 123456789", "her social is 123456789",
+                      "Social Security Number 123456789", "SOCIAL SECURITY 123456789"])
+    func nineDigitsAfterTheWaysTextNamesAnSSNAreOne(_ text: String) {
+        #expect(MaskingPolicy().mask(text).hasSuffix("[US_SSN]"), "\(text)")
+    }
+
     @Test func fieldRulesByKeyAndPath() throws {
         let policy = MaskingPolicy(fields: [
             FieldRule(.key("password"), action: .redact),

@@ -74,7 +74,8 @@ def ssn_parts(rng):
 
 def ssn(rng):
     a, g, s = ssn_parts(rng)
-    return rng.choice([f"{a}-{g}-{s}", f"{a}-{g}-{s}", f"{a} {g} {s}"])
+    # Nine bare digits only count after words that name an SSN (prose always has one).
+    return rng.choice([f"{a}-{g}-{s}", f"{a}-{g}-{s}", f"{a} {g} {s}", f"{a}{g}{s}"])
 
 
 FIRST = ["ann", "bo", "carlos", "dana", "eve", "farah", "george", "hiro", "ines", "jamal", "kim", "lena", "josé",
@@ -228,7 +229,9 @@ def invalid_ssn(rng):
     return f"{a}-{g}-{s}"
 
 
+ID_KEYS = ["order_id", "count", "hotel_id", "total_tokens", "customer_number", "latency_us"]
 LOOKALIKES = {
+    "numeric_id": lambda rng: str(rng.randint(10**6, 10**10)),
     "luhn_failing": lambda rng: card(rng, valid=False),
     "invalid_ssn": invalid_ssn,
     "timestamp": lambda rng: rng.choice([
@@ -257,8 +260,8 @@ LOOKALIKES = {
                                       f"{rng.randint(1, 9999)}.{digits(rng, 2)} EUR", f"{digits(rng, 7)} units"]),
 }
 
-NUMBER_KEYS = {"credit_card": ["card_number", "pan", "cc"], "us_ssn": ["ssn", "social_security_number"],
-               "phone": ["phone", "mobilePhone", "phone_number"]}
+NUMBER_KEYS = {"credit_card": ["card_number", "pan", "cc"], "us_ssn": ["ssn", "social_security_number", "SSN"],
+               "phone": ["phone", "mobilePhone", "phone_number", "tel", "msisdn"]}
 VALUE_KEYS = {"credit_card": ["card", "payment_card"], "us_ssn": ["ssn", "tax_id"], "email": ["email", "contact"],
               "phone": ["phone", "mobile"], "iban": ["iban", "account"], "ip_address": ["client_ip", "addr"],
               "aws_key": ["access_key_id"], "github_token": ["token"], "slack_token": ["slack"], "jwt": ["bearer"],
@@ -270,7 +273,8 @@ PROSE = ("the customer asked about the invoice and the assistant looked up the a
 def prose(rng, value, label=""):
     words = [rng.choice(PROSE) for _ in range(rng.randint(4, 14))]
     at = rng.randrange(len(words) + 1)
-    intro = {"credit_card": ["card", "paid with", "PAN:"], "us_ssn": ["SSN", "social security number"],
+    intro = {"credit_card": ["card", "paid with", "PAN:"],
+             "us_ssn": ["SSN", "social security number", "SS#", "Social:", "her social is", "ssn:", "SOCIAL SECURITY"],
              "phone": ["call", "phone:", "tel."], "email": ["email", "write to", "contact:"]}.get(label, [""])
     lead = rng.choice(intro)
     value = rng.choice([value, f"({value})", f"{value}.", f"{value},", f"<{value}>" if label == "email" else value])
@@ -297,8 +301,11 @@ class Corpus:
             for value in values:
                 doc, planted = self.carrier(kind, value)
                 docs.append((doc, [(kind, planted, False)]))
+        # Numbers under names that say what they are not (ids, counts): they stay numbers.
+        for value in self.lookalikes["numeric_id"]:
+            docs.append((record(rng, rng.choice(ID_KEYS), int(value)), [("numeric_id", value, True)]))
         for kind, values in self.lookalikes.items():
-            for value in values:
+            for value in values if kind != "numeric_id" else []:
                 text = prose(rng, value)
                 doc = [chat_completion(rng, text), kserve(rng, [text]), record(rng, "notes", text)][rng.randrange(3)]
                 docs.append((doc, [(kind, value, True)]))
@@ -363,12 +370,16 @@ def record(rng, key, value):
                        "history": [{"order_id": f"ORD-{rng.randrange(10**8)}", "total": round(rng.random() * 900, 2)}]}}
 
 
-STREAM_MODES = ("content", "tool_call", "completion")
+# OpenAI chat (content, tool-call arguments), legacy completions, the Responses API and
+# Anthropic Messages (SSE), and Ollama's NDJSON.
+STREAM_MODES = ("content", "tool_call", "completion", "responses", "anthropic", "ollama")
 
 
 def sse_stream(rng, answer, mode="content", most=8):
     """An OpenAI-compatible stream of `answer`, a few characters per event: as a chat
     completion's content, as a tool call's arguments (JSON text), or as a legacy completion."""
+    if mode in ("responses", "anthropic", "ollama"):
+        return other_stream(rng, answer, mode, most)
     events, i = [], 0
     head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1715000000, "model": "m"}
     text = answer
@@ -397,8 +408,53 @@ def sse_stream(rng, answer, mode="content", most=8):
     return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
 
 
+def pieces_of(text, rng, most):
+    """`text` cut into pieces of 1 to `most` characters."""
+    i, out = 0, []
+    while i < len(text):
+        n = rng.randint(1, most)
+        out.append(text[i:i + n])
+        i += n
+    return out
+
+
+def other_stream(rng, answer, mode, most):
+    """`answer` as a Responses API, Anthropic Messages or Ollama NDJSON stream."""
+    parts = pieces_of(answer, rng, most)
+    if mode == "ollama":
+        lines = [{"model": "m", "created_at": "2026-12-07T10:00:00Z", "message": {"role": "assistant", "content": p},
+                  "done": False} for p in parts]
+        lines.append({"model": "m", "created_at": "2026-12-07T10:00:01Z", "message": {"role": "assistant", "content": ""},
+                      "done": True, "done_reason": "stop"})
+        return "".join(json.dumps(x) + "\n" for x in lines)
+    if mode == "responses":
+        where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+        events = [("response.output_text.delta", {**where, "delta": p}) for p in parts]
+        events += [("response.output_text.done", {**where, "text": "[whole text]"}),
+                   ("response.completed", {"response": {"id": "resp_1", "status": "completed"}})]
+    else:
+        events = [("message_start", {"message": {"id": "msg_1", "role": "assistant", "content": []}}),
+                  ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})]
+        events += [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}}) for p in parts]
+        events += [("content_block_stop", {"index": 0}), ("message_stop", {})]
+    return "".join(f"event: {name}\ndata: {json.dumps({'type': name, **fields})}\n\n" for name, fields in events)
+
+
+def stream_format(mode):
+    """The `postern mask --format` for a stream mode."""
+    return "ndjson" if mode == "ollama" else "sse"
+
+
 def sse_content(text, mode="content"):
     """What a client reassembles from the stream (a tool call's arguments decoded)."""
+    if mode == "ollama":
+        return "".join(json.loads(line)["message"]["content"] for line in text.splitlines() if line.strip())
+    if mode == "responses":
+        return "".join(json.loads(line[6:]).get("delta", "") for line in text.splitlines()
+                       if line.startswith("data: {") and '"response.output_text.delta"' in line)
+    if mode == "anthropic":
+        return "".join(json.loads(line[6:]).get("delta", {}).get("text", "") for line in text.splitlines()
+                       if line.startswith("data: {") and '"content_block_delta"' in line)
     pieces = []
     for line in text.splitlines():
         if line.startswith("data: {"):
@@ -459,13 +515,19 @@ def evaluate(corpus, mask):
 
     documents = corpus.json_documents()
     masked = json.loads(mask("json", json.dumps([doc for doc, _ in documents]).encode()))
-    for (_, labels), out in zip(documents, masked):
-        judge(labels, "\n".join(strings_of(out)), "json")
+    for (doc, labels), out in zip(documents, masked):
+        judge(labels, "\n".join(strings_of(out)), "json_number" if has_int(doc) else "json")
     for n, (text, labels) in enumerate(corpus.streamed_answers()):
         mode = STREAM_MODES[n % len(STREAM_MODES)]
-        out = mask("sse", sse_stream(corpus.rng, text, mode).encode()).decode()
-        judge(labels, sse_content(out, mode), "sse")
+        out = mask(stream_format(mode), sse_stream(corpus.rng, text, mode).encode()).decode()
+        judge(labels, sse_content(out, mode), mode)
     return results, misses
+
+
+def has_int(node):
+    """The document holds its planted value as a JSON integer (`record(..., int(...))`)."""
+    profile = node.get("record", {}).get("profile", {}) if isinstance(node, dict) else {}
+    return any(isinstance(v, int) and not isinstance(v, bool) for v in profile.values())
 
 
 def postern_mask(binary, config):
