@@ -15,12 +15,14 @@ enum ParserTargets {
         FuzzTarget(name: "path", summary: "a request target, normalised once for routing, policy and the model server") { input in
             let target = String(decoding: input, as: UTF8.self)
             guard case .success(let normal) = RequestTarget.normalize(target, allowAbsoluteForm: true) else { return }
-            let path = normal.path.prefix { $0 != "?" }
+            // Split on the byte, as servers do: as Characters, a "?" with a combining mark after
+            // it is not "?" and the query would be read as path (a false alarm, found so).
+            let path = String(decoding: normal.path.utf8.prefix { $0 != UInt8(ascii: "?") }, as: UTF8.self)
             for refused in ["/../", "/./", "\\", "%2f", "%2F", "%5c", "%5C", "//"] where path.contains(refused) {
                 violated("a normal path holds no \(refused)")
             }
             let again = RequestTarget.normalize(normal.path, allowAbsoluteForm: false)
-            guard case .success(let twice) = again, twice.path == normal.path else {
+            guard case .success(let twice) = again, twice.path.utf8.elementsEqual(normal.path.utf8) else {
                 violated("normalising a normal path changes nothing: \(normal.path.debugDescription) became \(again)")
             }
         },
