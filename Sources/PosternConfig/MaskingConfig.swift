@@ -29,6 +29,9 @@ public struct MaskingSettings: Sendable, Equatable {
     public var streamFormats: [StreamFormatSettings] = []
     /// `per_event` (default) or `refuse`: events of a stream no format describes.
     public var unknownStreams = "per_event"
+    /// ISO 3166 regions whose national phone numbers are found (`["all"]`: every region
+    /// Postern knows); nil: the default regions.
+    public var phoneRegions: [String]?
 
     public init(name: String) { self.name = name }
 
@@ -36,7 +39,7 @@ public struct MaskingSettings: Sendable, Equatable {
         a.name == b.name && a.detectors == b.detectors && a.action == b.action && a.actions == b.actions
             && a.keepLast == b.keepLast && a.hashKeyFile == b.hashKeyFile && a.onUnparseable == b.onUnparseable
             && a.descriptorSets == b.descriptorSets && a.maxMessageBytes == b.maxMessageBytes
-            && a.streamFormats == b.streamFormats && a.unknownStreams == b.unknownStreams
+            && a.streamFormats == b.streamFormats && a.unknownStreams == b.unknownStreams && a.phoneRegions == b.phoneRegions
             && a.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" } == b.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" }
             && a.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" } == b.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" }
     }
@@ -48,7 +51,8 @@ public struct MaskingSettings: Sendable, Equatable {
     static func decode(_ name: String, _ node: Node, _ d: ConfigDecoder, base: String) -> MaskingSettings? {
         let key = "masking.\(name)"
         let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable",
-                            "patterns", "descriptor_sets", "max_message_bytes", "stream_formats", "unknown_streams"]
+                            "patterns", "descriptor_sets", "max_message_bytes", "stream_formats", "unknown_streams",
+                            "phone_regions"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var policy = MaskingSettings(name: name)
         func action(_ value: Node, _ path: String) -> String? {
@@ -92,6 +96,16 @@ public struct MaskingSettings: Sendable, Equatable {
             case "stream_formats":
                 for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
                     if let format = StreamFormatSettings.decode(item, "\(path)[\(index)]", d) { policy.streamFormats.append(format) }
+                }
+            case "phone_regions":
+                if case .scalar(let scalar) = value {
+                    if scalar.string == "all" { policy.phoneRegions = ["all"] } else {
+                        d.report(path, value, "expected all or a list of regions (ISO 3166 codes)")
+                    }
+                    continue
+                }
+                policy.phoneRegions = (d.sequence(value, path) ?? []).enumerated().compactMap { index, item in
+                    d.string(item, "\(path)[\(index)]")
                 }
             case "unknown_streams":
                 guard let text = d.string(value, path) else { continue }

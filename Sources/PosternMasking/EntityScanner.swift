@@ -4,11 +4,14 @@
 /// the rest of each word is skipped in a tight loop.
 public struct EntityScanner: Sendable {
     public let kinds: Set<EntityKind>
+    /// The regions whose national phone numbers (without `+` and country code) are found.
+    public let phonePlans: [PhonePlan]
     // One flag per detector, read in the hot loop (a Set lookup would hash every time).
     private let card, ssn, email, phone, iban, ip, aws, github, slack, jwt, key: Bool
 
-    public init(kinds: Set<EntityKind> = Set(EntityKind.builtIn)) {
+    public init(kinds: Set<EntityKind> = Set(EntityKind.builtIn), phonePlans: [PhonePlan] = PhonePlan.defaults) {
         self.kinds = kinds
+        self.phonePlans = phonePlans
         card = kinds.contains(.creditCard)
         ssn = kinds.contains(.usSSN)
         email = kinds.contains(.email)
@@ -133,9 +136,14 @@ public struct EntityScanner: Sendable {
             }
             // A phone does not start inside a run of spaced digit groups (`3797 038281 74595`).
             if on(.phone), previous != 0x2B, !(previous == 0x20 && Byte.isDigit(b.at(i - 2))) {
-                if let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
-                if let end = NumberDetectors.bareDigitsPhone(b, i),
-                   Self.named(b, before: i, key, keys: Self.phoneKeys, words: Self.phoneWords) || Self.isWholePhoneKey(key) {
+                if let end = NumberDetectors.phone(b, i) ?? NumberDetectors.regionalPhone(b, i, plans: phonePlans) {
+                    return (i..<end, .phone)
+                }
+                // Eight digits and more, only under a member named for a phone; ten and more
+                // also after the words for one.
+                if let end = NumberDetectors.bareDigitsPhone(b, i, shortest: 8),
+                   Self.named(b, before: i, key, keys: Self.phoneKeys, words: []) || Self.isWholePhoneKey(key)
+                    || end - i >= 10 && Self.named(b, before: i, nil, keys: [], words: Self.phoneWords) {
                     return (i..<end, .phone)
                 }
             }
@@ -143,7 +151,10 @@ public struct EntityScanner: Sendable {
         }
         switch c {
         case 0x2B, 0x28:  // + (
-            if on(.phone), !Byte.isDigit(previous), let end = NumberDetectors.phone(b, i) { return (i..<end, .phone) }
+            if on(.phone), !Byte.isDigit(previous),
+               let end = NumberDetectors.phone(b, i) ?? (c == 0x28 ? NumberDetectors.regionalPhone(b, i, plans: phonePlans) : nil) {
+                return (i..<end, .phone)
+            }
         case 0x3A:  // :
             if on(.ipAddress), previous != 0x3A, let end = TextDetectors.ipv6(b, i) { return (i..<end, .ipAddress) }
         default:

@@ -12,6 +12,17 @@ extension MaskingPolicy {
             }
         }
         let kinds = settings.detectors.map { Set($0.compactMap(EntityKind.init(rawValue:))) } ?? Set(EntityKind.builtIn)
+        var phonePlans = PhonePlan.defaults
+        if settings.phoneRegions == ["all"] {
+            phonePlans = PhonePlan.all
+        } else if let regions = settings.phoneRegions {
+            let named = PhonePlan.named(regions)
+            guard named.unknown.isEmpty else {
+                return .failure(MaskingError("masking.\(settings.name).phone_regions: no numbering plan for "
+                    + named.unknown.joined(separator: ", ") + " (known: " + PhonePlan.regions.joined(separator: ", ") + ")"))
+            }
+            phonePlans = named.plans
+        }
         var actions: [EntityKind: MaskAction] = [:]
         for (detector, name) in settings.actions {
             if let kind = EntityKind(rawValue: detector) { actions[kind] = action(name) }
@@ -67,6 +78,7 @@ extension MaskingPolicy {
                                       fields: fields, hashKey: key, passUnparseable: settings.onUnparseable == "pass",
                                       patterns: patterns)
         policy.protoSchema = schema
+        policy.scanner = EntityScanner(kinds: kinds, phonePlans: phonePlans)
         policy.maxMessageBytes = settings.maxMessageBytes
         policy.unknownStreams = settings.unknownStreams == "refuse" ? .refuse : .perEvent
         policy.streamFormats = settings.streamFormats.map(StreamFormat.init(settings:)) + StreamFormat.builtIn

@@ -248,13 +248,15 @@ enum NumberDetectors {
         return (2...3).contains(groups.count) && groups[0] >= 2 && rest.allSatisfy({ $0 >= 3 }) && (10...11).contains(digits)
     }
 
-    /// 10-15 digits in one run, optionally after `+`: a phone number only where the context
+    /// 8-15 digits in one run, optionally after `+`: a phone number only where the context
     /// names one (a `phone`/`mobile` member), as with nine-digit SSNs.
-    static func bareDigitsPhone(_ b: Buffer, _ start: Int) -> Int? {
+    /// `shortest`: 8 under a member named for a phone (Singapore's, Denmark's eight digits),
+    /// 10 where only the words before say so.
+    static func bareDigitsPhone(_ b: Buffer, _ start: Int, shortest: Int = 10) -> Int? {
         var i = b[start] == 0x2B ? start + 1 : start
         let first = i
         while Byte.isDigit(b.at(i)) { i += 1 }
-        guard (10...15).contains(i - first), !Byte.isWord(b.at(i)), !isDecimalContinuation(b, i) else { return nil }
+        guard (shortest...15).contains(i - first), !Byte.isWord(b.at(i)), !isDecimalContinuation(b, i) else { return nil }
         return i
     }
 
@@ -285,7 +287,7 @@ enum NumberDetectors {
     }
 
     /// A phone number ends at a word boundary, or where an extension starts (`…2671x12`).
-    private static func endsPhone(_ b: Buffer, _ end: Int) -> Bool {
+    static func endsPhone(_ b: Buffer, _ end: Int) -> Bool {
         !Byte.isWord(b.at(end)) || (b.at(end) == 0x78 && Byte.isDigit(b.at(end + 1)))
     }
 

@@ -76,7 +76,8 @@ enum Arguments {
 
     mask     Masks standard input to standard output with a policy from the file (the
              'default' one unless --policy names another), as the data path would
-             mask a response: json (default), sse (text/event-stream) or text;
+             mask a response: json (default), sse (text/event-stream), ndjson
+             (application/x-ndjson) or text;
              grpc (length-prefixed gRPC messages) or protobuf (one message) of
              TYPE (e.g. inference.ModelInferResponse), by the policy's descriptor_sets
              and any --descriptor-set files. Exit 1, with the reason, if the input

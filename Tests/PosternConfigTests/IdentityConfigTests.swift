@@ -109,6 +109,7 @@ import Testing
         masking:
           default:
             unknown_streams: refuse
+            phone_regions: [DE, ch]
             stream_formats:
               - name: acme
                 match: { $.object: [acme.chunk, acme.delta*], $.id: ~ }
@@ -116,7 +117,7 @@ import Testing
                 ends: [{ when: { $.finished: true }, key: [$.index] }]
         """).get()
         let policy = try #require(config.masking.first)
-        #expect(policy.unknownStreams == "refuse")
+        #expect(policy.unknownStreams == "refuse" && policy.phoneRegions == ["DE", "ch"])
         let format = try #require(policy.streamFormats.first)
         #expect(format.name == "acme")
         #expect(format.match == [.init(path: ["object"], values: ["acme.chunk", "acme.delta*"]), .init(path: ["id"], values: [])])
@@ -136,6 +137,7 @@ import Testing
         ("masking: { p: { max_message_bytes: 10 } }", "masking.p.max_message_bytes"),
         ("routes: [{ prefix: /, upstream: m, masking: missing }]", "no masking policy called 'missing'"),
         ("masking: { p: { unknown_streams: drop } }", "expected per_event or refuse"),
+        ("masking: { p: { phone_regions: europe } }", "expected all or a list of regions"),
         ("masking: { p: { stream_formats: [{ name: a, texts: [{ path: $.t }] }] } }", "needs match"),
         ("masking: { p: { stream_formats: [{ name: a, match: { $.o: x } }] } }", "needs texts"),
         ("masking: { p: { stream_formats: [{ match: { $.o: x }, texts: [{ path: $.t }] }] } }", "needs a name"),

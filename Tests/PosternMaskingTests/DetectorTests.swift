@@ -1,4 +1,5 @@
 import Testing
+import PosternConfig
 @testable import PosternMasking
 
 /// What the scanner finds in `text`, as (kind, matched text) pairs.
@@ -109,6 +110,42 @@ func expectClean(_ text: String, keyHint: String? = nil, sourceLocation: SourceL
     func phones(_ phone: String) {
         expectFound("call \(phone) now", .phone, phone)
         expectFound("tel:\(phone)", .phone, phone)
+    }
+
+    /// National numbers without the international prefix, as people in each region write
+    /// them, valid in its numbering plan.
+    @Test(arguments: ["030 12345678", "0151 23456789", "079 123 45 67", "070-123 45 67", "612 34 56 78", "912 345 678",
+                      "(11) 91234-5678", "9123 4567", "98765 43210", "03-1234-5678", "090-1234-5678", "06 1234 5678",
+                      "312 345 6789", "06-12345678", "55 1234 5678", "0412 345 678", "021 123 4567", "087 123 4567"])
+    func nationalNumbers(_ phone: String) {
+        expectFound("call \(phone) now", .phone, phone)
+        expectFound("\(phone).", .phone, phone)
+    }
+
+    /// Digit groups in the shapes of those numbers that no plan allows, or that are dates,
+    /// prices and ids.
+    @Test(arguments: ["1.299.000", "1 299 000", "05.12.2023", "2025-05-01 10:30:00", "2023-12-05", "123 456",
+                      "12 345", "2024 1234 5678", "123-45-6789x", "1234 5678", "112 34 56 78", "0.12 3456 7890",
+                      "v 612 34 56 78 90", "612.345.678", "10.0.19041.1"])
+    func nationalLookAlikes(_ text: String) {
+        expectClean(text)
+    }
+
+    @Test func theRegionsAreThePolicysChoice() {
+        let spain = EntityScanner(phonePlans: PhonePlan.named(["es"]).plans)
+        let germany = EntityScanner(phonePlans: PhonePlan.named(["DE"]).plans)
+        let spanish = Array("llame al 612 34 56 78 hoy".utf8)
+        #expect(spanish.withUnsafeBufferPointer { spain.scan($0).map(\.kind) } == [.phone])
+        #expect(spanish.withUnsafeBufferPointer { germany.scan($0) }.isEmpty)
+        #expect(PhonePlan.named(["ES", "XX"]).unknown == ["XX"])
+        // Poland writes 123 456 789: known, but not a default region.
+        #expect(PhonePlan.regions.contains("PL") && !PhonePlan.defaults.contains { $0.region == "PL" })
+        var settings = MaskingSettings(name: "p")
+        settings.phoneRegions = ["all"]
+        #expect((try? MaskingPolicy.build(settings).get())?.scanner.phonePlans.count == PhonePlan.all.count)
+        settings.phoneRegions = ["DE", "Atlantis"]
+        guard case .failure(let error) = MaskingPolicy.build(settings) else { Issue.record("accepted Atlantis"); return }
+        #expect(error.message.contains("phone_regions: no numbering plan for Atlantis"))
     }
 
     @Test func bareDigitsOnlyWhereTheContextSaysPhone() {

@@ -107,6 +107,12 @@ def phone(rng):
         f"0{rng.randint(1, 7)}.{n(2)}.{n(2)}.{n(2)}.{n(2)}", f"(030) {n(7)}", f"(02) {n(4)} {n(4)}",
         f"0412 {n(3)} {n(3)}", f"+44 (0)20 {n(4)} {n(4)}", f"({area}){exch}-{line}", f"02 {n(4)} {n(4)}",
         f"06 {n(4)} {n(4)}",
+        # National numbers without the international prefix (valid leading digits per region).
+        f"030 {n(8)}", f"0151 {n(8)}", f"079 {n(3)} {n(2)} {n(2)}", f"044 {n(3)} {n(2)} {n(2)}",
+        f"070-{n(3)} {n(2)} {n(2)}", f"6{n(2)} {n(2)} {n(2)} {n(2)}", f"91{n(1)} {n(3)} {n(3)}",
+        f"(11) 9{n(4)}-{n(4)}", f"9{rng.randint(0, 8)}{n(2)} {n(4)}", f"8{rng.randint(1, 9)}{n(2)} {n(4)}",
+        f"9{n(4)} {n(5)}", f"090-{n(4)}-{n(4)}", f"03-{n(4)}-{n(4)}", f"3{rng.randint(2, 9)}{n(1)} {n(3)} {n(4)}",
+        f"06-{rng.choice('123458')}{n(7)}", f"55 {n(4)} {n(4)}", f"087 {n(3)} {n(4)}",
     ])
 
 
@@ -232,6 +238,11 @@ def invalid_ssn(rng):
 ID_KEYS = ["order_id", "count", "hotel_id", "total_tokens", "customer_number", "latency_us"]
 LOOKALIKES = {
     "numeric_id": lambda rng: str(rng.randint(10**6, 10**10)),
+    # Digit groups in the shapes of national numbers: prices, thousands, short ids.
+    "grouped_number": lambda rng: rng.choice([
+        f"{rng.randint(1, 9)} {digits(rng, 3)} {digits(rng, 3)}", f"{rng.randint(1, 9)}.{digits(rng, 3)}.{digits(rng, 3)}",
+        f"{digits(rng, 3)} {digits(rng, 3)}", f"1{digits(rng, 3)} {digits(rng, 4)}", f"{rng.randint(10, 99)} {digits(rng, 3)}",
+        f"{rng.randint(1, 9)}{digits(rng, 2)}.{digits(rng, 3)}.{digits(rng, 3)}"]),
     "luhn_failing": lambda rng: card(rng, valid=False),
     "invalid_ssn": invalid_ssn,
     "timestamp": lambda rng: rng.choice([
