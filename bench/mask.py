@@ -5,6 +5,7 @@ nested records as JSON; KServe ModelInferResponse messages as gRPC), hit-free an
 the same run; and the delay masking adds to the first SSE event of a streamed answer.
 
 Usage: bench/run mask [--megabytes N] [--write BENCHMARKS.md]
+       bench/run mask --baseline OTHER/postern [--megabytes N]   (this build against another)
 """
 import argparse
 import json
@@ -114,21 +115,44 @@ def descriptor_set(tmp):
     return out
 
 
-def run_seconds(config, path, repeat, extra):
+def run_seconds(config, path, repeat, extra, binary=POSTERN):
     times = []
     for _ in range(repeat):
         with open(path, "rb") as source:
             started = time.perf_counter()
-            subprocess.run([str(POSTERN), "mask", "--config", str(config), *extra], stdin=source,
+            subprocess.run([str(binary), "mask", "--config", str(config), *extra], stdin=source,
                            stdout=subprocess.DEVNULL, check=True)
             times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def postern_mbps(config, path, startup, repeat=3, extra=()):
+def postern_mbps(config, path, startup, repeat=3, extra=(), binary=POSTERN):
     """Throughput with the process start (reading the configuration, measured on an empty
     document) taken out, as Presidio's is measured in-process."""
-    return path.stat().st_size / (run_seconds(config, path, repeat, extra) - startup) / 1e6
+    return path.stat().st_size / (run_seconds(config, path, repeat, extra, binary) - startup) / 1e6
+
+
+def against_baseline(baseline, megabytes, rounds=5):
+    """This build's masking throughput over another build's (`--baseline BINARY`), on the
+    same corpora, the two run in turn `rounds` times: the medians and their ratio."""
+    tmp = Path(tempfile.mkdtemp(prefix="postern-mask-baseline-"))
+    config = tmp / "mask.yaml"
+    config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\nmasking: { default: { detectors: all } }\n")
+    empty = tmp / "empty.json"
+    empty.write_text("{}")
+    lines = [f"| corpus | MB | this build MB/s | baseline MB/s | ratio |", "|---|---:|---:|---:|---:|"]
+    for dense in (False, True):
+        path = corpus(tmp / f"corpus-{dense}.json", megabytes, dense)
+        speeds = {POSTERN: [], baseline: []}
+        for _ in range(rounds):
+            for binary in speeds:
+                startup = run_seconds(config, empty, 3, (), binary)
+                speeds[binary].append(postern_mbps(config, path, startup, repeat=1, binary=binary))
+        now, before = statistics.median(speeds[POSTERN]), statistics.median(speeds[baseline])
+        lines.append(f"| JSON, {'dense' if dense else 'hit-free'} | {path.stat().st_size / 1e6:.1f} | {now:.1f} | "
+                     f"{before:.1f} | {now / before:.2f}x |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 def presidio_mbps(path, sample_bytes):
@@ -188,7 +212,11 @@ def main():
     parser.add_argument("--megabytes", type=int, default=20)
     parser.add_argument("--presidio-sample", type=int, default=500_000)
     parser.add_argument("--write", help="append the result to this Markdown file")
+    parser.add_argument("--baseline", help="another build's postern: compare JSON masking throughput with it only")
     args = parser.parse_args()
+    if args.baseline:
+        print(against_baseline(Path(args.baseline), args.megabytes))
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="postern-mask-bench-"))
     config = tmp / "mask.yaml"

@@ -29,6 +29,8 @@ public struct MaskingSettings: Sendable, Equatable {
     public var streamFormats: [StreamFormatSettings] = []
     /// `per_event` (default) or `refuse`: events of a stream no format describes.
     public var unknownStreams = "per_event"
+    /// Outputs of a ModelStreamInfer stream whose BYTES elements are pieces of one text.
+    public var streamedTensors = ["text_output"]
     /// ISO 3166 regions whose national phone numbers are found (`["all"]`: every region
     /// Postern knows); nil: the default regions.
     public var phoneRegions: [String]?
@@ -40,6 +42,7 @@ public struct MaskingSettings: Sendable, Equatable {
             && a.keepLast == b.keepLast && a.hashKeyFile == b.hashKeyFile && a.onUnparseable == b.onUnparseable
             && a.descriptorSets == b.descriptorSets && a.maxMessageBytes == b.maxMessageBytes
             && a.streamFormats == b.streamFormats && a.unknownStreams == b.unknownStreams && a.phoneRegions == b.phoneRegions
+            && a.streamedTensors == b.streamedTensors
             && a.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" } == b.patterns.map { "\($0.name)|\($0.regex)|\($0.action ?? "")" }
             && a.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" } == b.fields.map { "\($0.keys)|\($0.path ?? "")|\($0.action)" }
     }
@@ -52,7 +55,7 @@ public struct MaskingSettings: Sendable, Equatable {
         let key = "masking.\(name)"
         let allowed: Set = ["detectors", "action", "actions", "keep_last", "fields", "hash_key_file", "on_unparseable",
                             "patterns", "descriptor_sets", "max_message_bytes", "stream_formats", "unknown_streams",
-                            "phone_regions"]
+                            "phone_regions", "streamed_tensors"]
         guard let entries = d.mapping(node, key, allowed: allowed) else { return nil }
         var policy = MaskingSettings(name: name)
         func action(_ value: Node, _ path: String) -> String? {
@@ -96,6 +99,10 @@ public struct MaskingSettings: Sendable, Equatable {
             case "stream_formats":
                 for (index, item) in (d.sequence(value, path) ?? []).enumerated() {
                     if let format = StreamFormatSettings.decode(item, "\(path)[\(index)]", d) { policy.streamFormats.append(format) }
+                }
+            case "streamed_tensors":
+                policy.streamedTensors = (d.sequence(value, path) ?? []).enumerated().compactMap { index, item in
+                    d.string(item, "\(path)[\(index)]")
                 }
             case "phone_regions":
                 if case .scalar(let scalar) = value {

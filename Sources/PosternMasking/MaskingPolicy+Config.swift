@@ -81,6 +81,7 @@ extension MaskingPolicy {
         policy.scanner = EntityScanner(kinds: kinds, phonePlans: phonePlans)
         policy.maxMessageBytes = settings.maxMessageBytes
         policy.unknownStreams = settings.unknownStreams == "refuse" ? .refuse : .perEvent
+        policy.streamedTensors = Set(settings.streamedTensors)
         policy.streamFormats = settings.streamFormats.map(StreamFormat.init(settings:)) + StreamFormat.builtIn
         return .success(policy)
     }

@@ -93,6 +93,10 @@ public struct MaskingPolicy: Sendable {
     public var streamFormats = StreamFormat.builtIn
     /// What to do with events of a stream no format describes.
     public var unknownStreams = UnknownStreamAction.perEvent
+    /// Outputs of a KServe v2 / Triton `ModelStreamInfer` stream whose BYTES elements are
+    /// pieces of one text across its messages (Triton's TensorRT-LLM and vLLM backends
+    /// stream their tokens as `text_output`).
+    public var streamedTensors: Set<String> = ["text_output"]
 
     public init(name: String = "default", kinds: Set<EntityKind> = Set(EntityKind.builtIn), action: MaskAction = .redact,
                 actions: [EntityKind: MaskAction] = [:], fields: [FieldRule] = [], hashKey: [UInt8] = [],

@@ -16,8 +16,9 @@ public enum ResponseMasker {
         guard let types = schema.methods[method] else {
             return .failure(MaskingError("masking policy '\(policy.name)': \(method) is not in its descriptor sets"))
         }
+        let streamed = method.hasSuffix("/ModelStreamInfer") ? policy.streamedTensors : []
         return .success(.grpc(GRPCMessageMasker(policy: policy, schema: schema, type: types.output, encoding: encoding,
-                                                maxMessageBytes: policy.maxMessageBytes)))
+                                                maxMessageBytes: policy.maxMessageBytes, streamedTensors: streamed)))
     }
 
     /// The masker for `contentType` (its media type, parameters ignored), or nil for a

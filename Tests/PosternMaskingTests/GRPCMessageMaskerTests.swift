@@ -58,3 +58,62 @@ import Testing
         #expect(throws: MaskingError.self) { try run([2, 0, 0, 0, 0], cuts: [], masker()) }
     }
 }
+
+/// A ModelStreamInfer stream of an LLM's tokens: each message's `text_output` element is the
+/// next piece of the answer, so a value split across messages is held, never sent in part.
+@Suite struct StreamedTensorTests {
+    static func message(_ piece: String, other: String = "fine") -> [UInt8] {
+        PB.string(1, "llm")
+            + PB.bytes(5, PB.string(1, "text_output") + PB.string(2, "BYTES"))
+            + PB.bytes(5, PB.string(1, "other") + PB.string(2, "BYTES"))
+            + PB.bytes(6, PB.bytesTensor([piece])) + PB.bytes(6, PB.bytesTensor([other]))
+    }
+
+    /// Each framed message's raw tensors' elements, in order.
+    static func elements(_ stream: [UInt8]) throws -> [[String]] {
+        var out: [[String]] = []
+        var i = 0
+        while i + 5 <= stream.count {
+            let n = Int(stream[i + 1]) << 24 | Int(stream[i + 2]) << 16 | Int(stream[i + 3]) << 8 | Int(stream[i + 4])
+            let raw = try PB.fields(Array(stream[(i + 5)..<(i + 5 + n)])).filter { $0.0 == 6 }.map { field -> String in
+                let bytes = field.2
+                return String(decoding: bytes.dropFirst(4), as: UTF8.self)
+            }
+            out.append(raw)
+            i += 5 + n
+        }
+        return out
+    }
+
+    @Test func aValueSplitAcrossMessagesIsHeldAndTheStreamsEndReleasesTheRest() throws {
+        let masker = GRPCMessageMasker(policy: MaskingPolicy(), schema: ProtoFixtures.schema, type: ProtoFixtures.response,
+                                       encoding: nil, streamedTensors: ["text_output"])
+        var out: [UInt8] = []
+        for piece in ["card 4111 ", "1111 1111", " 1111 and mail a.b@exa", "mple.com"] {
+            out += try masker.feed(PB.frame(Self.message(piece, other: "ssn 123-45-6789")))
+        }
+        out += try masker.finish()
+        let messages = try Self.elements(out)
+        #expect(messages.count == 5)  // four, and one that releases the held end
+        #expect(messages.map { $0[0] }.joined() == "card [CREDIT_CARD] and mail [EMAIL]")
+        #expect(messages.allSatisfy { $0[1] == "ssn [US_SSN]" })  // not streamed: masked in each message
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(!text.contains("4111") && !text.contains("a.b@") && !text.contains("123-45"))
+    }
+
+    @Test func whatIsHeldGoesOutBeforeAMessageWithoutTheTensor() throws {
+        let masker = GRPCMessageMasker(policy: MaskingPolicy(), schema: ProtoFixtures.schema, type: ProtoFixtures.response,
+                                       encoding: nil, streamedTensors: ["text_output"])
+        var out = try masker.feed(PB.frame(Self.message("mail a.b@example.com")))
+        out += try masker.feed(PB.frame(PB.string(1, "llm") + PB.string(3, "final")))
+        out += try masker.finish()
+        #expect(try Self.elements(out) == [["mail ", "fine"], ["[EMAIL]", "fine"], []])
+    }
+
+    @Test func withoutStreamedTensorsEachMessageIsWhole() throws {
+        let masker = GRPCMessageMasker(policy: MaskingPolicy(), schema: ProtoFixtures.schema, type: ProtoFixtures.response,
+                                       encoding: nil)
+        let out = try masker.feed(PB.frame(Self.message("echo: ssn 123-45-6789"))) + masker.finish()
+        #expect(try Self.elements(out) == [["echo: ssn [US_SSN]", "fine"]])
+    }
+}

@@ -72,6 +72,26 @@ def test_a_stream_of_large_messages_is_reassembled_and_masked(guarded, proto):
     assert [a.infer_response.id for a in answers] == ["0", "1", "2", "3"]
 
 
+def test_an_llm_token_stream_never_sends_part_of_a_split_value(guarded, proto):
+    """ModelStreamInfer from a TensorRT-LLM or vLLM backend: `text_output` four characters
+    per message. The answer a client assembles is masked, and no message holds a piece."""
+    p, channel = guarded
+    call = channel.stream_stream(STREAM, request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=proto[0].ModelStreamInferResponse.FromString)
+    planted = "card 4111 1111 1111 1111, mail ann.lee@example.com, call 079 123 45 67 ok"
+    answers = list(call(iter([triton_mock.request(proto[0], [planted], id="tokens-1")]), timeout=30))
+    pieces = [triton_mock.elements_of(a.infer_response.raw_output_contents[0])[0].decode()
+              for a in answers if a.infer_response.raw_output_contents]
+    assert "".join(pieces) == "card [CREDIT_CARD], mail [EMAIL], call [PHONE] ok"
+    for piece in pieces:
+        assert not any(part in piece for part in ("4111", "1111", "ann.", "lee@", "079", "45 67")), piece
+    # What was held is released before the request's final response, which stays last.
+    assert answers[-1].infer_response.parameters["triton_final_response"].bool_param
+    assert not answers[-1].infer_response.raw_output_contents
+    entry = p.request_log(entries=1)[-1]
+    assert entry["grpc_status"] == "0" and entry["masked"] == {"credit_card": 1, "email": 1, "phone": 1}
+
+
 def test_a_truncated_answer_ends_the_call_with_internal(guarded, proto):
     p, channel = guarded
     with pytest.raises(grpc.RpcError) as failed:

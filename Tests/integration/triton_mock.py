@@ -4,7 +4,8 @@ raw_output_contents and in bytes_contents, a string parameter, a debug_redact fi
 
 ModelInfer echoes each element of the request's BYTES input (raw_input_contents[0]) as
 "echo: ELEMENT"; a request with id "garbage" gets a truncated message instead.
-ModelStreamInfer answers each request of the stream the same way.
+ModelStreamInfer answers each request of the stream the same way, or, for a request whose
+id starts with "tokens", streams its text back as an LLM backend does (`tokens`).
 """
 import struct
 import types
@@ -70,6 +71,28 @@ def answer(pb, request):
     return response
 
 
+def tokens(pb, request):
+    """An LLM backend's stream (TensorRT-LLM, vLLM): the request's text back 4 characters
+    per response, as `text_output`, then a final response marked so with no outputs."""
+    text = elements_of(request.raw_input_contents[0])[0]
+    for i in range(0, len(text), 4):
+        response = pb.ModelInferResponse(model_name=request.model_name, id=request.id)
+        response.outputs.add(name="text_output", datatype="BYTES", shape=[1])
+        response.raw_output_contents.append(bytes_tensor([text[i:i + 4]]))
+        yield pb.ModelStreamInferResponse(infer_response=response)
+    final = pb.ModelInferResponse(model_name=request.model_name, id=request.id)
+    final.parameters["triton_final_response"].bool_param = True
+    yield pb.ModelStreamInferResponse(infer_response=final)
+
+
+def stream(pb, requests):
+    for r in requests:
+        if r.id.startswith("tokens"):
+            yield from tokens(pb, r)
+        else:
+            yield pb.ModelStreamInferResponse(infer_response=answer(pb, r))
+
+
 def start(pb):
     """Starts the server on an ephemeral loopback port; returns (h2c URL, server)."""
     def serialize(response):
@@ -80,7 +103,7 @@ def start(pb):
             lambda request, context: answer(pb, request),
             request_deserializer=pb.ModelInferRequest.FromString, response_serializer=serialize),
         "ModelStreamInfer": grpc.stream_stream_rpc_method_handler(
-            lambda requests, context: (pb.ModelStreamInferResponse(infer_response=answer(pb, r)) for r in requests),
+            lambda requests, context: stream(pb, requests),
             request_deserializer=pb.ModelInferRequest.FromString, response_serializer=serialize),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=OPTIONS)

@@ -10,10 +10,16 @@ public final class GRPCMessageMasker {
     /// `grpc-encoding` of the stream, used for messages flagged compressed.
     private let encoding: String
     private var pending: [UInt8] = []
+    /// The last message that carried a streamed tensor, as it came (uncompressed): the
+    /// template of the message that releases what the texts hold when the stream ends.
+    private var lastMessage: [UInt8]?
 
+    /// `streamedTensors`: outputs whose BYTES elements are pieces of one text across the
+    /// stream's messages (a ModelStreamInfer stream of an LLM's tokens).
     public init(policy: MaskingPolicy, schema: ProtoSchema, type: Int, encoding: String?,
-                maxMessageBytes: Int = 4 << 20) {
+                maxMessageBytes: Int = 4 << 20, streamedTensors: Set<String> = []) {
         masker = ProtobufMasker(policy: policy, schema: schema)
+        masker.streamedTensors = streamedTensors
         self.type = type
         self.encoding = encoding?.lowercased() ?? "identity"
         self.maxMessageBytes = maxMessageBytes
@@ -43,7 +49,15 @@ public final class GRPCMessageMasker {
 
     public func finish() throws(MaskingError) -> [UInt8] {
         guard pending.isEmpty else { throw MaskingError("the gRPC stream ended inside a message") }
-        return []
+        var output: [UInt8] = []
+        try release(into: &output)
+        return output
+    }
+
+    private func frame(_ message: [UInt8], into output: inout [UInt8]) {
+        let n = message.count
+        output += [0, UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+        output += message
     }
 
     private func emit(flag: UInt8, body: Range<Int>, into output: inout [UInt8]) throws(MaskingError) {
@@ -53,7 +67,9 @@ public final class GRPCMessageMasker {
             let masked = try pending.withUnsafeBufferPointer { all throws(MaskingError) in
                 try masker.mask(UnsafeBufferPointer(rebasing: all[body]), type: type)
             }
+            if masker.carriedStreamedTensor { lastMessage = Array(pending[body]) }
             guard let masked else {
+                if !masker.carriedStreamedTensor { try release(into: &output) }
                 output.append(contentsOf: pending[(body.lowerBound - 5)..<body.upperBound])
                 return
             }
@@ -66,11 +82,19 @@ public final class GRPCMessageMasker {
                 try Inflater.inflate(UnsafeBufferPointer(rebasing: all[body]), limit: maxMessageBytes)
             }
             message = try masker.mask(inflated, type: type) ?? inflated
+            if masker.carriedStreamedTensor { lastMessage = inflated }
         default:
             throw MaskingError("a gRPC message with compression flag \(flag)")
         }
-        let n = message.count
-        output += [0, UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
-        output += message
+        if !masker.carriedStreamedTensor { try release(into: &output) }
+        frame(message, into: &output)
+    }
+
+    /// What streamed tensors hold, in a copy of the last message that carried them: before a
+    /// message that carries none (Triton's final response of a request), or at the end.
+    private func release(into output: inout [UInt8]) throws(MaskingError) {
+        guard masker.holdsStreamedText, let template = lastMessage else { return }
+        lastMessage = nil
+        frame(try masker.releasing(template, type: type), into: &output)
     }
 }

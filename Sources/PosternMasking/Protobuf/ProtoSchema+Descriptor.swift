@@ -88,7 +88,9 @@ extension ProtoSchema {
                   case .message(let tensorIndex) = tensors.kind,
                   let datatype = messages[tensorIndex].fields.values.first(where: { $0.name == "datatype" }),
                   datatype.kind == .string else { continue }
-            return RawTensors(rawField: raw.number, tensorsField: tensors.number, datatypeField: datatype.number)
+            let name = messages[tensorIndex].fields.values.first { $0.name == "name" && $0.kind == .string }
+            return RawTensors(rawField: raw.number, tensorsField: tensors.number, datatypeField: datatype.number,
+                              nameField: name?.number)
         }
         return nil
     }

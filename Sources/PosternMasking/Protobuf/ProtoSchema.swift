@@ -36,6 +36,8 @@ public struct ProtoSchema: Sendable {
         public var tensorsField: Int
         /// The `datatype` field of the tensor message.
         public var datatypeField: Int
+        /// Its `name` field.
+        public var nameField: Int?
     }
 
     public struct Message: Sendable {

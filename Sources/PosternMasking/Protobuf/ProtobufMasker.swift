@@ -12,6 +12,15 @@ public struct ProtobufMasker {
     public internal(set) var findings: [EntityKind: Int] = [:]
     /// Where the walk is, as field rule path steps; kept only when a rule has a path.
     var path: [FieldRule.PathStep] = []
+    /// Outputs whose BYTES elements are pieces of texts streamed over a stream's messages,
+    /// the texts held across them, and whether this walk releases what they hold.
+    public var streamedTensors: Set<String> = []
+    var heldTensors: [String: HeldText] = [:]
+    var releasing = false
+    /// The name of the tensor whose raw contents are being read.
+    var rawName: String?
+    /// The last message masked carried a streamed tensor (it is the template to release into).
+    public internal(set) var carriedStreamedTensor = false
     private let tracksPath: Bool
 
     public init(policy: MaskingPolicy, schema: ProtoSchema) {
@@ -23,6 +32,7 @@ public struct ProtobufMasker {
     /// The masked message, or nil when nothing in it needed masking (send the original).
     public mutating func mask(_ message: UnsafeBufferPointer<UInt8>, type: Int) throws(MaskingError) -> [UInt8]? {
         path.removeAll(keepingCapacity: true)
+        carriedStreamedTensor = false
         return try walk(message, 0..<message.count, type: type, depth: 0, group: nil).output
     }
 
@@ -32,6 +42,20 @@ public struct ProtobufMasker {
             do throws(MaskingError) { result = .success(try mask(buffer, type: type)) } catch { result = .failure(error) }
         }
         return try result.get()
+    }
+
+    /// Texts of streamed tensors still held.
+    var holdsStreamedText: Bool { !heldTensors.isEmpty }
+
+    /// The last message again with each streamed tensor's element replaced by what its text
+    /// still holds (the stream ended): the closing message of the stream.
+    mutating func releasing(_ message: [UInt8], type: Int) throws(MaskingError) -> [UInt8] {
+        releasing = true
+        defer {
+            releasing = false
+            heldTensors.removeAll()
+        }
+        return try mask(message, type: type) ?? message
     }
 
     enum Outcome {
@@ -56,7 +80,7 @@ public struct ProtobufMasker {
         let end = range.upperBound
         var occurrences: [Int: Int] = [:]
         let mapKey = message.isMapEntry ? try Self.mapKey(buf, range) : nil
-        var datatypes: [String?] = []
+        var datatypes: [(datatype: String?, name: String?)] = []
         var rawSeen = 0
         if let raw = message.rawTensors { datatypes = try Self.datatypes(buf, range, raw) }
 
@@ -82,7 +106,8 @@ public struct ProtobufMasker {
                 }
                 var datatype: String??
                 if let raw = message.rawTensors, raw.rawField == number {
-                    datatype = rawSeen < datatypes.count ? datatypes[rawSeen] : .some(nil)
+                    datatype = rawSeen < datatypes.count ? datatypes[rawSeen].datatype : .some(nil)
+                    rawName = rawSeen < datatypes.count ? datatypes[rawSeen].name : nil
                     rawSeen += 1
                 }
                 outcome = try known(field, wire: wire, buf, &i, end: end, depth: depth,
