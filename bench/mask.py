@@ -132,25 +132,52 @@ def postern_mbps(config, path, startup, repeat=3, extra=(), binary=POSTERN):
     return path.stat().st_size / (run_seconds(config, path, repeat, extra, binary) - startup) / 1e6
 
 
-def against_baseline(baseline, megabytes, rounds=5):
+def cpu_seconds(binary, config, path):
+    """User and system CPU time of one `postern mask` run: steadier than wall time on a
+    shared machine."""
+    with open(path, "rb") as source:
+        proc = subprocess.Popen([str(binary), "mask", "--config", str(config)], stdin=source, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+    assert status == 0
+    return usage.ru_utime + usage.ru_stime
+
+
+def instructions(binary, config, path):
+    """Instructions one `postern mask` run executes, counted by callgrind on a stripped copy
+    (valgrind cannot read Swift's release debug information): the same on every run, where
+    times on a shared machine swing by a third."""
+    stripped = Path(tempfile.mkdtemp(prefix="postern-stripped-")) / "postern"
+    subprocess.run(["strip", "-o", str(stripped), str(binary)], check=True)
+    with open(path, "rb") as source:
+        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(stripped), "mask",
+                              "--config", str(config)], stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, check=True).stderr
+    return int(out.split("Collected :")[1].split()[0])
+
+
+def against_baseline(baseline, megabytes, rounds=9):
     """This build's masking throughput over another build's (`--baseline BINARY`), on the
-    same corpora, the two run in turn `rounds` times: the medians and their ratio."""
+    same corpora, the two run in turn `rounds` times, by CPU time with the start-up's taken
+    out (the medians and their ratio), and by instructions executed (start-up taken out)."""
     tmp = Path(tempfile.mkdtemp(prefix="postern-mask-baseline-"))
     config = tmp / "mask.yaml"
     config.write_text("upstreams: { m: { url: 'http://127.0.0.1:1' } }\nmasking: { default: { detectors: all } }\n")
     empty = tmp / "empty.json"
     empty.write_text("{}")
-    lines = [f"| corpus | MB | this build MB/s | baseline MB/s | ratio |", "|---|---:|---:|---:|---:|"]
+    lines = ["| corpus | MB | this build MB/s (CPU) | baseline MB/s (CPU) | ratio | this build instructions | "
+             "baseline instructions | ratio |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for dense in (False, True):
         path = corpus(tmp / f"corpus-{dense}.json", megabytes, dense)
         speeds = {POSTERN: [], baseline: []}
         for _ in range(rounds):
             for binary in speeds:
-                startup = run_seconds(config, empty, 3, (), binary)
-                speeds[binary].append(postern_mbps(config, path, startup, repeat=1, binary=binary))
+                startup = min(cpu_seconds(binary, config, empty) for _ in range(3))
+                speeds[binary].append(path.stat().st_size / (cpu_seconds(binary, config, path) - startup) / 1e6)
         now, before = statistics.median(speeds[POSTERN]), statistics.median(speeds[baseline])
+        counts = {b: instructions(b, config, path) - instructions(b, config, empty) for b in speeds}
         lines.append(f"| JSON, {'dense' if dense else 'hit-free'} | {path.stat().st_size / 1e6:.1f} | {now:.1f} | "
-                     f"{before:.1f} | {now / before:.2f}x |")
+                     f"{before:.1f} | {now / before:.2f}x | {counts[POSTERN] / 1e6:.0f}M | {counts[baseline] / 1e6:.0f}M | "
+                     f"{counts[POSTERN] / counts[baseline]:.3f}x |")
         print(lines[-1], flush=True)
     return "\n".join(lines)
 

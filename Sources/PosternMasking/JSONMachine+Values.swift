@@ -43,8 +43,10 @@ extension JSONMachine {
             return
         }
         // A card number written as a JSON number is still a card number; a short number
-        // holds no built-in value, so only rules and the operator's patterns look at it.
-        let mayHold = text.count >= EntityScanner.shortestBareNumber || !detectorsOnly
+        // holds no built-in value, so only rules and the operator's patterns look at it. Seven
+        // or eight characters hold one only as an integer (an SSN that lost its leading zeros).
+        let mayHold = text.count >= 9 || !detectorsOnly
+            || text.count >= EntityScanner.shortestBareNumber && text.allSatisfy(Byte.isDigit)
         settle(mayHold ? masked(text) : nil, b, span, carried: carried)
     }
 

@@ -108,7 +108,7 @@ enum NumberDetectors {
         let end = serialAt + 4
         guard let area = digits(start, 3), let group = digits(groupAt, 2), let serial = digits(serialAt, 4),
               !Byte.isWord(b.at(end)), !isDecimalContinuation(b, end),
-              !(b.at(end) == (grouped ? sep : 0x2D) && Byte.isDigit(b.at(end + 1))) else { return nil }  // one more group
+              !continuesWithDigitGroup(b, end, separator: grouped ? sep : 0x2D) else { return nil }
         guard area != 0, area != 666, area < 900, group != 0, serial != 0 else { return nil }
         return end
     }
@@ -127,6 +127,16 @@ enum NumberDetectors {
         let area = value / 1_000_000, group = value / 10_000 % 100, serial = value % 10_000
         guard area != 0, group != 0, serial != 0 else { return nil }
         return end
+    }
+
+    /// After `end`, `separator` and a group of digits that ends the word: the value so far is
+    /// part of a longer number (`123-45-6789-12`), not a word that starts with digits
+    /// (`123 45 6789 110eecd`, a hash after it).
+    private static func continuesWithDigitGroup(_ b: Buffer, _ end: Int, separator: UInt8) -> Bool {
+        guard b.at(end) == separator, Byte.isDigit(b.at(end + 1)) else { return false }
+        var i = end + 1
+        while Byte.isDigit(b.at(i)) { i += 1 }
+        return !Byte.isLetter(b.at(i))
     }
 
     /// E.164 (`+` and 8-15 digits, spaces, dashes, dots or one parenthesised group),

@@ -102,6 +102,9 @@ extension NumberDetectors {
         }
         guard close(0), groups >= 2, digits >= 8 else { return nil }
         if dotted, threesAfterFirst { return nil }  // 1.299.000
+        // 0577-0300-2636: dashed groups of four are ids and serials (Germany's plan allows
+        // nearly any digits after the trunk 0, so the plan alone would take them).
+        if groups >= 3, separators == (0x2D, 0x2D), shape & 0xFFF == 0x444 { return nil }
         if groups >= 3, separators.0 == separators.1, separators.0 != 0x20, separators.0 != 0x29,
            isDate(b, start, shape) { return nil }
         // The whole run of groups, or nothing: digit groups that go on past a number are an
