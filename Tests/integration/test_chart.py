@@ -2,6 +2,7 @@
 Helm v4 as a library, no binary, no cluster), validates against Kubernetes 1.32's schemas
 (kubernetes-validate, strict), runs every container under the restricted Pod Security
 Standard, exposes only Postern's port, and mounts a configuration `postern check` accepts."""
+import json
 import subprocess
 
 import kubernetes_validate
@@ -31,8 +32,42 @@ def of_kind(docs, kind):
     return [d for d in docs if d["kind"] == kind]
 
 
+# An existing workload, as sidecar mode finds it: a model server Deployment of its own.
+WORKLOAD = {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "llama", "namespace": "models"},
+    "spec": {"selector": {"matchLabels": {"app": "llama"}}, "template": {
+        "metadata": {"labels": {"app": "llama"}},
+        "spec": {"serviceAccountName": "llama", "securityContext": {"fsGroup": 65532}, "containers": [{
+            "name": "model", "image": "ghcr.io/example/vllm:0.9.0", "args": ["--host", "127.0.0.1"],
+            "lifecycle": {"preStop": {"sleep": {"seconds": 25}}},
+            "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "8Gi"}},
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"}}}]}}}}
+
+
+def patched_workload(docs):
+    """WORKLOAD with the sidecar patch applied as `kubectl patch --type strategic` would:
+    maps merged, containers and volumes merged by name."""
+    (patch_map,) = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-sidecar")]
+    patch = yaml.safe_load(patch_map["data"]["pod-patch.yaml"])["spec"]["template"]["spec"]
+    workload = json.loads(json.dumps(WORKLOAD))
+    spec = workload["spec"]["template"]["spec"]
+    for key, value in patch.items():
+        if isinstance(value, list):
+            named = {item["name"]: item for item in spec.get(key, [])}
+            named.update({item["name"]: item for item in value})
+            spec[key] = list(named.values())
+        elif isinstance(value, dict):
+            spec[key] = {**spec.get(key, {}), **value}
+        else:
+            spec[key] = value
+    return workload
+
+
 def pod_spec(docs):
-    (deployment,) = of_kind(docs, "Deployment")
+    deployments = of_kind(docs, "Deployment") or [patched_workload(docs)]
+    (deployment,) = deployments
     return deployment["spec"]["template"]["spec"]
 
 
@@ -42,7 +77,10 @@ def containers(spec):
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_every_object_validates_strictly(scenario):
-    for doc in scenario_docs(scenario):
+    docs = scenario_docs(scenario)
+    if not of_kind(docs, "Deployment"):
+        kubernetes_validate.validate(patched_workload(docs), KUBERNETES, strict=True)  # the workload, patched
+    for doc in docs:
         if doc["kind"] == "ServiceMonitor":  # a CRD: not in Kubernetes' schemas
             assert doc["apiVersion"] == "monitoring.coreos.com/v1"
             continue
@@ -58,8 +96,8 @@ def test_every_container_meets_the_restricted_pod_security_standard(scenario):
     assert not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
     assert not [v for v in spec["volumes"] if "hostPath" in v], "no hostPath (PSS baseline refuses it)"
     assert spec["automountServiceAccountToken"] is False
-    (account,) = of_kind(docs, "ServiceAccount")
-    assert account["automountServiceAccountToken"] is False
+    for account in of_kind(docs, "ServiceAccount"):  # sidecar mode keeps the workload's own
+        assert account["automountServiceAccountToken"] is False
     for container in containers(spec):
         context = container["securityContext"]
         assert context["runAsNonRoot"] is True and context["runAsUser"] != 0, container["name"]
@@ -80,7 +118,10 @@ def test_only_posterns_port_is_exposed_and_the_model_server_is_on_loopback(scena
     (policy,) = of_kind(docs, "NetworkPolicy")
     ports = sorted(p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"])
     assert ports == [8443, 9902] and policy["spec"]["policyTypes"] == ["Ingress"]
-    (config_map,) = of_kind(docs, "ConfigMap")
+    pods = (values.get("sidecar") or {}).get("podLabels") or {"app.kubernetes.io/name": "postern",
+                                                             "app.kubernetes.io/instance": "demo"}
+    assert policy["spec"]["podSelector"]["matchLabels"] == pods and service["spec"]["selector"] == pods
+    (config_map,) = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == "demo-config"]
     config = yaml.safe_load(config_map["data"]["postern.yaml"])
     assert all(u["url"].startswith("http://127.0.0.1:") for u in config["upstreams"].values())
     assert config["admin"]["address"].startswith("127.0.0.1:"), "the admin API never listens on the pod IP"
@@ -88,7 +129,7 @@ def test_only_posterns_port_is_exposed_and_the_model_server_is_on_loopback(scena
     postern = next(c for c in containers(spec) if c["name"] == "postern")
     assert postern["startupProbe"]["httpGet"]["port"] == "health"
     assert postern["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
-    native = (values.get("postern") or {}).get("nativeSidecar", True)
+    native = (values.get("postern") or {}).get("nativeSidecar", True) or values.get("mode") == "sidecar"
     assert (postern in spec.get("initContainers", [])) == native
     if native:
         assert all(c["restartPolicy"] == "Always" for c in spec["initContainers"])
@@ -119,7 +160,7 @@ def write_credentials(tmp_path, config):
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_the_mounted_configuration_passes_postern_check(scenario, tmp_path):
-    (config_map,) = of_kind(scenario_docs(scenario), "ConfigMap")
+    (config_map,) = [d for d in of_kind(scenario_docs(scenario), "ConfigMap") if d["metadata"]["name"] == "demo-config"]
     config = tmp_path / "postern.yaml"
     config.write_text(write_credentials(tmp_path, config_map["data"]["postern.yaml"]))
     out = subprocess.run([str(POSTERN), "check", str(config)], capture_output=True, text=True)
@@ -128,6 +169,7 @@ def test_the_mounted_configuration_passes_postern_check(scenario, tmp_path):
 
 def test_values_are_checked_by_the_schema():
     for bad in ({"postern": {"prot": 1}}, {"spiffe": {"provider": "hostpath"}}, {"model": {"port": 0}},
+                {"mode": "sidecar"}, {"mode": "inject"},
                 {"postern": {"image": {"repository": "x", "digest": "latest"}}}, {"replica": 2}):
         with pytest.raises(Exception) as refused:
             render(bad)
