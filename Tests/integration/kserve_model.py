@@ -1,7 +1,8 @@
 """A real KServe ModelServer (PyPI `kserve`) serving one tiny model over REST (Open Inference
 Protocol v2) and gRPC (inference.GRPCInferenceService), bound to 127.0.0.1 only.
 
-The model "echo" answers its BYTES input "text" element by element as "echo: ELEMENT", and
+Loading a model through the repository extension (`/v2/repository/models/NAME/load`,
+`RepositoryModelLoad`) serves one more echo model by that name. The model "echo" answers its BYTES input "text" element by element as "echo: ELEMENT", and
 an FP32 input "x" doubled, in binary tensor data when the client asks for it. kserve binds 0.0.0.0 and [::] itself; the two binds are pinned to
 loopback here, nothing else of the server is changed.
 
@@ -42,6 +43,7 @@ def main():
     pin_to_loopback()
     # Imported after pinning, so kserve's modules see the pinned functions.
     from kserve import InferOutput, InferRequest, InferResponse, Model, ModelServer
+    from kserve.model_repository import ModelRepository
 
     class Echo(Model):
         def __init__(self, name):
@@ -66,8 +68,16 @@ def main():
                                  use_binary_outputs=payload.use_binary_outputs,
                                  requested_outputs=payload.request_outputs)
 
+    class Repository(ModelRepository):
+        """Triton's model repository extension: loading NAME serves one more echo model."""
+
+        def load(self, name):
+            self.update(Echo(name))
+            return True
+
     sys.argv = [sys.argv[0], f"--http_port={args.http_port}", f"--grpc_port={args.grpc_port}"]
-    ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=True, workers=1).start([Echo("echo"), Echo("secret-echo")])
+    ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=True, workers=1,
+                registered_models=Repository()).start([Echo("echo"), Echo("secret-echo")])
 
 
 if __name__ == "__main__":
