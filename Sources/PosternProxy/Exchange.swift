@@ -424,8 +424,8 @@ final class Exchange {
             upstream: upstreamName, status: status, grpcStatus: grpcStatus, bytesIn: bytesIn,
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
             outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:],
-            maskedPerEvent: masking?.unmatchedEvents ?? 0, operation: operation, decision: decision, shadowDecision: shadowDecision,
-            peer: peer.address.map(\.hostPort), traceparent: request.headers["traceparent"],
+            maskedPerEvent: masking?.unmatchedEvents ?? 0, operation: operation, decision: decision,
+            shadowDecision: shadowDecision, peer: peer.address.map(\.hostPort), traceparent: request.headers["traceparent"],
             upstreamHeadNanos: upstreamHeadAt.map { ($0 - startedAt).nanoseconds }, approvalID: approvalID,
             grantID: grantID)
     }
