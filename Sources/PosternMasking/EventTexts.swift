@@ -41,6 +41,9 @@ final class EventTexts {
 
     /// The events to send for `event`: releases of texts it ends, then itself.
     func mask(_ event: JSONNode, fields: [[UInt8]]) throws(MaskingError) -> [Event] {
+        // Which member a name means decides which text is held: with a name twice, Postern
+        // (the first) and a client (often the last) would read different texts.
+        guard !event.hasRepeatedMember else { throw MaskingError("an event names a member twice in one object") }
         if case .array? = event["choices"] { return maskChat(event, fields: fields) }
         guard let format = policy.streamFormats.firstIndex(where: { f in f.recognise.allSatisfy { $0.holds(in: event) } }) else {
             try unmatched("a JSON event")

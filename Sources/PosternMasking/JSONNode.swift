@@ -38,6 +38,19 @@ indirect enum JSONNode: Equatable {
         }
     }
 
+    /// Some object, at any depth, has two members of one name (parsers disagree on which wins).
+    var hasRepeatedMember: Bool {
+        switch self {
+        case .object(let members):
+            var names = Set<String>()
+            return members.contains { !names.insert($0.0).inserted || $0.1.hasRepeatedMember }
+        case .array(let items):
+            return items.contains { $0.hasRepeatedMember }
+        default:
+            return false
+        }
+    }
+
     // MARK: Parsing (strict: the whole input, one value, bounded depth)
 
     static func parse(_ bytes: [UInt8], maxDepth: Int = 64) -> JSONNode? {

@@ -46,6 +46,11 @@ public final class TritonBinaryMasker {
         guard var header = JSONNode.parse(Array(body[..<headerLength])), case .object = header else {
             throw MaskingError("the JSON header of a binary tensor body is not a JSON object")
         }
+        // A name twice in one object is read as its first by Postern and as its last by most
+        // clients: a tensor Postern takes for FP32 a client could read as BYTES, unmasked.
+        guard !header.hasRepeatedMember else {
+            throw MaskingError("the JSON header of a binary tensor body names a member twice in one object")
+        }
         let listName = direction == .response ? "outputs" : "inputs"
         var data: [UInt8] = []
         var offset = headerLength

@@ -53,7 +53,8 @@ enum MaskingTargets {
             guard let masked = try? masker.feed(body) + masker.finish() else { return }
             guard let length = masker.maskedHeaderLength, length <= masked.count,
                   case .object? = JSONValue.parse(Array(masked[..<length]), maxDepth: 128) else {
-                violated("a masked answer starts with a JSON object as long as its new header length says")
+                violated("a masked answer starts with a JSON object as long as its new header length says: "
+                         + String(decoding: masked.prefix(masker.maskedHeaderLength ?? 0), as: UTF8.self))
             }
         },
         FuzzTarget(name: "grpc-mask", summary: "gRPC response messages by a descriptor, one holding a card in front") { input in

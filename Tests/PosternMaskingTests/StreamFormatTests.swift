@@ -176,6 +176,15 @@ private let formats = [responses, responsesArguments, anthropic, anthropicTool, 
         #expect(described.unmatchedEvents == 0)
     }
 
+    @Test func anEventThatNamesAMemberTwiceFailsTheStream() {
+        // Postern would hold the first `text`, a client show the last: refused instead.
+        let event = "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\",\"text\":\"4111 \"}}\n\n"
+        #expect(throws: MaskingError.self) { try SSEMasker(policy: MaskingPolicy()).feed(Array(event.utf8)) }
+        #expect(throws: MaskingError.self) {
+            try NDJSONMasker(policy: MaskingPolicy()).feed(Array("{\"model\":\"m\",\"done\":false,\"done\":true}\n".utf8))
+        }
+    }
+
     @Test func aPolicyCanRefuseStreamsNoFormatDescribes() throws {
         var policy = MaskingPolicy()
         policy.unknownStreams = .refuse

@@ -62,6 +62,10 @@ private func mask(_ input: (bytes: [UInt8], headerLength: Int), direction: Trito
         ("{\"outputs\":[{\"datatype\":\"UINT8\",\"parameters\":{\"binary_data_size\":-1}}]}", "non-negative integer"),
         ("{\"outputs\":[{\"parameters\":{\"binary_data_size\":6}}]}", "without a datatype"),
         ("[1,2]", "not a JSON object"),
+        // Found by the triton-mask fuzz target: read as FP32 here, as BYTES by a client whose
+        // parser takes the last of two names.
+        ("{\"outputs\":[{\"datatype\":\"UINT8\",\"datatype\":\"BYTES\",\"parameters\":{\"binary_data_size\":6}}]}",
+         "names a member twice"),
     ])
     func anythingInconsistentFailsClosed(_ header: String, _ reason: String) {
         // Six bytes of tensor: one BYTES element "ab" (4 + 2).
