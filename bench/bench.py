@@ -5,9 +5,13 @@ An nginx origin answers a small JSON document over HTTP/1.1 and h2c. h2load driv
 directly, then through Postern, nghttpx and Envoy (each with one worker, no access log,
 HTTP/2 to the origin). For each target and protocol it reports req/s, p50/p99 latency,
 CPU seconds per 10k requests of the proxy process, and its peak RSS, with ratios to
-direct and to nghttpx. Everything listens on 127.0.0.1 and stops when the run ends.
+direct and to nghttpx, and heap allocations per request (counted by bench/malloc_count.c,
+preloaded into Postern and nghttpx; Envoy links its own allocator). Everything listens on
+127.0.0.1 and stops when the run ends.
 
-Usage: bench/run [--requests N] [--repeat K] [--write BENCHMARKS.md]
+Usage: bench/run [--requests N] [--repeat K] [--quick] [--baseline BINARY] [--write BENCHMARKS.md]
+  --quick      Postern and nghttpx only, 20,000 requests, one run: about a minute
+  --baseline   also measures another Postern build (e.g. main's) in the same run
 """
 import argparse
 import os
@@ -27,6 +31,7 @@ POSTERN = ROOT / ".build" / "release" / "postern"
 BODY = '{"id":"cmpl-1","object":"chat.completion","model":"bench","choices":[{"index":0,"message":' \
        '{"role":"assistant","content":"Postern benchmark answer."},"finish_reason":"stop"}]}'
 TICKS = os.sysconf("SC_CLK_TCK")
+MALLOC_COUNT = ROOT / ".build" / "bench" / "malloc_count.so"
 
 
 def free_port():
@@ -87,7 +92,16 @@ def peak_rss_mib(pid):
 
 
 class Process:
-    def __init__(self, args, port, **kwargs):
+    """A target under test; with `count_allocations`, its heap allocations are counted in a
+    shared file (see bench/malloc_count.c)."""
+
+    def __init__(self, args, port, count_allocations=False, **kwargs):
+        self.counts = None
+        if count_allocations and MALLOC_COUNT.exists():
+            self.counts = Path(tempfile.mkstemp(prefix="postern-bench-mallocs-")[1])
+            env = dict(kwargs.pop("env", os.environ))
+            env.update(LD_PRELOAD=str(MALLOC_COUNT), MALLOC_COUNT_FILE=str(self.counts))
+            kwargs["env"] = env
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True, **kwargs)
         wait_for_port(port)
@@ -96,6 +110,13 @@ class Process:
     def pid(self):
         return self.proc.pid
 
+    def allocations(self):
+        """Heap allocations so far (all processes of the target), or None when not counted."""
+        if not self.counts:
+            return None
+        data = self.counts.read_bytes()
+        return int.from_bytes(data[:8], "little") if len(data) >= 8 else None
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -103,6 +124,8 @@ class Process:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.counts:
+            self.counts.unlink(missing_ok=True)
 
 
 def start_origin(tmp):
@@ -132,9 +155,9 @@ http {{
     return process, h1, h2
 
 
-def start_postern(tmp, origin_h2, request_log):
+def start_postern(tmp, origin_h2, request_log, binary=POSTERN):
     port, admin = free_port(), free_port()
-    conf = tmp / f"postern-{request_log}.yaml"
+    conf = tmp / f"postern-{request_log}-{port}.yaml"
     conf.write_text(f"""
 listen: {{ address: 127.0.0.1:{port} }}
 admin: {{ address: 127.0.0.1:{admin} }}
@@ -143,7 +166,8 @@ routes: [{{ prefix: /, upstream: origin, public: true }}]  # the data path alone
 runtime: {{ event_loop_threads: 1, request_log: {str(request_log).lower()} }}
 limits: {{ max_concurrent_streams: 1000 }}
 """)
-    return Process([str(POSTERN), "run", "--config", str(conf)], port), port
+    env = dict(os.environ, POSTERN_STATE_DIR=str(tmp))  # no approval store of the user's
+    return Process([str(binary), "run", "--config", str(conf)], port, count_allocations=True, env=env), port
 
 
 def start_nghttpx(tmp, origin_h2):
@@ -151,7 +175,7 @@ def start_nghttpx(tmp, origin_h2):
     args = ["nghttpx", "--conf=/dev/null", f"--frontend=127.0.0.1,{port};no-tls",
             f"--backend=127.0.0.1,{origin_h2};;proto=h2", "--workers=1", "--no-ocsp",
             "--errorlog-file=/dev/null", "--frontend-http2-max-concurrent-streams=1000"]
-    return Process(args, port), port
+    return Process(args, port, count_allocations=True), port
 
 
 def envoy_binary():
@@ -213,13 +237,17 @@ def h2load(port, protocol, requests, tmp):
     return {"ok": ok, "rps": rps, "p50": p50, "p99": p99}
 
 
-def measure(name, pid, port, protocol, requests, repeat, tmp):
+def measure(name, process, port, protocol, requests, repeat, tmp):
+    pid = process.pid if process else None
     h2load(port, protocol, max(requests // 10, 1000), tmp)  # warm-up
     runs = []
     for _ in range(repeat):
         before = cpu_seconds(pid) if pid else 0
+        allocations = process.allocations() if process else None
         result = h2load(port, protocol, requests, tmp)
         result["cpu10k"] = (cpu_seconds(pid) - before) / result["ok"] * 10_000 if pid else None
+        after = process.allocations() if process else None
+        result["allocs"] = (after - allocations) / result["ok"] if allocations is not None and after else None
         if result["ok"] != requests:
             raise RuntimeError(f"{name} {protocol}: {result['ok']} of {requests} requests succeeded")
         runs.append(result)
@@ -234,15 +262,18 @@ def table(results, protocol):
     peer = next((r for r in rows if r["target"] == "nghttpx"), None)
     lines = [f"### {'HTTP/2 (h2c), h2load -c 10 -m 10' if protocol == 'h2c' else 'HTTP/1.1, h2load --h1 -c 10'}",
              "",
-             "| target | req/s | vs direct | vs nghttpx | p50 ms | p99 ms | p99 vs nghttpx | CPU s / 10k req | CPU vs nghttpx | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| target | req/s | vs direct | vs nghttpx | p50 ms | p99 ms | p99 vs nghttpx | CPU s / 10k req | CPU vs nghttpx "
+             "| allocations / req | peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         def ratio(key, base):
             return f"{r[key] / base[key]:.2f}x" if base and base.get(key) and r.get(key) is not None else "-"
         cpu = f"{r['cpu10k']:.3f}" if r["cpu10k"] is not None else "-"
         rss = f"{r['rss']:.1f}" if r["rss"] is not None else "-"
+        allocs = f"{r['allocs']:.1f}" if r.get("allocs") is not None else "-"
         lines.append(f"| {r['target']} | {r['rps']:,.0f} | {ratio('rps', direct)} | {ratio('rps', peer)} | "
-                     f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio('p99', peer)} | {cpu} | {ratio('cpu10k', peer)} | {rss} |")
+                     f"{r['p50']:.2f} | {r['p99']:.2f} | {ratio('p99', peer)} | {cpu} | {ratio('cpu10k', peer)} | "
+                     f"{allocs} | {rss} |")
     return "\n".join(lines)
 
 
@@ -288,8 +319,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="Postern and nghttpx only, one short run")
+    parser.add_argument("--baseline", help="another Postern binary to measure in the same run")
     parser.add_argument("--write", help="append the result to this Markdown file")
     args = parser.parse_args()
+    if args.quick:
+        args.requests = min(args.requests, 20_000)
+        args.repeat = 1
 
     tmp = Path(tempfile.mkdtemp(prefix="postern-bench-"))
     processes = []
@@ -298,10 +334,15 @@ def main():
         origin, origin_h1, origin_h2 = start_origin(tmp)
         processes.append(origin)
         targets = [("direct", None, {"h2c": origin_h2, "http1": origin_h1})]
-        for name, starter in [("postern", lambda: start_postern(tmp, origin_h2, False)),
-                              ("postern + request log", lambda: start_postern(tmp, origin_h2, True)),
-                              ("nghttpx", lambda: start_nghttpx(tmp, origin_h2)),
-                              ("envoy", lambda: start_envoy(tmp, origin_h2, 4242))]:
+        starters = [("postern", lambda: start_postern(tmp, origin_h2, False))]
+        if args.baseline:
+            starters.append(("postern baseline", lambda: start_postern(tmp, origin_h2, False, Path(args.baseline))))
+        if not args.quick:
+            starters.append(("postern + request log", lambda: start_postern(tmp, origin_h2, True)))
+        starters.append(("nghttpx", lambda: start_nghttpx(tmp, origin_h2)))
+        if not args.quick:
+            starters.append(("envoy", lambda: start_envoy(tmp, origin_h2, 4242)))
+        for name, starter in starters:
             if name == "envoy" and not envoy_binary():
                 print("envoy not installed (bench/run installs it); skipping", file=sys.stderr)
                 continue
@@ -310,12 +351,12 @@ def main():
             targets.append((name, process, {"h2c": port, "http1": port}))
         for protocol in ["h2c", "http1"]:
             for name, process, ports in targets:
-                result = measure(name, process.pid if process else None, ports[protocol], protocol,
-                                 args.requests, args.repeat, tmp)
+                result = measure(name, process, ports[protocol], protocol, args.requests, args.repeat, tmp)
                 result.update(target=name, protocol=protocol)
                 results.append(result)
                 print(f"{protocol:5} {name:22} {result['rps']:>10,.0f} req/s  p50 {result['p50']:.2f} ms"
-                      f"  p99 {result['p99']:.2f} ms  cpu/10k {result['cpu10k'] or 0:.3f} s", flush=True)
+                      f"  p99 {result['p99']:.2f} ms  cpu/10k {result['cpu10k'] or 0:.3f} s"
+                      f"  allocs/req {result['allocs'] or 0:.1f}", flush=True)
     finally:
         for process in processes:
             process.stop()
@@ -330,7 +371,8 @@ def main():
         f"(except the 'request log' row, whose JSON lines go to /dev/null). Load generator, proxy and origin "
         f"share the two cores, so compare ratios within a run, not absolute numbers across runs. "
         f"Median of {args.repeat} runs of {args.requests:,} requests after a warm-up.",
-        f"Command: `bench/run --requests {args.requests} --repeat {args.repeat}`",
+        "Command: `bench/run " + ("--quick" if args.quick else f"--requests {args.requests} --repeat {args.repeat}")
+        + (" --baseline OTHER" if args.baseline else "") + "`",
         table(results, "h2c"), table(results, "http1")])
     print("\n" + report)
     if args.write:

@@ -1,8 +1,10 @@
 import NIOCore
+import PosternCore
 import PosternIdentity
 
-/// What Postern knows of a caller's connection, the same for every request on it.
-struct CallerConnection {
+/// What Postern knows of a caller's connection, the same for every request on it: built
+/// once per connection and shared by reference with each of its exchanges.
+final class CallerConnection {
     /// The address the connection came from, as the socket says (never as a header says).
     let address: SocketAddress?
     let isTLS: Bool
@@ -10,6 +12,8 @@ struct CallerConnection {
     let certificate: Principal?
     /// `https` over TLS, else `http`: what `x-forwarded-proto` tells the model server.
     let scheme: String
+    /// `HOST:PORT` for the record.
+    let hostPort: String?
     /// `x-forwarded-for` and `forwarded` as Postern sets them, built once per connection.
     let forwardedFor: String?
     let forwarded: String?
@@ -21,6 +25,7 @@ struct CallerConnection {
         self.isTLS = isTLS
         self.certificate = certificate
         scheme = isTLS ? "https" : "http"
+        hostPort = address?.hostPort
         let ip = address?.ipAddress
         forwardedFor = ip
         let scheme = self.scheme

@@ -38,7 +38,7 @@ extension Exchange {
         self.recording = nil
         recording.finish(at: AuditClock.now())
         let body = recording.requestBody
-        let policy = route.flatMap { services.config.maskingPolicy(for: $0) }.flatMap { services.maskingPolicies[$0.name] }
+        let policy = served?.masking
         // The target as forwarded (normalised), credentials withheld, values masked.
         recording.target(Recording.recordedTarget(request.path, mask: policy.map { $0.mask } ?? { $0 }))
         if !body.isEmpty, let policy {

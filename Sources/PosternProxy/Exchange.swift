@@ -36,7 +36,9 @@ final class Exchange {
     var masking: ResponseMaskingStage?
     var upstream: UpstreamStream?
     var upstreamName: String?
-    var route: Route?
+    /// The route taken, with its client and masking policy, once classified.
+    var served: LoopRoute?
+    var route: Route? { served?.route }
     /// The function's own credential for the model server, once authorized.
     var credential: UpstreamCredential?
     /// The request body, held whole while the decision waits for it.
@@ -135,7 +137,8 @@ final class Exchange {
             return
         }
         // authenticate, before the route is revealed: only a public route takes anyone
-        let route = services.config.route(forPath: request.pathWithoutQuery)
+        let served = services.routes.route(forPath: request.pathWithoutQuery)
+        let route = served?.route
         switch services.authenticate(request.headers, peer: peer.certificate) {
         case .verified(let principal):
             self.principal = principal
@@ -154,12 +157,13 @@ final class Exchange {
             }
         }
         // classify: which upstream serves this path
-        guard let name = route?.upstream, let client = services.upstreams[name] else {
+        guard let served, let client = served.client else {
             fail(.noRoute(request.pathWithoutQuery), outcome: "no_route")
             return
         }
+        let name = served.route.upstream
         upstreamName = name
-        self.route = route
+        self.served = served
         if isGRPC, client.upstream.wireProtocol == .http1 {
             fail(.upstreamUnavailable("upstream '\(name)' speaks HTTP/1.1; gRPC needs an h2c upstream"),
                  outcome: "protocol_mismatch")
@@ -250,8 +254,8 @@ final class Exchange {
     /// Opens the upstream request: only end-to-end fields, our request id, and the
     /// function's own credential.
     func forward(endStream: Bool) {
-        guard let name = upstreamName, let client = services.upstreams[name] else { return }
-        if let route, let policy = services.config.maskingPolicy(for: route).flatMap({ services.maskingPolicies[$0.name] }) {
+        guard let client = served?.client else { return }
+        if let policy = served?.masking {
             masking = ResponseMaskingStage(policy: policy)
         }
         var head = request
@@ -287,8 +291,7 @@ final class Exchange {
 
     func requestFinished() {
         requestEnded = true
-        guard response == .waiting, let name = upstreamName,
-              let timeout = services.upstreams[name]?.upstream.responseTimeout else { return }
+        guard response == .waiting, let timeout = served?.client?.upstream.responseTimeout else { return }
         responseDeadline = .now() + .nanoseconds(timeout.nanoseconds)
     }
 
@@ -425,7 +428,7 @@ final class Exchange {
             bytesOut: bytesOut, durationNanos: (NIODeadline.now() - startedAt).nanoseconds,
             outcome: outcome, detail: detail, principal: principal, masked: masking?.findings ?? [:],
             maskedPerEvent: masking?.unmatchedEvents ?? 0, operation: operation, decision: decision,
-            shadowDecision: shadowDecision, peer: peer.address.map(\.hostPort), traceparent: request.headers["traceparent"],
+            shadowDecision: shadowDecision, peer: peer.hostPort, traceparent: request.headers["traceparent"],
             upstreamHeadNanos: upstreamHeadAt.map { ($0 - startedAt).nanoseconds }, approvalID: approvalID,
             grantID: grantID)
     }
@@ -458,8 +461,8 @@ extension Exchange: Sweepable {
             return
         }
         if let deadline = responseDeadline {
-            if now >= deadline, let name = upstreamName, let client = services.upstreams[name] {
-                fail(.upstreamTimeout("no response from upstream '\(name)' within \(client.upstream.responseTimeout)"),
+            if now >= deadline, let client = served?.client {
+                fail(.upstreamTimeout("no response from upstream '\(client.upstream.name)' within \(client.upstream.responseTimeout)"),
                      outcome: "upstream_timeout")
             }
             return

@@ -221,7 +221,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         guard resets > 0 else { return true }
         resetsCounted = session.resetsSent
         if resetBudget.spend(resets) { return true }
-        services.log.connectionEvent("reset_flood", outcome: "enhance_your_calm", peer: peer.address?.hostPort ?? "?",
+        services.log.connectionEvent("reset_flood", outcome: "enhance_your_calm", peer: peer.hostPort ?? "?",
                                      detail: "more than \(Int(resetBudget.burst)) streams reset, refilled at "
                                          + "\(Int(resetBudget.perSecond))/s: the caller keeps causing stream errors")
         session.terminate(.enhanceYourCalm)

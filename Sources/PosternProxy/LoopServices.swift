@@ -25,6 +25,8 @@ final class LoopServices {
     let sweeper: DeadlineSweeper
     let requestIDs = RequestIDGenerator()
     private(set) var upstreams: [String: UpstreamClient] = [:]
+    /// The routes with their clients and masking policies, rebuilt with the configuration.
+    private(set) var routes: [LoopRoute] = []
     /// The newest credential set; replaced on this loop when files are reloaded.
     var credentials: Credentials
     var verifiedTokens = VerifiedTokenCache()
@@ -56,6 +58,7 @@ final class LoopServices {
                                                                       limits: config.limits)
             }
         }
+        routes = LoopRoute.table(config, clients: upstreams, policies: masking)
     }
 }
 
@@ -65,6 +68,7 @@ extension LoopServices {
     func reconfigure(_ config: PosternConfig, masking: [String: MaskingPolicy], credentials: Credentials) {
         self.config = config
         self.maskingPolicies = masking
+        self.routes = LoopRoute.table(config, clients: upstreams, policies: masking)
         self.callerClaims = Self.callerClaims(config)
         self.authorize = Self.authorizeStep(config)
         self.credentials = credentials
