@@ -29,6 +29,7 @@ enum HTTP2Callbacks {
         let session = HTTP2Callbacks.session(userData)
         session.pendingHeaders = []
         session.pendingHeaders.reserveCapacity(16)
+        session.pendingPseudo = PseudoHeaders()
         session.pendingHeaderBytes = 0
         session.pendingOversized = false
         if let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
@@ -51,9 +52,10 @@ enum HTTP2Callbacks {
             session.pendingOversized = true
             return 0
         }
-        session.pendingHeaders.append(HeaderField(
-            String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
-            String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)))
+        let nameBytes = UnsafeBufferPointer(start: name, count: nameLength)
+        let text = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
+        if nameLength > 0, nameBytes[0] == UInt8(ascii: ":"), session.pendingPseudo.take(nameBytes, text) { return 0 }
+        session.pendingHeaders.append(HeaderField(String(decoding: nameBytes, as: UTF8.self), text))
         return 0
     }
 
@@ -65,7 +67,8 @@ enum HTTP2Callbacks {
         switch UInt32(header.type) {
         case NGHTTP2_HEADERS.rawValue:
             if session.unconsumed[header.stream_id] == nil { session.unconsumed[header.stream_id] = 0 }
-            session.events.append(.headers(streamID: header.stream_id, fields: session.pendingHeaders,
+            session.events.append(.headers(streamID: header.stream_id, pseudo: session.pendingPseudo,
+                                           fields: session.pendingHeaders,
                                            endStream: endStream, oversized: session.pendingOversized))
             session.pendingHeaders = []
         case NGHTTP2_DATA.rawValue:
@@ -171,11 +174,9 @@ enum HTTP2Callbacks {
 extension HTTP2Session {
     /// Called from the body callback, as nghttp2 allows, to end a stream with trailers.
     func submitTrailers(streamID: Int32, _ trailers: HeaderList) {
-        var first = true
-        for field in trailers {
-            appendHeader(field.name, field.value, reset: first)
-            first = false
-        }
-        try? withNameValues { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
+        var block = takeNameValues()
+        block.append(trailers)
+        _ = block.submit { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
+        spareNameValues = block
     }
 }

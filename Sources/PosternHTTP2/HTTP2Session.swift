@@ -50,15 +50,15 @@ public final class HTTP2Session {
     var inputBase: UnsafeRawPointer?
     /// The header block being received; blocks of different streams never interleave.
     var pendingHeaders: [HeaderField] = []
+    var pendingPseudo = PseudoHeaders()
     var pendingHeaderBytes = 0
     var pendingOversized = false
     /// Bodies waiting to be framed, per stream we are sending a body on.
     var outbound: [Int32: OutboundBody] = [:]
     /// Received bytes not yet consumed, per open stream.
     var unconsumed: [Int32: Int] = [:]
-    /// Scratch space for building header lists without per-call allocations.
-    var nameValueBytes: [UInt8] = []
-    var nameValues: [nghttp2_nv] = []
+    /// Storage for building header blocks, reused from submit to submit.
+    var spareNameValues = NameValueList()
 
     public init(role: Role, settings: HTTP2Settings = HTTP2Settings()) throws {
         self.role = role
@@ -133,37 +133,38 @@ public final class HTTP2Session {
 
     /// Server side: answers a request.
     public func submitResponse(streamID: Int32, head: ResponseHead, endStream: Bool) throws {
-        appendHeader(":status", String(head.status), reset: true)
-        for field in head.headers { appendHeader(field.name, field.value) }
-        try withNameValues { nva, count in
+        var block = takeNameValues()
+        block.append(":status", String(head.status))
+        block.append(head.headers)
+        let rv = block.submit { nva, count in
             if endStream {
                 return nghttp2_submit_response(session, streamID, nva, count, nil)
             }
             var provider = HTTP2Callbacks.dataProvider
             return nghttp2_submit_response(session, streamID, nva, count, &provider)
         }
+        spareNameValues = block
+        try check(rv)
         if !endStream { outbound[streamID] = OutboundBody() }
     }
 
     /// Client side: starts a request and returns its stream id.
     public func submitRequest(head: RequestHead, endStream: Bool) throws -> Int32 {
-        appendHeader(":method", head.method, reset: true)
-        appendHeader(":scheme", head.scheme)
-        appendHeader(":authority", head.authority)
-        appendHeader(":path", head.path)
-        for field in head.headers { appendHeader(field.name, field.value) }
-        var streamID: Int32 = 0
-        try withNameValues { nva, count in
-            let id: Int32
+        var block = takeNameValues()
+        block.append(":method", head.method)
+        block.append(":scheme", head.scheme)
+        block.append(":authority", head.authority)
+        block.append(":path", head.path)
+        block.append(head.headers)
+        let streamID = block.submit { nva, count in
             if endStream {
-                id = nghttp2_submit_request(session, nil, nva, count, nil, nil)
-            } else {
-                var provider = HTTP2Callbacks.dataProvider
-                id = nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+                return nghttp2_submit_request(session, nil, nva, count, nil, nil)
             }
-            streamID = id
-            return id < 0 ? id : 0
+            var provider = HTTP2Callbacks.dataProvider
+            return nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
+        spareNameValues = block
+        try check(streamID)
         if !endStream { outbound[streamID] = OutboundBody() }
         return streamID
     }
@@ -222,36 +223,12 @@ public final class HTTP2Session {
         }
     }
 
-    func appendHeader(_ name: String, _ value: String, reset: Bool = false) {
-        if reset {
-            nameValueBytes.removeAll(keepingCapacity: true)
-            nameValues.removeAll(keepingCapacity: true)
-        }
-        // Offsets are stored in the pointer fields and resolved in `withNameValues`,
-        // once the byte storage has stopped growing.
-        let nameStart = nameValueBytes.count
-        nameValueBytes.append(contentsOf: name.utf8)
-        let valueStart = nameValueBytes.count
-        nameValueBytes.append(contentsOf: value.utf8)
-        nameValues.append(nghttp2_nv(
-            name: UnsafeMutablePointer(bitPattern: nameStart + 1),
-            value: UnsafeMutablePointer(bitPattern: valueStart + 1),
-            namelen: valueStart - nameStart,
-            valuelen: nameValueBytes.count - valueStart,
-            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
-    }
-
-    func withNameValues(_ body: (UnsafePointer<nghttp2_nv>, Int) -> Int32) throws {
-        let rv = nameValueBytes.withUnsafeMutableBufferPointer { bytes -> Int32 in
-            // nghttp2 copies names and values during the submit call.
-            let base = bytes.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
-            for i in nameValues.indices {
-                nameValues[i].name = base + (Int(bitPattern: nameValues[i].name) - 1)
-                nameValues[i].value = base + (Int(bitPattern: nameValues[i].value) - 1)
-            }
-            return nameValues.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
-        }
-        try check(rv)
+    /// The reusable header block storage, emptied; give it back with `spareNameValues = block`.
+    func takeNameValues() -> NameValueList {
+        var block = NameValueList()
+        swap(&block, &spareNameValues)
+        block.removeAll()
+        return block
     }
 
     func check(_ rv: Int32) throws {

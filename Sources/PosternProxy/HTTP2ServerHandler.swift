@@ -119,12 +119,12 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
 
     private func handle(_ event: HTTP2Event) {
         switch event {
-        case .headers(let streamID, let fields, let endStream, let oversized):
+        case .headers(let streamID, let pseudo, let fields, let endStream, let oversized):
             if let stream = streams[streamID] {
                 // A second header block from the caller is the request's trailers.
                 stream.exchange?.requestEnd(trailers: HeaderList(fields))
             } else {
-                openStream(streamID, fields, endStream: endStream, oversized: oversized)
+                openStream(streamID, pseudo, fields, endStream: endStream, oversized: oversized)
             }
         case .data(let streamID, let data):
             if let exchange = streams[streamID]?.exchange {
@@ -144,11 +144,12 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         }
     }
 
-    private func openStream(_ streamID: Int32, _ fields: [HeaderField], endStream: Bool, oversized: Bool) {
+    private func openStream(_ streamID: Int32, _ pseudo: PseudoHeaders, _ fields: [HeaderField], endStream: Bool,
+                            oversized: Bool) {
         timers.cancel()
         let stream = HTTP2CallerStream(streamID: streamID, handler: self)
         streams[streamID] = stream
-        let head = Self.requestHead(fields)
+        let head = Self.requestHead(pseudo, fields)
         let exchange = Exchange(request: head, caller: stream, peer: peer, services: services)
         stream.exchange = exchange
         if oversized {
@@ -165,21 +166,16 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         }
     }
 
-    private static func requestHead(_ fields: [HeaderField]) -> RequestHead {
-        var head = RequestHead(method: "", scheme: "http", authority: "", path: "")
-        var headers: [HeaderField] = []
-        headers.reserveCapacity(fields.count)
-        for field in fields {
-            switch field.name {
-            case ":method": head.method = field.value
-            case ":scheme": head.scheme = field.value
-            case ":authority": head.authority = field.value
-            case ":path": head.path = field.value
-            case "host": if head.authority.isEmpty { head.authority = field.value }
-            default: headers.append(field)
-            }
+    private static func requestHead(_ pseudo: PseudoHeaders, _ fields: [HeaderField]) -> RequestHead {
+        var head = RequestHead(method: pseudo.method ?? "", scheme: pseudo.scheme ?? "http",
+                               authority: pseudo.authority ?? "", path: pseudo.path ?? "")
+        // Host stands in for a missing :authority, and never passes as a field of its own.
+        if fields.contains(where: { $0.name == "host" }) {
+            if head.authority.isEmpty, let host = fields.first(where: { $0.name == "host" }) { head.authority = host.value }
+            head.headers = HeaderList(fields.filter { $0.name != "host" })
+        } else {
+            head.headers = HeaderList(fields)
         }
-        head.headers = HeaderList(headers)
         return head
     }
 

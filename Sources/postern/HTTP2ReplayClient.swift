@@ -51,10 +51,10 @@ enum HTTP2ReplayClient {
             if out.readableBytes > 0, !stream.write(Array(out.readableBytesView)) { return .failure(ReplayError("send failed")) }
             session.dispatchEvents { event in
                 switch event {
-                case .headers(let streamID, let fields, _, _) where streamID == id:
+                case .headers(let streamID, let pseudo, let fields, _, _) where streamID == id:
                     let pairs = fields.map { ($0.name, $0.value) }
-                    if reply == nil, let status = pairs.first(where: { $0.0 == ":status" }).flatMap({ Int($0.1) }) {
-                        reply = Reply(status: status, headers: pairs.filter { !$0.0.hasPrefix(":") }, body: [])
+                    if reply == nil, let status = pseudo.status.flatMap({ Int($0) }) {
+                        reply = Reply(status: status, headers: pairs, body: [])
                     } else {
                         reply?.trailers += pairs
                     }
