@@ -24,7 +24,7 @@ public enum ResponseMasker {
     /// The masker for `contentType` (its media type, parameters ignored), or nil for a
     /// type Postern cannot mask.
     public init?(contentType: String, policy: MaskingPolicy) {
-        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters() } ?? ""
+        let media = contentType.split(separator: ";").first.map { $0.trimmingWhitespace() } ?? ""
         switch media {
         case "application/json":
             self = .json(JSONMasker(policy: policy))
@@ -105,7 +105,11 @@ public final class TextStreamMasker {
 }
 
 extension Substring {
-    fileprivate func trimmingCharacters() -> String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()).lowercased()
+    /// Without the optional whitespace around it (RFC 9110 §5.6.3), lowercased.
+    fileprivate func trimmingWhitespace() -> String {
+        var trimmed = self
+        while trimmed.first == " " || trimmed.first == "\t" { trimmed = trimmed.dropFirst() }
+        while trimmed.last == " " || trimmed.last == "\t" { trimmed = trimmed.dropLast() }
+        return trimmed.lowercased()
     }
 }
