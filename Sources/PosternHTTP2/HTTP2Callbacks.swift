@@ -122,7 +122,7 @@ enum HTTP2Callbacks {
 
     static let onStreamClose: nghttp2_on_stream_close_callback = { sessionPointer, streamID, errorCode, userData in
         let session = HTTP2Callbacks.session(userData)
-        session.outbound[streamID] = nil
+        session.retireBody(streamID)
         // Bytes nobody will pass on any more still count against the connection window.
         if let pending = session.unconsumed.removeValue(forKey: streamID), pending > 0 {
             _ = nghttp2_session_consume_connection(sessionPointer, pending)
@@ -160,7 +160,7 @@ enum HTTP2Callbacks {
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 session.submitTrailers(streamID: streamID, trailers)
             }
-            session.outbound[streamID] = nil
+            session.retireBody(streamID)
             return written
         }
         if written == 0 {

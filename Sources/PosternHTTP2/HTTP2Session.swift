@@ -55,6 +55,8 @@ public final class HTTP2Session {
     var pendingOversized = false
     /// Bodies waiting to be framed, per stream we are sending a body on.
     var outbound: [Int32: OutboundBody] = [:]
+    /// Bodies of ended streams, emptied for the next ones (their queues keep their storage).
+    var spareBodies: [OutboundBody] = []
     /// Received bytes not yet consumed, per open stream.
     var unconsumed: [Int32: Int] = [:]
     /// Storage for building header blocks, reused from submit to submit.
@@ -145,7 +147,7 @@ public final class HTTP2Session {
         }
         spareNameValues = block
         try check(rv)
-        if !endStream { outbound[streamID] = OutboundBody() }
+        if !endStream { outbound[streamID] = spareBodies.popLast() ?? OutboundBody() }
     }
 
     /// Client side: starts a request and returns its stream id.
@@ -165,7 +167,7 @@ public final class HTTP2Session {
         }
         spareNameValues = block
         try check(streamID)
-        if !endStream { outbound[streamID] = OutboundBody() }
+        if !endStream { outbound[streamID] = spareBodies.popLast() ?? OutboundBody() }
         return streamID
     }
 
@@ -190,7 +192,7 @@ public final class HTTP2Session {
 
     /// Resets a stream (RST_STREAM).
     public func reset(streamID: Int32, _ code: HTTP2ErrorCode) {
-        outbound[streamID] = nil
+        retireBody(streamID)
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code.rawValue)
     }
 
@@ -249,4 +251,23 @@ final class OutboundBody {
     var trailers: HeaderList?
     /// nghttp2 was told there is nothing to send (NGHTTP2_ERR_DEFERRED) and must be resumed.
     var deferred = false
+
+    func reset() {
+        queue.removeAll(keepingCapacity: true)
+        head = 0
+        queuedBytes = 0
+        ended = false
+        trailers = nil
+        deferred = false
+    }
+}
+
+extension HTTP2Session {
+    /// The stream sends no more body: its queue is dropped and kept for another stream.
+    func retireBody(_ streamID: Int32) {
+        guard let body = outbound.removeValue(forKey: streamID) else { return }
+        guard spareBodies.count < 32 else { return }
+        body.reset()
+        spareBodies.append(body)
+    }
 }

@@ -3,8 +3,10 @@ import NIOHTTP1
 import PosternCore
 import PosternIdentity
 
-/// Serves HTTP/1.1 callers on one connection, one exchange at a time (NIO's pipelining
-/// handler in front of it holds later requests until the current response has ended).
+/// Serves HTTP/1.1 callers on one connection, one exchange at a time: a request sent before
+/// the current response has ended (pipelining) waits, in order, with the socket's reads held
+/// until it is taken. A caller that waits for each answer, as nearly all do, never has its
+/// reads held, so the socket stays registered for reading (no epoll_ctl per request).
 ///
 /// Backpressure: a `ReadGate` holds the socket's reads while too much of the request body
 /// is undelivered upstream.
@@ -31,6 +33,15 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private var closing = false
     private let flush: FlushScheduler
     private var writeCredit = WriteCredit()
+    /// What arrived for later requests while the current response was under way.
+    private var pipelined = CircularBuffer<Pipelined>()
+    private var pipelineReadHeld = false
+    private var replaying = false
+
+    private enum Pipelined {
+        case part(HTTPServerRequestPart)
+        case parseError(Error)
+    }
 
     init(services: LoopServices, peer: CallerConnection) {
         self.services = services
@@ -47,6 +58,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        pipelined.removeAll()
         connection.cancel()
         exchange?.callerAborted()
         exchange = nil
@@ -58,9 +70,23 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
 
     // MARK: Inbound
 
+    /// Whether the current exchange has its whole request and waits for its response: what
+    /// arrives now belongs to a later request.
+    private var awaitingResponse: Bool { exchange != nil && requestEnded }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !pipelined.isEmpty || awaitingResponse {
+            pipelined.append(.part(part))
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
+            if closing { return }  // the connection ends with the answer already sent
             connection.requestStarted()
             keepAlive = head.isKeepAlive && !quiescing
             requestEnded = false
@@ -108,6 +134,14 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is HTTPParserError, !pipelined.isEmpty || awaitingResponse {
+            pipelined.append(.parseError(error))  // a later request's: answered in its turn
+            return
+        }
+        handleError(error, context: context)
+    }
+
+    private func handleError(_ error: Error, context: ChannelHandlerContext) {
         if closing { return }
         // Malformed HTTP/1.1: answer once with a JSON error if no response is under way.
         if error is HTTPParserError, exchange == nil || !responseOpen {
@@ -162,11 +196,35 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     // MARK: Read gating (backpressure)
 
     func read(context: ChannelHandlerContext) {
+        if !pipelined.isEmpty {
+            pipelineReadHeld = true  // nothing more is read until the waiting requests are taken
+            return
+        }
         if readGate.mayRead() { context.read() }
     }
 
+    /// Hands on what waited, in order, until a request again waits for its response; then
+    /// reads again once nothing waits.
+    private func replayPipelined(context: ChannelHandlerContext) {
+        guard !replaying else { return }  // a response ended inside `handle`: the loop below goes on
+        replaying = true
+        defer { replaying = false }
+        while !pipelined.isEmpty, !awaitingResponse, !closing {
+            switch pipelined.removeFirst() {
+            case .part(let part): handle(part, context: context)
+            case .parseError(let error): handleError(error, context: context)
+            }
+        }
+        if closing { pipelined.removeAll() }
+        if pipelined.isEmpty, pipelineReadHeld, !closing {
+            pipelineReadHeld = false
+            if readGate.mayRead() { context.read() }
+        }
+    }
+
     func creditRequestBody(_ bytes: Int) {
-        if readGate.delivered(bytes) { context?.read() }
+        guard readGate.delivered(bytes), let context else { return }
+        if pipelined.isEmpty { context.read() } else { pipelineReadHeld = true }
     }
 
     // MARK: CallerStream
@@ -195,8 +253,6 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     func sendResponseEnd(trailers: HeaderList?) {
         guard let context else { return }
         responseOpen = false
-        // Finish the bookkeeping first: writing `.end` makes NIO's pipelining handler hand
-        // us the next queued request at once, inside this call.
         exchange = nil
         let releaseRead = readGate.reset()
         writeCredit.reset()
@@ -209,7 +265,10 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             flush.flushNow(thenClose: true)  // the flush may wait behind the exchange's record
         } else {
             flush.flushNow()
-            if releaseRead { context.read() }
+            if releaseRead {
+                if pipelined.isEmpty { context.read() } else { pipelineReadHeld = true }
+            }
+            replayPipelined(context: context)
         }
     }
 
@@ -224,8 +283,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
 
     /// An error answered outside any exchange (parse errors, head timeouts), then close.
     ///
-    /// Written as raw bytes below NIO's pipelining handler and encoder: they track
-    /// request/response pairs, and here there is no complete request to pair with.
+    /// Written as raw bytes below NIO's encoder: it tracks request/response pairs, and here
+    /// there is no complete request to pair with.
     private func writeStandalone(_ error: CallerError) {
         guard let context else { return }
         closing = true

@@ -49,9 +49,9 @@ struct LoopMetrics {
                              outcome: entry.outcome, status: entry.status)
         let seconds = Double(entry.durationNanos) / 1e9
         // One lookup per request (the hot path): the entry is updated in place.
+        let bucket = Self.buckets.firstIndex(where: { seconds <= $0 })
         Self.add(&requests[key, default: RequestTotals()], count: 1, seconds: seconds,
-                 bytesIn: entry.bytesIn, bytesOut: entry.bytesOut)
-        if let bucket = Self.buckets.firstIndex(where: { seconds <= $0 }) { requests[key]!.inBucket[bucket] += 1 }
+                 bytesIn: entry.bytesIn, bytesOut: entry.bytesOut, bucket: bucket)
         if let shadowDecision = entry.shadowDecision {
             shadow[ShadowKey(function: function, decision: decision, shadow: shadowDecision.outcome.rawValue), default: 0] += 1
         }
@@ -69,11 +69,13 @@ struct LoopMetrics {
         for (event, n) in other.connectionEvents { connectionEvents[event, default: 0] += n }
     }
 
-    private static func add(_ totals: inout RequestTotals, count: Int, seconds: Double, bytesIn: Int, bytesOut: Int) {
+    private static func add(_ totals: inout RequestTotals, count: Int, seconds: Double, bytesIn: Int, bytesOut: Int,
+                            bucket: Int? = nil) {
         totals.count += count
         totals.seconds += seconds
         totals.bytesIn += bytesIn
         totals.bytesOut += bytesOut
+        if let bucket { totals.inBucket[bucket] += 1 }
     }
 
     /// The Prometheus text exposition format (version 0.0.4).

@@ -97,7 +97,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                 try pipeline.addHandler(HTTPResponseEncoder())
-                try pipeline.addHandler(HTTPServerPipelineHandler())
+                // Pipelined requests are held by HTTP1ServerHandler itself (see there why).
                 try pipeline.addHandler(HTTP1ServerHandler(services: services, peer: peer))
             }
         }
