@@ -225,6 +225,9 @@ public final class HTTP2Session {
         }
     }
 
+    /// Bytes in this side's HPACK encoder table (RFC 7541 §4.1).
+    var encoderTableSize: Int { nghttp2_session_get_hd_deflate_dynamic_table_size(session) }
+
     /// The reusable header block storage, emptied; give it back with `spareNameValues = block`.
     func takeNameValues() -> NameValueList {
         var block = NameValueList()

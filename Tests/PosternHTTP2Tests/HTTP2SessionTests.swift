@@ -50,6 +50,22 @@ final class SessionPair {
     let head = RequestHead(method: "POST", authority: "model", path: "/v1/chat/completions",
                            headers: HeaderList([("content-type", "application/json")]))
 
+    @Test func requestIDsStayOutOfTheHPACKTable() throws {
+        let pair = try SessionPair()
+        var sizes: [Int] = []
+        for n in 0..<3 {
+            var request = head
+            request.headers.add("x-request-id", "0123456789abcdef0123456789abcde\(n)")
+            _ = try pair.client.submitRequest(head: request, endStream: true)
+            try pair.pump()
+            sizes.append(pair.client.encoderTableSize)
+        }
+        // The other fields are the same each time: indexed once, then referenced.
+        #expect(sizes[0] > 0)
+        #expect(sizes[1] == sizes[0] && sizes[2] == sizes[0])
+        #expect(pair.serverEvents.filter { if case .headers = $0 { true } else { false } }.count == 3)
+    }
+
     @Test func requestAndResponseWithBodiesAndTrailers() throws {
         let pair = try SessionPair()
         let id = try pair.client.submitRequest(head: head, endStream: false)
