@@ -71,10 +71,17 @@ extension AuditBatch {
         text.withUTF8Buffer { quoted($0) }
     }
 
-    /// A JSON string: '"', '\' and control characters escaped, everything else as is.
+    /// A JSON string: '"', '\' and control characters escaped, everything else as is. Runs
+    /// of bytes that need no escape are copied whole (byte by byte, this was 5% of the CPU
+    /// of an audited request).
     private mutating func quoted(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in utf8 {
+        var clean = 0
+        for index in utf8.indices {
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<index]))
+            clean = index + 1
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 bytes.append(UInt8(ascii: "\\"))
@@ -82,16 +89,18 @@ extension AuditBatch {
             case UInt8(ascii: "\n"): literal("\\n")
             case UInt8(ascii: "\r"): literal("\\r")
             case UInt8(ascii: "\t"): literal("\\t")
-            case 0..<0x20:
-                literal("\\u00")
-                let digits: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0xF)])
             default:
-                bytes.append(byte)
+                literal("\\u00")
+                bytes.append(Self.hexDigit(byte >> 4))
+                bytes.append(Self.hexDigit(byte & 0xF))
             }
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     private mutating func appendMillis(_ millis: Int64) {
