@@ -4,7 +4,8 @@
 - plain: Postern as a plain proxy (public route, no masking, no audit), h2c and HTTP/1.1;
 - secure: a cached JWT-SVID, authorization against the benchmark policy of bench/policy.py,
   masking of the small JSON answer (every detector) and the audit trail (file sink, signed
-  checkpoints), POST /v2/models/model-12/infer over h2c;
+  checkpoints), POST /v2/models/model-12/infer over h2c, against nghttpx proxying the same
+  request (same headers and body) plainly;
 - open-loop latency: 10,000 requests offered at 1,000/s (10 connections at 100/s each):
   p99, and what each proxy adds to the origin's own p99;
 - memory: RSS idle (started, one request served) and peak under the load;
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (POSTERN, ROOT, Process, cpu_seconds, free_port, peak_rss_mib,  # noqa: E402
                    publish, start_origin)
 from policy import TD, policy  # noqa: E402
+from tls import h2load as tls_h2load  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
 from identity_material import Keys, make_svids, mint  # noqa: E402
@@ -74,35 +76,23 @@ def nghttpx(origin_h2, workers=1):
 
 
 def h2load(port, requests, *, h1=False, threads=1, clients=10, headers=(), body=None, extra=(), tmp=None):
-    """req/s of one run in which every request succeeds."""
-    args = ["h2load", "-n", str(requests), "-c", str(clients), "-t", str(threads), *extra]
-    args += ["--h1"] if h1 else ["-m", "10"]
-    for header in headers:
-        args += ["-H", header]
+    """req/s of one run in which every request succeeds: a GET, or the POST of PATH with `body`."""
+    extra = [*extra, "--h1"] if h1 else list(extra)
     if body is not None:
         data = tmp / "body.json"
         data.write_text(body)
-        args += ["-d", str(data)]
+        extra += ["-d", str(data)]
     path = PATH if body is not None else "/v1/chat/completions"
-    out = subprocess.run(args + [f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=600)
-    text = out.stdout
-    ok = int(text.split("succeeded,")[0].split(",")[-1].strip().split()[0]) if "succeeded" in text else 0
-    if ok != requests:
-        raise RuntimeError(f"{ok} of {requests} requests succeeded:\n{text[-2000:]}\n{out.stderr[-2000:]}")
-    return float(text.split("finished in")[1].split(",")[1].split("req/s")[0].strip())
+    return tls_h2load(port, path, requests, clients, 1 if h1 else 10, headers, extra, scheme="http", threads=threads)
 
 
-def throughput(process, port, requests, repeat, **load):
-    """Median req/s, CPU seconds per 10k requests and allocations per request."""
-    h2load(port, max(requests // 10, 1000), **load)  # warm-up (the token cached)
-    runs = []
-    for _ in range(repeat):
-        cpu, allocs = cpu_seconds(process.pid), process.allocations()
-        rps = h2load(port, requests, **load)
-        after = process.allocations()
-        runs.append((rps, (cpu_seconds(process.pid) - cpu) / requests * 10_000,
-                     (after - allocs) / requests if allocs is not None and after else None))
-    return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+def one_run(process, port, requests, **load):
+    """req/s, CPU seconds per 10k requests and allocations per request of one run."""
+    cpu, allocs = cpu_seconds(process.pid), process.allocations()
+    rps = h2load(port, requests, **load)
+    after = process.allocations()
+    return (rps, (cpu_seconds(process.pid) - cpu) / requests * 10_000,
+            (after - allocs) / requests if allocs is not None and after else None)
 
 
 def open_loop(port, tmp, **load):
@@ -138,31 +128,44 @@ def main():
         origin, origin_h1, origin_h2 = start_origin(tmp)
         processes.append(origin)
 
-        def run(name, started, loads, latency=None):
-            process, port = started
+        # Every target runs beside the others (idle while another is measured), and each round
+        # measures each of them once: a noisy minute on this shared machine then touches
+        # every target alike instead of one of them.
+        plan = [  # name, process and port, loads, open-loop latencies
+            ("nghttpx", nghttpx(origin_h2), {"h2c": {}, "http1": {"h1": True}, "post": secure_load},
+             {"get": {}, "post": secure_load}),
+            ("postern plain", postern(binary, tmp, "plain", origin_h2), {"h2c": {}, "http1": {"h1": True}},
+             {"get": {}}),
+            ("postern secure", postern(binary, tmp, "secure", origin_h2, secure=keys), {"post": secure_load},
+             {"post": secure_load}),
+            ("nghttpx, 2 workers", nghttpx(origin_h2, workers=2), {"h2c": {"threads": 2}}, {}),
+            ("postern plain, 2 threads", postern(binary, tmp, "plain2", origin_h2, threads=2),
+             {"h2c": {"threads": 2}}, {}),
+            ("nghttpx, 1 worker, h2load -t 2", nghttpx(origin_h2), {"h2c": {"threads": 2}}, {}),
+            ("postern plain, 1 thread, h2load -t 2", postern(binary, tmp, "plain1", origin_h2),
+             {"h2c": {"threads": 2}}, {}),
+        ]
+        for name, (process, port), loads, _ in plan:
             processes.append(process)
-            h2load(port, 1, clients=1, **(latency or {}))
-            idle = rss_mib(process.pid)
-            row = {"idle": idle}
+            first = next(iter(loads.values()))
+            h2load(port, 1, clients=1, **dict(first, threads=1))
+            rows[name] = {"idle": rss_mib(process.pid)}
             for label, load in loads.items():
-                row[label] = throughput(process, port, args.requests, args.repeat, **load)
-            if latency is not None:
-                row["p50"], row["p99"] = open_loop(port, **dict(latency, tmp=tmp))
-            row["rss"] = peak_rss_mib(process.pid)
-            rows[name] = row
-            print(name, {k: v for k, v in row.items()}, flush=True)
-            process.stop()
-            processes.remove(process)
-
+                h2load(port, max(args.requests // 10, 1000), **load)  # warm-up (the token cached)
         direct_p50, direct_p99 = open_loop(origin_h2, tmp)
-        run("nghttpx", nghttpx(origin_h2), {"h2c": {}, "http1": {"h1": True}}, latency={})
-        run("postern plain", postern(binary, tmp, "plain", origin_h2), {"h2c": {}, "http1": {"h1": True}}, latency={})
-        run("postern secure", postern(binary, tmp, "secure", origin_h2, secure=keys), {"h2c": secure_load},
-            latency=secure_load)
-        run("nghttpx, 2 workers", nghttpx(origin_h2, workers=2), {"h2c": {"threads": 2}})
-        run("postern plain, 2 threads", postern(binary, tmp, "plain2", origin_h2, threads=2), {"h2c": {"threads": 2}})
-        run("nghttpx, 1 worker, h2load -t 2", nghttpx(origin_h2), {"h2c": {"threads": 2}})
-        run("postern plain, 1 thread, h2load -t 2", postern(binary, tmp, "plain1", origin_h2), {"h2c": {"threads": 2}})
+        runs = {}
+        for round in range(args.repeat):
+            for name, (process, port), loads, _ in plan:
+                for label, load in loads.items():
+                    runs.setdefault((name, label), []).append(one_run(process, port, args.requests, **load))
+            print(f"round {round + 1} of {args.repeat} done", flush=True)
+        for name, (process, port), loads, latencies in plan:
+            for label in loads:
+                rows[name][label] = sorted(runs[(name, label)], key=lambda r: r[0])[args.repeat // 2]
+            for label, load in latencies.items():
+                rows[name]["latency " + label] = open_loop(port, **dict(load, tmp=tmp))
+            rows[name]["rss"] = peak_rss_mib(process.pid)
+            print(name, rows[name], flush=True)
     finally:
         for process in processes:
             process.stop()
@@ -171,22 +174,26 @@ def main():
     peer = rows["nghttpx"]
     table = ["| target | load | req/s | vs nghttpx | CPU s / 10k req | CPU vs nghttpx | allocations / req |",
              "|---|---|---:|---:|---:|---:|---:|"]
+    loads = {"h2c": "h2c GET", "http1": "HTTP/1.1 GET", "post": "h2c POST, JWT-SVID, 74-byte body"}
     for name in ["nghttpx", "postern plain", "postern secure"]:
-        for label in ["h2c", "http1"]:
+        for label in ["h2c", "http1", "post"]:
             if label not in rows[name]:
                 continue
             rps, cpu, allocs = rows[name][label]
-            base = peer[label] if label in peer else peer["h2c"]
-            note = label if name != "postern secure" else "h2c, POST with JWT, policy, masking, audit"
+            base = peer[label]
+            note = loads[label] + (": policy, masking, audit" if name == "postern secure" else "")
             table.append(f"| {name} | {note} | {rps:,.0f} | {rps / base[0]:.2f}x | {cpu:.3f} | {cpu / base[1]:.2f}x | "
                          + (f"{allocs:.1f} |" if allocs is not None else "- |"))
-    table += ["", "| target | p50 ms at 1,000 req/s | p99 ms | p99 vs nghttpx | p99 added to the origin's |",
-              "|---|---:|---:|---:|---:|",
-              f"| origin direct | {direct_p50:.2f} | {direct_p99:.2f} | - | - |"]
+    table += ["", "| target | request | p50 ms at 1,000 req/s | p99 ms | p99 vs nghttpx | p99 added to the origin's |",
+              "|---|---|---:|---:|---:|---:|",
+              f"| origin direct | GET | {direct_p50:.2f} | {direct_p99:.2f} | - | - |"]
     for name in ["nghttpx", "postern plain", "postern secure"]:
-        r = rows[name]
-        table.append(f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] / peer['p99']:.2f}x | "
-                     f"{r['p99'] - direct_p99:+.2f} ms |")
+        for label in ["get", "post"]:
+            if "latency " + label not in rows[name]:
+                continue
+            p50, p99 = rows[name]["latency " + label]
+            table.append(f"| {name} | {label.upper()} | {p50:.2f} | {p99:.2f} | "
+                         f"{p99 / peer['latency ' + label][1]:.2f}x | {p99 - direct_p99:+.2f} ms |")
     table += ["", "| target | RSS idle MiB | peak RSS under load MiB |", "|---|---:|---:|"]
     for name in ["nghttpx", "postern plain", "postern secure"]:
         table.append(f"| {name} | {rows[name]['idle']:.1f} | {rows[name]['rss']:.1f} |")
@@ -197,7 +204,8 @@ def main():
         a, b = rows[one]["h2c"][0], rows[two]["h2c"][0]
         table.append(f"| {name} | {a:,.0f} | {b:,.0f} | {b / a:.2f}x |")
     publish("Data-path targets", f"One event-loop thread unless said; h2load -c 10 (-m 10 on h2c); median of "
-            f"{args.repeat} runs of {args.requests:,} requests after a warm-up. Postern built as the image is "
+            f"{args.repeat} runs of {args.requests:,} requests after a warm-up, the targets taking turns "
+            "run by run. Postern built as the image is "
             f"(`{args.binary}`); nghttpx's RSS counts its master and worker processes.", f"bench/run targets --requests {args.requests} --repeat {args.repeat}",
             table, args.write)
 

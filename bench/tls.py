@@ -54,9 +54,9 @@ def start_nghttpx(keys, origin_h2):
     return Process(args, port), port
 
 
-def h2load(port, path, requests, clients, streams, headers=(), extra=(), scheme="https"):
+def h2load(port, path, requests, clients, streams, headers=(), extra=(), scheme="https", threads=1):
     """req/s of one h2load run in which every request succeeds (or an error saying why)."""
-    args = ["h2load", "-n", str(requests), "-c", str(clients), "-m", str(streams), "-t", "1", *extra]
+    args = ["h2load", "-n", str(requests), "-c", str(clients), "-m", str(streams), "-t", str(threads), *extra]
     for header in headers:
         args += ["-H", header]
     out = subprocess.run(args + [f"{scheme}://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=600)
