@@ -197,12 +197,13 @@ def main():
     table += ["", "| target | RSS idle MiB | peak RSS under load MiB |", "|---|---:|---:|"]
     for name in ["nghttpx", "postern plain", "postern secure"]:
         table.append(f"| {name} | {rows[name]['idle']:.1f} | {rows[name]['rss']:.1f} |")
-    table += ["", "| scaling (h2c, h2load -t 2) | 1 | 2 | 2 against 1 |", "|---|---:|---:|---:|"]
+    table += ["", "| scaling (h2c, h2load -t 2) | 1 | 2 | 2 against 1 | CPU s / 10k req, 1 and 2 |",
+              "|---|---:|---:|---:|---:|"]
     for name, one, two in [("nghttpx workers", "nghttpx, 1 worker, h2load -t 2", "nghttpx, 2 workers"),
                            ("postern event-loop threads", "postern plain, 1 thread, h2load -t 2",
                             "postern plain, 2 threads")]:
-        a, b = rows[one]["h2c"][0], rows[two]["h2c"][0]
-        table.append(f"| {name} | {a:,.0f} | {b:,.0f} | {b / a:.2f}x |")
+        (a, cpu_a, _), (b, cpu_b, _) = rows[one]["h2c"], rows[two]["h2c"]
+        table.append(f"| {name} | {a:,.0f} | {b:,.0f} | {b / a:.2f}x | {cpu_a:.3f}, {cpu_b:.3f} |")
     publish("Data-path targets", f"One event-loop thread unless said; h2load -c 10 (-m 10 on h2c); median of "
             f"{args.repeat} runs of {args.requests:,} requests after a warm-up, the targets taking turns "
             "run by run. Postern built as the image is "
