@@ -237,23 +237,36 @@ def h2load(port, protocol, requests, tmp):
     return {"ok": ok, "rps": rps, "p50": p50, "p99": p99}
 
 
-def measure(name, process, port, protocol, requests, repeat, tmp):
+def one_run(name, process, port, protocol, requests, tmp):
+    """One h2load run: req/s, latency, CPU per 10k requests and allocations per request."""
     pid = process.pid if process else None
-    h2load(port, protocol, max(requests // 10, 1000), tmp)  # warm-up
-    runs = []
+    before = cpu_seconds(pid) if pid else 0
+    allocations = process.allocations() if process else None
+    result = h2load(port, protocol, requests, tmp)
+    result["cpu10k"] = (cpu_seconds(pid) - before) / result["ok"] * 10_000 if pid else None
+    after = process.allocations() if process else None
+    result["allocs"] = (after - allocations) / result["ok"] if allocations is not None and after else None
+    if result["ok"] != requests:
+        raise RuntimeError(f"{name} {protocol}: {result['ok']} of {requests} requests succeeded")
+    return result
+
+
+def measure_all(targets, protocol, requests, repeat, tmp):
+    """The median run of each target by throughput. The targets take turns run by run, so a
+    noisy minute on a shared machine touches all of them alike rather than one."""
+    for _, process, ports in targets:
+        h2load(ports[protocol], protocol, max(requests // 10, 1000), tmp)  # warm-up
+    runs = {name: [] for name, _, _ in targets}
     for _ in range(repeat):
-        before = cpu_seconds(pid) if pid else 0
-        allocations = process.allocations() if process else None
-        result = h2load(port, protocol, requests, tmp)
-        result["cpu10k"] = (cpu_seconds(pid) - before) / result["ok"] * 10_000 if pid else None
-        after = process.allocations() if process else None
-        result["allocs"] = (after - allocations) / result["ok"] if allocations is not None and after else None
-        if result["ok"] != requests:
-            raise RuntimeError(f"{name} {protocol}: {result['ok']} of {requests} requests succeeded")
-        runs.append(result)
-    best = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]  # the median run by throughput
-    best["rss"] = peak_rss_mib(pid) if pid else None
-    return best
+        for name, process, ports in targets:
+            runs[name].append(one_run(name, process, ports[protocol], protocol, requests, tmp))
+    results = []
+    for name, process, _ in targets:
+        best = sorted(runs[name], key=lambda r: r["rps"])[repeat // 2]
+        best["rss"] = peak_rss_mib(process.pid) if process else None
+        best.update(target=name, protocol=protocol)
+        results.append(best)
+    return results
 
 
 def table(results, protocol):
@@ -350,10 +363,9 @@ def main():
             processes.append(process)
             targets.append((name, process, {"h2c": port, "http1": port}))
         for protocol in ["h2c", "http1"]:
-            for name, process, ports in targets:
-                result = measure(name, process, ports[protocol], protocol, args.requests, args.repeat, tmp)
-                result.update(target=name, protocol=protocol)
+            for result in measure_all(targets, protocol, args.requests, args.repeat, tmp):
                 results.append(result)
+                name = result["target"]
                 print(f"{protocol:5} {name:22} {result['rps']:>10,.0f} req/s  p50 {result['p50']:.2f} ms"
                       f"  p99 {result['p99']:.2f} ms  cpu/10k {result['cpu10k'] or 0:.3f} s"
                       f"  allocs/req {result['allocs'] or 0:.1f}", flush=True)
@@ -370,7 +382,8 @@ def main():
         f"Each proxy runs one worker thread, HTTP/2 to an nginx origin on the same machine, no access log "
         f"(except the 'request log' row, whose JSON lines go to /dev/null). Load generator, proxy and origin "
         f"share the two cores, so compare ratios within a run, not absolute numbers across runs. "
-        f"Median of {args.repeat} runs of {args.requests:,} requests after a warm-up.",
+        f"Median of {args.repeat} runs of {args.requests:,} requests after a warm-up, the targets taking turns "
+        f"run by run.",
         "Command: `bench/run " + ("--quick" if args.quick else f"--requests {args.requests} --repeat {args.repeat}")
         + (" --baseline OTHER" if args.baseline else "") + "`",
         table(results, "h2c"), table(results, "http1")])
