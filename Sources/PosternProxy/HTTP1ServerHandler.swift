@@ -222,9 +222,14 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         }
     }
 
+    /// A read the body's backpressure released, held instead while requests wait.
+    private func readUnlessPipelined(_ context: ChannelHandlerContext) {
+        if pipelined.isEmpty { context.read() } else { pipelineReadHeld = true }
+    }
+
     func creditRequestBody(_ bytes: Int) {
         guard readGate.delivered(bytes), let context else { return }
-        if pipelined.isEmpty { context.read() } else { pipelineReadHeld = true }
+        readUnlessPipelined(context)
     }
 
     // MARK: CallerStream
@@ -265,9 +270,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             flush.flushNow(thenClose: true)  // the flush may wait behind the exchange's record
         } else {
             flush.flushNow()
-            if releaseRead {
-                if pipelined.isEmpty { context.read() } else { pipelineReadHeld = true }
-            }
+            if releaseRead { readUnlessPipelined(context) }
             replayPipelined(context: context)
         }
     }

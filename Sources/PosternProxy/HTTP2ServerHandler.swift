@@ -170,8 +170,8 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         var head = RequestHead(method: pseudo.method ?? "", scheme: pseudo.scheme ?? "http",
                                authority: pseudo.authority ?? "", path: pseudo.path ?? "")
         // Host stands in for a missing :authority, and never passes as a field of its own.
-        if fields.contains(where: { $0.name == "host" }) {
-            if head.authority.isEmpty, let host = fields.first(where: { $0.name == "host" }) { head.authority = host.value }
+        if let host = fields.first(where: { $0.name == "host" }) {
+            if head.authority.isEmpty { head.authority = host.value }
             head.headers = HeaderList(fields.filter { $0.name != "host" })
         } else {
             head.headers = HeaderList(fields)
