@@ -13,7 +13,7 @@ import PosternIdentity
 final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
 
     private let services: LoopServices
     /// The caller's address and verified X.509-SVID, for every request on this connection.
@@ -33,6 +33,10 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     private var closing = false
     private let flush: FlushScheduler
     private var writeCredit = WriteCredit()
+    private var writer = HTTP1ResponseWriter(allocator: ByteBufferAllocator())
+    /// The current request's method and whether it was HTTP/1.1: they decide the framing.
+    private var requestMethod = "GET"
+    private var http11 = true
     /// What arrived for later requests while the current response was under way.
     private var pipelined = CircularBuffer<Pipelined>()
     private var pipelineReadHeld = false
@@ -90,6 +94,8 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             connection.requestStarted()
             keepAlive = head.isKeepAlive && !quiescing
             requestEnded = false
+            requestMethod = head.method.rawValue
+            http11 = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
             let request = HeadTranslation.requestHead(head)
             let exchange = Exchange(request: request, caller: self, peer: peer, services: services)
             self.exchange = exchange
@@ -108,8 +114,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
                 // Postern accepted the request: tell a waiting client to send its body now
                 // rather than after its own timeout (curl waits a second).
                 if !exchange.isFinished, head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-                    let interim = HTTPResponseHead(version: head.version, status: .continue)
-                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(writer.continueHead()), promise: nil)
                 }
             }
         case .body(let body):
@@ -237,13 +242,15 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     func sendResponseHead(_ head: ResponseHead, endStream: Bool) {
         guard let context else { return }
         responseOpen = true
-        context.write(wrapOutboundOut(.head(HeadTranslation.http1Response(head, keepAlive: keepAlive))), promise: nil)
+        let bytes = writer.head(head, method: requestMethod, http11: http11, keepAlive: keepAlive)
+        if writer.framing == .untilClose { keepAlive = false }
+        context.write(wrapOutboundOut(bytes), promise: nil)
         if endStream { sendResponseEnd(trailers: nil) } else { flush.schedule() }
     }
 
     func sendResponseBody(_ data: ByteBuffer) {
         guard let context else { return }
-        context.write(wrapOutboundOut(.body(.byteBuffer(data))), promise: nil)
+        writer.body(data) { context.write(wrapOutboundOut($0), promise: nil) }
         flush.schedule()
         let credit = writeCredit.wrote(data.readableBytes, writable: context.channel.isWritable)
         if credit > 0 { exchange?.responseBodyDelivered(credit) }
@@ -264,7 +271,7 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         // A response that ended before its request did leaves the connection mid-message.
         let close = !keepAlive || !requestEnded
         if !close { connection.awaitRequest(firstOnConnection: false) }
-        context.write(wrapOutboundOut(.end(trailers.map(HeadTranslation.nioHeaders))), promise: nil)
+        if let last = writer.end(trailers: trailers) { context.write(wrapOutboundOut(last), promise: nil) }
         if close {
             closing = true
             flush.flushNow(thenClose: true)  // the flush may wait behind the exchange's record
@@ -285,19 +292,13 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
     func exchangeFinished() {}
 
     /// An error answered outside any exchange (parse errors, head timeouts), then close.
-    ///
-    /// Written as raw bytes below NIO's encoder: it tracks request/response pairs, and here
-    /// there is no complete request to pair with.
     private func writeStandalone(_ error: CallerError) {
         guard let context else { return }
         closing = true
         let requestID = RequestID.generate()
         let (head, body) = ErrorResponse.http(error, requestID: requestID)
-        var text = "HTTP/1.1 \(head.status) \(HTTPResponseStatus(statusCode: head.status).reasonPhrase)\r\n"
-        for field in head.headers { text += "\(field.name): \(field.value)\r\n" }
-        text += "connection: close\r\n\r\n" + body
-        let below = (try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)) ?? context
-        below.writeAndFlush(NIOAny(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
+        let bytes = HTTP1ResponseWriter.standalone(head, body: body)
+        context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
         services.log.write(RequestLog.Entry(

@@ -48,14 +48,6 @@ enum HeadTranslation {
         return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: head.method),
                                uri: head.path, headers: headers)
     }
-
-    /// Builds the head sent to an HTTP/1.1 caller.
-    static func http1Response(_ head: ResponseHead, keepAlive: Bool) -> HTTPResponseHead {
-        var headers = nioHeaders(head.headers)
-        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
-        return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: head.status),
-                                headers: headers)
-    }
 }
 
 extension String {

@@ -96,8 +96,8 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
                 try pipeline.addHandler(try HTTP2ServerHandler(services: services, peer: peer))
             } else {
                 try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                try pipeline.addHandler(HTTPResponseEncoder())
-                // Pipelined requests are held by HTTP1ServerHandler itself (see there why).
+                // Responses are framed by HTTP1ResponseWriter, and pipelined requests held by
+                // HTTP1ServerHandler itself (see there why).
                 try pipeline.addHandler(HTTP1ServerHandler(services: services, peer: peer))
             }
         }

@@ -68,6 +68,50 @@ def test_pipelined_requests_answered_in_order(postern):
     assert statuses == [b"201", b"202", b"203"]
 
 
+def read_until_closed(s):
+    data = b""
+    s.settimeout(10)
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+def test_head_response_has_no_body_and_keeps_the_connection(postern):
+    """A HEAD answer says what a GET would get, and the next response follows at once."""
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(b"HEAD /v1/models HTTP/1.1\r\nHost: a\r\n\r\n")
+        time.sleep(0.3)
+        s.sendall(b"GET /status?code=202 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = read_until_closed(s)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 ")  # the example server answers HEAD with 501 and a length
+    assert int(dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])[b"content-length"]) > 0
+    assert rest.startswith(b"HTTP/1.1 202 ")  # no body bytes in between
+
+
+def test_http10_caller_gets_a_body_it_can_read(postern):
+    """An HTTP/1.0 caller cannot read chunked framing: a stream without a length ends with
+    the connection instead."""
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(b"GET /sse?events=2&delay=0 HTTP/1.0\r\nHost: a\r\n\r\n")
+        data = read_until_closed(s)
+    head, body = data.split(b"\r\n\r\n", 1)
+    fields = {line.split(b": ", 1)[0].lower(): line.split(b": ", 1)[1] for line in head.split(b"\r\n")[1:]}
+    assert b"transfer-encoding" not in fields and fields[b"connection"] == b"close"
+    assert body.count(b"data:") == 3 and body.endswith(b"\n\n")
+
+
+def test_http10_keep_alive_is_acknowledged(postern):
+    with socket.create_connection(("127.0.0.1", postern.port)) as s:
+        s.sendall(b"GET /v1/models HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+        s.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        head = data.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"\r\nconnection: keep-alive" in head and b"content-length: " in head
+
+
 def test_sse_first_event_arrives_before_upstream_finishes(postern):
     """Four events 0.5 s apart: the first must arrive long before the last is sent."""
     with httpx.Client(http2=False, timeout=10) as client:
