@@ -27,7 +27,8 @@ public struct RequestHead: Sendable, Equatable {
     /// The path without its query string.
     public var pathWithoutQuery: Substring {
         // On the bytes: `?` is ASCII, and a Character search is several times slower.
-        path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path[...]
+        guard let end = path.withUTF8Bytes({ $0.firstIndex(of: UInt8(ascii: "?")) }) else { return path[...] }
+        return path[..<path.utf8.index(path.utf8.startIndex, offsetBy: end)]
     }
 }
 

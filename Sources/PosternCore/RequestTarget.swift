@@ -24,7 +24,11 @@ public enum RequestTarget {
 
     /// The common case, checked without allocating: a path with nothing to decode, merge or
     /// remove, and no fragment.
-    static func isAlreadyNormal(_ target: String.UTF8View) -> Bool {
+    static func isAlreadyNormal(_ target: String) -> Bool {
+        target.withUTF8Bytes(isAlreadyNormal)
+    }
+
+    private static func isAlreadyNormal(_ target: UnsafeBufferPointer<UInt8>) -> Bool {
         guard target.first == UInt8(ascii: "/") else { return false }
         var previous: UInt8 = 0
         var inQuery = false
@@ -47,7 +51,7 @@ public enum RequestTarget {
     /// Works on the bytes throughout: as Characters, a combining mark after `/` or `?` would
     /// hide it (a query read as path, a path refused as not starting with `/`).
     public static func normalize(_ target: String, allowAbsoluteForm: Bool) -> Result<Normalized, CallerError> {
-        if isAlreadyNormal(target.utf8) { return .success(Normalized(path: target)) }
+        if isAlreadyNormal(target) { return .success(Normalized(path: target)) }
         let slash = UInt8(ascii: "/"), question = UInt8(ascii: "?")
         var bytes = Array(target.utf8)[...]
         var authority: String?
@@ -193,13 +197,16 @@ extension RequestTarget {
     /// (a server that ignores case must not reach a route by another spelling): `/v2` covers
     /// `/v2` and `/v2/…`, not `/v2x`; `/v2/` covers `GET /v2` too; `/` covers everything.
     public static func isPath(_ path: Substring, under prefix: String) -> Bool {
-        var base = prefix.utf8[...]
+        path.withUTF8Bytes { candidate in prefix.withUTF8Bytes { isPath(candidate, under: $0) } }
+    }
+
+    private static func isPath(_ candidate: UnsafeBufferPointer<UInt8>, under prefix: UnsafeBufferPointer<UInt8>) -> Bool {
+        var base = prefix[...]
         while base.last == UInt8(ascii: "/") { base = base.dropLast() }
-        let candidate = path.utf8
         guard candidate.count >= base.count else { return false }
         for (a, b) in zip(candidate, base) where asciiLower(a) != asciiLower(b) { return false }
         if candidate.count == base.count { return true }
-        return candidate[candidate.index(candidate.startIndex, offsetBy: base.count)] == UInt8(ascii: "/")
+        return candidate[base.count] == UInt8(ascii: "/")
     }
 
     @inline(__always)

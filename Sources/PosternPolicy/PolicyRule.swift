@@ -40,7 +40,8 @@ enum Glob {
 
     /// Without allocating: the pattern is compiled once, the text read where it lies.
     static func matches(_ p: [UInt8], _ text: String) -> Bool {
-        text.utf8.withContiguousStorageIfAvailable { matches(p, $0) } ?? matches(p, Array(text.utf8).withUnsafeBufferPointer { $0 })
+        if let result = text.utf8.withContiguousStorageIfAvailable({ matches(p, $0) }) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer { matches(p, $0) }  // the pointer stays inside
     }
 
     private static func matches(_ p: [UInt8], _ t: UnsafeBufferPointer<UInt8>) -> Bool {
