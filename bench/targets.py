@@ -40,6 +40,13 @@ BODY = '{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["hi"]}]
 
 
 def postern(binary, tmp, name, origin_h2, threads=1, secure=None):
+    conf, port = postern_config(tmp, name, origin_h2, threads, secure)
+    env = dict(os.environ, POSTERN_STATE_DIR=str(tmp))
+    return Process([str(binary), "run", "--config", str(conf)], port, count_allocations=True, env=env), port
+
+
+def postern_config(tmp, name, origin_h2, threads=1, secure=None):
+    """The configuration file of a plain or a secure (`secure`: the identity Keys) Postern."""
     port, admin = free_port(), free_port()
     text = f"""
 listen: {{ address: 127.0.0.1:{port} }}
@@ -54,7 +61,7 @@ limits: {{ max_concurrent_streams: 1000 }}
         key = tmp / "audit.pem"
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True,
                        capture_output=True)
-        (tmp / "audit").mkdir()
+        (tmp / "audit").mkdir(exist_ok=True)
         text += f"""identity: {{ trust_domain: prod.example.org, jwt_issuers: [{{ kind: jwt-svid, bundle: {secure.svid_jwks},
              audience: 'spiffe://example.org/postern' }}] }}
 masking: {{ default: {{ detectors: all, action: redact }} }}
@@ -63,16 +70,19 @@ audit: {{ path: {tmp}/audit/audit.jsonl, key: {key}, origin: postern/bench, sync
         text += "\n".join(policy().splitlines()[1:]) + "\n"  # the benchmark policy, without its upstreams
     conf = tmp / f"{name}.yaml"
     conf.write_text(text)
-    env = dict(os.environ, POSTERN_STATE_DIR=str(tmp))
-    return Process([str(binary), "run", "--config", str(conf)], port, count_allocations=True, env=env), port
+    return conf, port
 
 
 def nghttpx(origin_h2, workers=1):
-    port = free_port()
-    args = ["nghttpx", "--conf=/dev/null", f"--frontend=127.0.0.1,{port};no-tls",
-            f"--backend=127.0.0.1,{origin_h2};;proto=h2", f"--workers={workers}", "--no-ocsp",
-            "--errorlog-file=/dev/null", "--frontend-http2-max-concurrent-streams=1000"]
+    args, port = nghttpx_args(origin_h2, workers)
     return Process(args, port, count_allocations=True), port
+
+
+def nghttpx_args(origin_h2, workers=1):
+    port = free_port()
+    return ["nghttpx", "--conf=/dev/null", f"--frontend=127.0.0.1,{port};no-tls",
+            f"--backend=127.0.0.1,{origin_h2};;proto=h2", f"--workers={workers}", "--no-ocsp",
+            "--errorlog-file=/dev/null", "--frontend-http2-max-concurrent-streams=1000"], port
 
 
 def h2load(port, requests, *, h1=False, threads=1, clients=10, headers=(), body=None, extra=(), tmp=None):
