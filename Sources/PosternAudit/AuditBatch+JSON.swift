@@ -57,9 +57,12 @@ extension AuditBatch {
 
     private static let versionPrefix = Array("{\"v\":\(AuditRecord.version),\"ts\":".utf8)
 
+    /// Names are this module's own identifiers, with nothing to escape: copied whole.
     private mutating func key(_ name: StaticString) {
         bytes.append(UInt8(ascii: ","))
-        quoted(name)
+        bytes.append(UInt8(ascii: "\""))
+        literal(name)
+        bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
     }
 

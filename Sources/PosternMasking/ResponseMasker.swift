@@ -24,19 +24,12 @@ public enum ResponseMasker {
     /// The masker for `contentType` (its media type, parameters ignored), or nil for a
     /// type Postern cannot mask.
     public init?(contentType: String, policy: MaskingPolicy) {
-        let media = contentType.split(separator: ";").first.map { $0.trimmingWhitespace() } ?? ""
-        switch media {
-        case "application/json":
-            self = .json(JSONMasker(policy: policy))
-        case "text/event-stream":
-            self = .sse(SSEMasker(policy: policy))
-        case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
-             "application/jsonlines":
-            self = .ndjson(NDJSONMasker(policy: policy))
-        case "text/plain", "text/markdown":
-            self = .text(TextStreamMasker(policy: policy))
-        default:
-            if media.hasSuffix("+json") { self = .json(JSONMasker(policy: policy)) } else { return nil }
+        switch MediaType.kind(of: contentType) {
+        case .json: self = .json(JSONMasker(policy: policy))
+        case .sse: self = .sse(SSEMasker(policy: policy))
+        case .ndjson: self = .ndjson(NDJSONMasker(policy: policy))
+        case .text: self = .text(TextStreamMasker(policy: policy))
+        case nil: return nil
         }
     }
 
@@ -102,14 +95,4 @@ public final class TextStreamMasker {
 
     public func feed(_ chunk: [UInt8]) -> [UInt8] { held.append(chunk, policy: policy, findings: &findings) }
     public func finish() -> [UInt8] { held.flush(policy: policy, findings: &findings) }
-}
-
-extension Substring {
-    /// Without the optional whitespace around it (RFC 9110 §5.6.3), lowercased.
-    fileprivate func trimmingWhitespace() -> String {
-        var trimmed = self
-        while trimmed.first == " " || trimmed.first == "\t" { trimmed = trimmed.dropFirst() }
-        while trimmed.last == " " || trimmed.last == "\t" { trimmed = trimmed.dropLast() }
-        return trimmed.lowercased()
-    }
 }

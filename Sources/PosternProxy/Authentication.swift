@@ -46,11 +46,29 @@ extension LoopServices {
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
+    /// Read on the bytes: a JWT is several hundred of them, and Character by Character
+    /// this cost more than the cached token's lookup.
     static func bearerToken(_ value: String) -> Substring? {
-        let trimmed = Substring(value).trimmingSpaces()
-        guard trimmed.utf8.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = trimmed.dropFirst(7).trimmingSpaces()
-        return token.isEmpty ? nil : token
+        let found = value.withUTF8Bytes { bytes -> Range<Int>? in
+            let field = withoutSpaces(bytes[...])
+            guard field.count > scheme.count,
+                  zip(field, scheme).allSatisfy({ ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }) else { return nil }
+            let token = withoutSpaces(field.dropFirst(scheme.count))
+            return token.isEmpty ? nil : token.startIndex..<token.endIndex
+        }
+        guard let found else { return nil }
+        // The bounds sit next to ASCII bytes (spaces, the scheme), so on character boundaries.
+        let utf8 = value.utf8
+        return value[utf8.index(utf8.startIndex, offsetBy: found.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: found.upperBound)]
+    }
+
+    private static let scheme = Array("bearer ".utf8)
+
+    private static func withoutSpaces(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Slice<UnsafeBufferPointer<UInt8>> {
+        let space: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var trimmed = bytes.drop(while: space)
+        while let last = trimmed.last, space(last) { trimmed = trimmed.dropLast() }
+        return trimmed
     }
 
     static func epochSeconds() -> Int64 {
