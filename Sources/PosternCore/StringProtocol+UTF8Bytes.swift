@@ -8,3 +8,12 @@ extension StringProtocol {
         return try Array(utf8).withUnsafeBufferPointer(body)
     }
 }
+
+extension Array where Element == UInt8 {
+    /// Appends the text's UTF-8 bytes with one copy (appending a `UTF8View` goes through the
+    /// generic sequence path, a few times the cost for the short fields of a header block).
+    @inlinable
+    public mutating func append(utf8 text: some StringProtocol) {
+        text.withUTF8Bytes { append(contentsOf: $0) }
+    }
+}

@@ -17,9 +17,9 @@ struct NameValueList {
         // Offsets (plus one, so none is a null pointer) stand in the pointer fields until
         // `submit`, when the storage has stopped moving.
         let nameStart = bytes.count
-        bytes.append(contentsOf: name.utf8)
+        bytes.append(utf8: name)
         let valueStart = bytes.count
-        bytes.append(contentsOf: value.utf8)
+        bytes.append(utf8: value)
         entries.append(nghttp2_nv(
             name: UnsafeMutablePointer(bitPattern: nameStart + 1),
             value: UnsafeMutablePointer(bitPattern: valueStart + 1),

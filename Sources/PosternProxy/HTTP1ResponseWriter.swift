@@ -130,10 +130,10 @@ struct HTTP1ResponseWriter {
     /// left out: the parsers before this refuse them, and a field must never split a head.
     private static func append(_ field: HeaderField, to text: inout [UInt8]) {
         let start = text.count
-        text.append(contentsOf: field.name.utf8)
+        text.append(utf8: field.name)
         text.append(UInt8(ascii: ":"))
         text.append(UInt8(ascii: " "))
-        text.append(contentsOf: field.value.utf8)
+        text.append(utf8: field.value)
         let unsafe = text.withUnsafeBufferPointer { line in
             line[start...].contains { $0 == 13 || $0 == 10 || $0 == 0 }
         }
