@@ -54,11 +54,11 @@ public final class HTTP2Session {
     var pendingHeaderBytes = 0
     var pendingOversized = false
     /// Bodies waiting to be framed, per stream we are sending a body on.
-    var outbound: [Int32: OutboundBody] = [:]
+    var outbound = StreamMap<OutboundBody>()
     /// Bodies of ended streams, emptied for the next ones (their queues keep their storage).
     var spareBodies: [OutboundBody] = []
     /// Received bytes not yet consumed, per open stream.
-    var unconsumed: [Int32: Int] = [:]
+    var unconsumed = StreamMap<Int>()
     /// Storage for building header blocks, reused from submit to submit.
     var spareNameValues = NameValueList()
 

@@ -16,7 +16,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
     /// The caller's address and verified X.509-SVID, for every request on this connection.
     private let peer: CallerConnection
     private let session: HTTP2Session
-    private var streams: [Int32: HTTP2CallerStream] = [:]
+    private var streams = StreamMap<HTTP2CallerStream>()
     private var context: ChannelHandlerContext?
     private let flush: FlushScheduler
     private let timers: ConnectionTimers
@@ -53,7 +53,7 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         flush.detach()
         self.context = nil
         let open = streams
-        streams = [:]
+        streams = StreamMap()
         for stream in open.values { stream.exchange?.callerAborted() }
     }
 

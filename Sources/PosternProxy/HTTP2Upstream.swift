@@ -55,7 +55,7 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
     let upstream: Upstream
     private let eventLoop: EventLoop
     private let session: HTTP2Session?
-    private var streams: [Int32: HTTP2UpstreamStream] = [:]
+    private var streams = StreamMap<HTTP2UpstreamStream>()
     private var context: ChannelHandlerContext?
     private let flush = FlushScheduler()
     private var closed = false
@@ -142,7 +142,7 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
 
     private func failAll(_ message: String) {
         let open = streams
-        streams = [:]
+        streams = StreamMap()
         for stream in open.values { stream.fail(.upstreamUnavailable(message)) }
     }
 
