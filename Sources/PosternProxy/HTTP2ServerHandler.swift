@@ -119,12 +119,12 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
 
     private func handle(_ event: HTTP2Event) {
         switch event {
-        case .headers(let streamID, let pseudo, let fields, let endStream, let oversized):
+        case .headers(let streamID, let block):
             if let stream = streams[streamID] {
                 // A second header block from the caller is the request's trailers.
-                stream.exchange?.requestEnd(trailers: HeaderList(fields))
+                stream.exchange?.requestEnd(trailers: HeaderList(block.fields))
             } else {
-                openStream(streamID, pseudo, fields, endStream: endStream, oversized: oversized)
+                openStream(streamID, block)
             }
         case .data(let streamID, let data):
             if let exchange = streams[streamID]?.exchange {
@@ -144,15 +144,15 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         }
     }
 
-    private func openStream(_ streamID: Int32, _ pseudo: PseudoHeaders, _ fields: [HeaderField], endStream: Bool,
-                            oversized: Bool) {
+    private func openStream(_ streamID: Int32, _ block: HeaderBlock) {
+        let endStream = block.endStream
         timers.cancel()
         let stream = HTTP2CallerStream(streamID: streamID, handler: self)
         streams[streamID] = stream
-        let head = Self.requestHead(pseudo, fields)
+        let head = Self.requestHead(block.pseudo, block.fields)
         let exchange = Exchange(request: head, caller: stream, peer: peer, services: services)
         stream.exchange = exchange
-        if oversized {
+        if block.oversized {
             exchange.fail(.headersTooLarge(limit: services.config.limits.maxHeaderListSize),
                           outcome: "request_headers_too_large")
         } else if draining {
