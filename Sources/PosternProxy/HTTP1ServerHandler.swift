@@ -112,8 +112,10 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             } else {
                 exchange.start(endStream: !Self.declaresBody(head.headers))
                 // Postern accepted the request: tell a waiting client to send its body now
-                // rather than after its own timeout (curl waits a second).
-                if !exchange.isFinished, head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // rather than after its own timeout (curl waits a second). An HTTP/1.0 caller's
+                // expectation is ignored (RFC 9110 §10.1.1): it cannot read an interim answer.
+                if !exchange.isFinished, http11,
+                   head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                     context.writeAndFlush(wrapOutboundOut(writer.continueHead()), promise: nil)
                 }
             }
