@@ -67,9 +67,9 @@ enum HTTP2Callbacks {
         switch UInt32(header.type) {
         case NGHTTP2_HEADERS.rawValue:
             if session.unconsumed[header.stream_id] == nil { session.unconsumed[header.stream_id] = 0 }
-            session.events.append(.headers(streamID: header.stream_id, HeaderBlock(
-                pseudo: session.pendingPseudo, fields: session.pendingHeaders,
-                endStream: endStream, oversized: session.pendingOversized)))
+            session.events.append(.headers(streamID: header.stream_id, pseudo: session.pendingPseudo,
+                                           fields: session.pendingHeaders,
+                                           endStream: endStream, oversized: session.pendingOversized))
             session.pendingHeaders = []
         case NGHTTP2_DATA.rawValue:
             if endStream { session.events.append(.endStream(streamID: header.stream_id)) }

@@ -119,12 +119,12 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
 
     private func handle(_ event: HTTP2Event) {
         switch event {
-        case .headers(let streamID, let block):
+        case .headers(let streamID, let pseudo, let fields, let endStream, let oversized):
             if let stream = streams[streamID] {
                 // A second header block from the caller is the request's trailers.
-                stream.exchange?.requestEnd(trailers: HeaderList(block.fields))
+                stream.exchange?.requestEnd(trailers: HeaderList(fields))
             } else {
-                openStream(streamID, block)
+                openStream(streamID, pseudo, fields, endStream: endStream, oversized: oversized)
             }
         case .data(let streamID, let data):
             if let exchange = streams[streamID]?.exchange {
@@ -144,15 +144,15 @@ final class HTTP2ServerHandler: ChannelInboundHandler {
         }
     }
 
-    private func openStream(_ streamID: Int32, _ block: HeaderBlock) {
-        let endStream = block.endStream
+    private func openStream(_ streamID: Int32, _ pseudo: PseudoHeaders, _ fields: [HeaderField], endStream: Bool,
+                            oversized: Bool) {
         timers.cancel()
         let stream = HTTP2CallerStream(streamID: streamID, handler: self)
         streams[streamID] = stream
-        let head = Self.requestHead(block.pseudo, block.fields)
+        let head = Self.requestHead(pseudo, fields)
         let exchange = Exchange(request: head, caller: stream, peer: peer, services: services)
         stream.exchange = exchange
-        if block.oversized {
+        if oversized {
             exchange.fail(.headersTooLarge(limit: services.config.limits.maxHeaderListSize),
                           outcome: "request_headers_too_large")
         } else if draining {

@@ -154,8 +154,8 @@ final class HTTP2UpstreamConnection: ChannelInboundHandler {
 
     private func handle(_ event: HTTP2Event) {
         switch event {
-        case .headers(let streamID, let block):
-            streams[streamID]?.receivedHeaders(block)
+        case .headers(let streamID, let pseudo, let fields, let endStream, _):
+            streams[streamID]?.receivedHeaders(pseudo, fields, endStream: endStream)
         case .data(let streamID, let data):
             if let stream = streams[streamID] {
                 stream.delegate?.upstreamResponseBody(data)
@@ -229,13 +229,12 @@ final class HTTP2UpstreamStream: UpstreamStream {
         self.delegate = delegate
     }
 
-    func receivedHeaders(_ block: HeaderBlock) {
+    func receivedHeaders(_ pseudo: PseudoHeaders, _ fields: [HeaderField], endStream: Bool) {
         if responseStarted {
-            receivedEnd(trailers: HeaderList(block.fields))  // a second header block is the trailers
+            receivedEnd(trailers: HeaderList(fields))  // a second header block is the trailers
             return
         }
-        let endStream = block.endStream
-        let status = block.pseudo.status.flatMap { Int($0) } ?? 0
+        let status = pseudo.status.flatMap { Int($0) } ?? 0
         // A status outside 1xx-5xx (or 101, never asked for) starts no answer: what followed
         // it would reach the caller headless, as it did over HTTP/1.1 (found by fuzzing).
         guard (100...599).contains(status), status != 101 else {
@@ -248,7 +247,7 @@ final class HTTP2UpstreamStream: UpstreamStream {
         if endStream { responseComplete = true }
         let delegate = self.delegate
         if endStream { self.delegate = nil }
-        delegate?.upstreamResponseHead(ResponseHead(status: status, headers: HeaderList(block.fields)), endStream: endStream)
+        delegate?.upstreamResponseHead(ResponseHead(status: status, headers: HeaderList(fields)), endStream: endStream)
     }
 
     func receivedEnd(trailers: HeaderList?) {

@@ -51,9 +51,9 @@ enum HTTP2ReplayClient {
             if out.readableBytes > 0, !stream.write(Array(out.readableBytesView)) { return .failure(ReplayError("send failed")) }
             session.dispatchEvents { event in
                 switch event {
-                case .headers(let streamID, let block) where streamID == id:
-                    let pairs = block.fields.map { ($0.name, $0.value) }
-                    if reply == nil, let status = block.pseudo.status.flatMap({ Int($0) }) {
+                case .headers(let streamID, let pseudo, let fields, _, _) where streamID == id:
+                    let pairs = fields.map { ($0.name, $0.value) }
+                    if reply == nil, let status = pseudo.status.flatMap({ Int($0) }) {
                         reply = Reply(status: status, headers: pairs, body: [])
                     } else {
                         reply?.trailers += pairs

@@ -73,11 +73,10 @@ final class SessionPair {
         pair.client.sendEnd(streamID: id)
         try pair.pump()
 
-        guard case .headers(id, let block) = pair.serverEvents.first, !block.endStream, !block.oversized else {
+        guard case .headers(id, let pseudo, let fields, false, false) = pair.serverEvents.first else {
             Issue.record("no request headers: \(pair.serverEvents)")
             return
         }
-        let (pseudo, fields) = (block.pseudo, block.fields)
         #expect(pseudo == PseudoHeaders(method: "POST", scheme: "http", authority: "model", path: "/v1/chat/completions"))
         #expect(!fields.contains { $0.name.hasPrefix(":") })
         #expect(fields.contains(HeaderField("content-type", "application/json")))
@@ -89,7 +88,7 @@ final class SessionPair {
         pair.server.sendEnd(streamID: id, trailers: HeaderList([("grpc-status", "0")]))
         try pair.pump()
         let headerBlocks = pair.clientEvents.compactMap { event -> (PseudoHeaders, [HeaderField])? in
-            if case .headers(id, let block) = event { return (block.pseudo, block.fields) }
+            if case .headers(id, let pseudo, let fields, _, _) = event { return (pseudo, fields) }
             return nil
         }
         #expect(headerBlocks.count == 2)
@@ -127,11 +126,11 @@ final class SessionPair {
         big.headers.add("x-big", String(repeating: "a", count: 2000))
         let id = try pair.client.submitRequest(head: big, endStream: true)
         try pair.pump()
-        guard case .headers(id, let block) = pair.serverEvents.first, block.endStream else {
+        guard case .headers(id, _, _, true, let oversized) = pair.serverEvents.first else {
             Issue.record("no headers event: \(pair.serverEvents)")
             return
         }
-        #expect(block.oversized)
+        #expect(oversized)
     }
 
     @Test func resetReachesThePeer() throws {
