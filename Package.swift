@@ -22,6 +22,7 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         // Protocol-neutral request/response types, request ids and the errors a caller sees.
         .target(name: "PosternCore", dependencies: [
@@ -92,7 +93,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .executableTarget(name: "postern", dependencies: ["PosternJSON",
+        .executableTarget(name: "postern", dependencies: ["PosternJSON", "CMalloc",
             "PosternCore", "PosternConfig", "PosternCrypto", "PosternClient", "PosternHTTP2", "PosternProxy", "PosternStore", "PosternAdmin", "PosternApprovals",
             "PosternAudit",
             "PosternIdentity", "PosternPolicy", "PosternTLS", "PosternMasking",

@@ -137,6 +137,7 @@ enum RunCommand {
             + "\(threads) event loop(s), \(config.tls == nil ? "cleartext" : "TLS"), upstreams: "
             + config.upstreams.map { "\($0.name)=\($0.wireProtocol.rawValue)://\($0.address)" }.joined(separator: " "))
         for warning in config.policy.warnings { Log.warning("postern: \(warning.key): \(warning.message)") }
+        FreedMemory.release()
         audit?.record(AuditRecord(kind: "postern.start").string("version", Version.current)
             .string("config_sha256", ConfigWatcher.digest(of: file)).string("listen", listenAddress.hostPort)
             .string("origin", audit?.log.settings.origin))
@@ -173,6 +174,7 @@ extension RunCommand {
                 if let applied = configWatcher.reload(generation: credentialWatcher.current.generation + 1) {
                     await proxy.update(config: applied.config, masking: applied.masking, credentials: applied.credentials)
                     admin.update(config: applied.config)
+                    FreedMemory.release()
                     admin.update(credentials: applied.credentials)
                     credentialWatcher = CredentialWatcher(config: applied.config, current: applied.credentials)
                 }

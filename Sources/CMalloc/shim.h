@@ -1,0 +1,5 @@
+#ifndef POSTERN_CMALLOC_SHIM_H
+#define POSTERN_CMALLOC_SHIM_H
+/* glibc's malloc_trim, which Swift's Glibc module does not export. */
+#include <malloc.h>
+#endif
