@@ -45,13 +45,15 @@ class Callgrind:
     def control(self, *flags):
         subprocess.run(["callgrind_control", *flags, str(self.proc.pid)], check=True, capture_output=True)
 
-    def dump(self):
-        """Instructions since the last zero."""
+    def dump(self, keep=None):
+        """Instructions since the last zero; `keep`: where to copy the dump for callgrind_annotate."""
         self.control("-d")
         for _ in range(100):
             dumps = sorted(self.out.parent.glob(self.out.name + ".*"))
             if dumps and "summary:" in dumps[-1].read_text(errors="replace"):
                 text = dumps[-1].read_text(errors="replace")
+                if keep:
+                    shutil.copy(dumps[-1], keep)
                 for dump in dumps:
                     dump.unlink()
                 return int(next(l.split()[1] for l in text.splitlines() if l.startswith("summary:")))
@@ -66,14 +68,14 @@ class Callgrind:
             self.proc.kill()
 
 
-def measure(target, port, loads, requests):
+def measure(target, port, loads, requests, keep=None, name=""):
     """Instructions per request of each load."""
     counts = {}
     for label, load in loads.items():
         h2load(port, 1000, **load)  # warm-up: connections, caches, the token verified once
         target.control("-z")
         h2load(port, requests, **load)
-        counts[label] = target.dump() / requests
+        counts[label] = target.dump(keep and Path(keep) / f"{name.replace(' ', '-')}-{label}.callgrind") / requests
     return counts
 
 
@@ -90,6 +92,8 @@ def main():
     parser.add_argument("--binary", default=str(POSTERN))
     parser.add_argument("--baseline", help="another Postern build, measured the same way")
     parser.add_argument("--write", help="append the result to this Markdown file")
+    parser.add_argument("--keep", help="a directory for the dumps, to read with callgrind_annotate")
+    parser.add_argument("--only", help="measure only the targets whose name contains this")
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("bench/run instructions needs valgrind (apt-get install valgrind)")
@@ -116,12 +120,14 @@ def main():
                     return [str(binary), "run", "--config", str(conf)], port, dict(os.environ, POSTERN_STATE_DIR=str(d))
                 plan.append((f"{name} {kind}", start, loads))
         for name, start, loads in plan:
+            if args.only and args.only not in name and name != "nghttpx":
+                continue
             workdir = tmp / name.replace(" ", "-")
             workdir.mkdir()
             command, port, env = start(workdir)
             target = Callgrind(command, port, workdir, env)
             try:
-                rows[name] = measure(target, port, loads, args.requests)
+                rows[name] = measure(target, port, loads, args.requests, args.keep, name)
             finally:
                 target.stop()
             print(name, {k: round(v) for k, v in rows[name].items()}, flush=True)
