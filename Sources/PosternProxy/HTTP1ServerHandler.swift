@@ -96,26 +96,25 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             requestEnded = false
             requestMethod = head.method.rawValue
             http11 = head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1)
-            let request = HeadTranslation.requestHead(head)
+            let (request, facts) = HeadTranslation.requestHead(head)
             let exchange = Exchange(request: request, caller: self, peer: peer, services: services)
             self.exchange = exchange
             let limit = services.config.limits.maxHeaderListSize
-            if Self.headerListSize(head.headers) > limit {
+            if facts.headerListSize > limit {
                 exchange.fail(.headersTooLarge(limit: limit), outcome: "request_headers_too_large")
             } else if request.authority.isEmpty {
                 exchange.fail(.badRequest("HTTP/1.1 request without Host"), outcome: "bad_request")
-            } else if Self.hostFields(head.headers) > 1 {
+            } else if facts.hostFields > 1 {
                 // RFC 9112 §3.2: which one a server behind would read is anyone's guess.
                 exchange.fail(.badRequest("more than one Host field"), outcome: "bad_request")
             } else if quiescing {
                 exchange.fail(.shuttingDown(), outcome: "shutting_down")
             } else {
-                exchange.start(endStream: !Self.declaresBody(head.headers))
+                exchange.start(endStream: !facts.declaresBody)
                 // Postern accepted the request: tell a waiting client to send its body now
                 // rather than after its own timeout (curl waits a second). An HTTP/1.0 caller's
                 // expectation is ignored (RFC 9110 §10.1.1): it cannot read an interim answer.
-                if !exchange.isFinished, http11,
-                   head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                if !exchange.isFinished, http11, facts.expectsContinue {
                     context.writeAndFlush(wrapOutboundOut(writer.continueHead()), promise: nil)
                 }
             }
@@ -127,13 +126,6 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
             requestEnded = true
             exchange?.requestEnd(trailers: trailers.map { HeaderList(Array($0)) })
         }
-    }
-
-    /// How many Host fields the request has, without building a list of them.
-    private static func hostFields(_ headers: HTTPHeaders) -> Int {
-        var count = 0
-        for (name, _) in headers where name.utf8.count == 4 && name.lowercased() == "host" { count += 1 }
-        return count
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -184,20 +176,6 @@ final class HTTP1ServerHandler: ChannelDuplexHandler, CallerStream {
         case .idle:
             context?.close(promise: nil)
         }
-    }
-
-    /// An HTTP/1.1 request has a body only if it says so (RFC 9112 §6.3): a transfer coding,
-    /// or a non-zero content length. Forwarding a body-less request as if it had one would
-    /// put a stray chunk terminator on the upstream connection.
-    static func declaresBody(_ headers: HTTPHeaders) -> Bool {
-        if headers.contains(name: "transfer-encoding") { return true }
-        return headers["content-length"].contains { $0 != "0" }
-    }
-
-    /// Counted as HTTP/2 counts SETTINGS_MAX_HEADER_LIST_SIZE, so one limit means the same
-    /// for both protocols.
-    static func headerListSize(_ headers: HTTPHeaders) -> Int {
-        headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
     }
 
     // MARK: Read gating (backpressure)

@@ -3,19 +3,46 @@ import PosternCore
 
 /// Converts between NIOHTTP1 heads and Postern's protocol-neutral ones.
 enum HeadTranslation {
-    static func requestHead(_ head: HTTPRequestHead) -> RequestHead {
+    /// What HTTP/1.1 says about a request beyond its fields, gathered in the same pass.
+    struct HTTP1Facts: Equatable {
+        /// Counted as HTTP/2 counts SETTINGS_MAX_HEADER_LIST_SIZE, so one limit means the same
+        /// for both protocols.
+        var headerListSize = 0
+        var hostFields = 0
+        /// RFC 9112 §6.3: a transfer coding, or a non-zero content length. Forwarding a
+        /// body-less request as if it had one would put a stray chunk terminator upstream.
+        var declaresBody = false
+        var expectsContinue = false
+    }
+
+    /// The neutral head and the facts the HTTP/1.1 handler checks, in one pass over the
+    /// fields (four passes cost 2% of an HTTP/1.1 request's instructions).
+    static func requestHead(_ head: HTTPRequestHead) -> (RequestHead, HTTP1Facts) {
         var headers = HeaderList()
         var authority = ""
+        var facts = HTTP1Facts()
         for (name, value) in head.headers {
+            facts.headerListSize += name.utf8.count + value.utf8.count + 32
             let lower = name.asciiLowercased()
-            if lower == "host" {
+            switch lower {
+            case "host":
+                facts.hostFields += 1
                 if authority.isEmpty { authority = value }
                 continue
+            case "transfer-encoding":
+                facts.declaresBody = true
+            case "content-length":
+                if value != "0" { facts.declaresBody = true }
+            case "expect":
+                if value.lowercased() == "100-continue" { facts.expectsContinue = true }
+            default:
+                break
             }
             headers.add(lower, value)
         }
-        return RequestHead(method: head.method.rawValue, scheme: "http", authority: authority,
-                           path: head.uri, headers: headers)
+        let request = RequestHead(method: head.method.rawValue, scheme: "http", authority: authority,
+                                  path: head.uri, headers: headers)
+        return (request, facts)
     }
 
     static func responseHead(_ head: HTTPResponseHead) -> ResponseHead {
@@ -53,6 +80,7 @@ enum HeadTranslation {
 extension String {
     /// Header names are ASCII; most arrive lowercase already, and then no copy is made.
     func asciiLowercased() -> String {
-        utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? lowercased() : self
+        let upper = withUTF8Bytes { $0.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } }
+        return upper ? lowercased() : self
     }
 }

@@ -33,8 +33,9 @@ import Testing
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: "model:8000")
         headers.add(name: "Content-Type", value: "application/json")
-        let head = HeadTranslation.requestHead(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/x?y=1",
-                                                               headers: headers))
+        let (head, facts) = HeadTranslation.requestHead(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/x?y=1",
+                                                                        headers: headers))
+        #expect(facts == HeadTranslation.HTTP1Facts(headerListSize: 4 + 10 + 32 + 12 + 16 + 32, hostFields: 1))
         #expect(head.authority == "model:8000")
         #expect(head.headers.fields == [HeaderField("content-type", "application/json")])
         #expect(head.pathWithoutQuery == "/v1/x")
@@ -53,12 +54,20 @@ import Testing
 }
 
 @Suite struct HTTP1BodyFramingTests {
-    func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
+    func facts(_ pairs: [(String, String)]) -> HeadTranslation.HTTP1Facts {
+        HeadTranslation.requestHead(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: HTTPHeaders(pairs))).1
+    }
 
     @Test func onlyDeclaredBodiesAreBodies() {
-        #expect(!HTTP1ServerHandler.declaresBody(headers([])))
-        #expect(!HTTP1ServerHandler.declaresBody(headers([("content-length", "0")])))
-        #expect(HTTP1ServerHandler.declaresBody(headers([("content-length", "12")])))
-        #expect(HTTP1ServerHandler.declaresBody(headers([("Transfer-Encoding", "chunked")])))
+        #expect(!facts([]).declaresBody)
+        #expect(!facts([("content-length", "0")]).declaresBody)
+        #expect(facts([("content-length", "12")]).declaresBody)
+        #expect(facts([("Transfer-Encoding", "chunked")]).declaresBody)
+    }
+
+    @Test func hostFieldsAndExpectationsAreCounted() {
+        #expect(facts([("Host", "a"), ("host", "b")]).hostFields == 2)
+        #expect(facts([("Expect", "100-Continue")]).expectsContinue)
+        #expect(!facts([("expect", "something-else")]).expectsContinue)
     }
 }
