@@ -27,11 +27,7 @@ enum HTTP2Callbacks {
 
     static let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
         let session = HTTP2Callbacks.session(userData)
-        session.pendingHeaders = []
-        session.pendingHeaders.reserveCapacity(16)
-        session.pendingPseudo = PseudoHeaders()
-        session.pendingHeaderBytes = 0
-        session.pendingOversized = false
+        session.received.begin()
         if let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
            frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
             session.unconsumed[frame.pointee.hd.stream_id] = 0
@@ -41,22 +37,10 @@ enum HTTP2Callbacks {
 
     static let onHeader: nghttp2_on_header_callback = { _, _, name, nameLength, value, valueLength, _, userData in
         let session = HTTP2Callbacks.session(userData)
-        // RFC 9113 §6.5.2 counts 32 bytes of overhead per field.
-        session.pendingHeaderBytes += nameLength + valueLength + 32
         let limit = Int(session.settings.maxHeaderListSize)
-        if session.pendingHeaderBytes > limit {
-            // Over the limit the stream gets 431; far over it (an HPACK bomb: a few bytes that
-            // decode to megabytes) decoding stops here and the connection ends, so the cost
-            // stays with the sender rather than the loop's other callers.
-            if session.pendingHeaderBytes > 4 * limit { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
-            session.pendingOversized = true
-            return 0
-        }
-        let nameBytes = UnsafeBufferPointer(start: name, count: nameLength)
-        let text = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-        if nameLength > 0, nameBytes[0] == UInt8(ascii: ":"), session.pendingPseudo.take(nameBytes, text) { return 0 }
-        session.pendingHeaders.append(HeaderField(String(decoding: nameBytes, as: UTF8.self), text))
-        return 0
+        let kept = session.received.add(name: UnsafeBufferPointer(start: name, count: nameLength),
+                                        value: UnsafeBufferPointer(start: value, count: valueLength), limit: limit)
+        return kept ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
     }
 
     static let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData in
@@ -67,10 +51,9 @@ enum HTTP2Callbacks {
         switch UInt32(header.type) {
         case NGHTTP2_HEADERS.rawValue:
             if session.unconsumed[header.stream_id] == nil { session.unconsumed[header.stream_id] = 0 }
-            session.events.append(.headers(streamID: header.stream_id, pseudo: session.pendingPseudo,
-                                           fields: session.pendingHeaders,
-                                           endStream: endStream, oversized: session.pendingOversized))
-            session.pendingHeaders = []
+            let (pseudo, oversized) = (session.received.pseudo, session.received.oversized)
+            session.events.append(.headers(streamID: header.stream_id, pseudo: pseudo, fields: session.received.takeFields(),
+                                           endStream: endStream, oversized: oversized))
         case NGHTTP2_DATA.rawValue:
             if endStream { session.events.append(.endStream(streamID: header.stream_id)) }
         case NGHTTP2_GOAWAY.rawValue:

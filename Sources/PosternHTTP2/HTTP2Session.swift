@@ -48,11 +48,7 @@ public final class HTTP2Session {
     /// The buffer being fed to `nghttp2_session_mem_recv`, so DATA can be sliced out of it.
     var input: ByteBuffer?
     var inputBase: UnsafeRawPointer?
-    /// The header block being received; blocks of different streams never interleave.
-    var pendingHeaders: [HeaderField] = []
-    var pendingPseudo = PseudoHeaders()
-    var pendingHeaderBytes = 0
-    var pendingOversized = false
+    var received = ReceivedBlock()
     /// Bodies waiting to be framed, per stream we are sending a body on.
     var outbound = StreamMap<OutboundBody>()
     /// Bodies of ended streams, emptied for the next ones (their queues keep their storage).
