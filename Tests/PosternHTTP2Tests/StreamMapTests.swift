@@ -7,7 +7,7 @@ import Testing
     /// chains wrap around the table and removals shift entries across the wrap.
     @Test(arguments: [1, 2, 3])
     func behavesAsADictionary(seed: UInt64) {
-        var random = SplitMix(seed: seed)
+        var random = HTTP2SessionRandomInputTests.SplitMix(state: seed)
         var map = StreamMap<Int>()
         var model: [Int32: Int] = [:]
         var low: Int32 = 1
@@ -36,18 +36,5 @@ import Testing
         map[7, default: 0] += 5
         map[7, default: 0] += 5
         #expect(map[7] == 10 && map[9] == nil && map[-1] == nil && map.removeValue(forKey: -3) == nil)
-    }
-}
-
-/// A small deterministic generator, so a failure repeats.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -85,17 +85,3 @@ import Testing
         #expect(text.hasSuffix("connection: close\r\n\r\n" + body))
     }
 }
-
-@Suite struct BearerTokenTests {
-    @Test func theTokenIsWhatFollowsTheScheme() {
-        #expect(LoopServices.bearerToken("Bearer abc.def") == "abc.def")
-        #expect(LoopServices.bearerToken("  bEaReR \t abc  ") == "abc")
-        #expect(LoopServices.bearerToken("Bearer tökén") == "tökén")
-    }
-
-    @Test func otherSchemesAndEmptyTokensAreNot() {
-        for value in ["Basic abc", "Bearer", "Bearer ", "Bearer  \t ", "Bearerabc", "", "   "] {
-            #expect(LoopServices.bearerToken(value) == nil, "\(value)")
-        }
-    }
-}
