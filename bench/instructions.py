@@ -79,9 +79,11 @@ def measure(target, port, loads, requests, keep=None, name=""):
     return counts
 
 
-def debug_stripped(binary, tmp):
-    """valgrind cannot read the DWARF of Swift's release builds; the symbols are kept."""
-    copy = tmp / binary.name
+def debug_stripped(binary, tmp, name):
+    """valgrind cannot read the DWARF of Swift's release builds; the symbols are kept. Each
+    build gets its own directory: two builds are both called `postern`."""
+    (tmp / name).mkdir()
+    copy = tmp / name / binary.name
     subprocess.run(["strip", "--strip-debug", "-o", str(copy), str(binary)], check=True)
     return copy
 
@@ -113,7 +115,7 @@ def main():
         nx_args, nx_port = nghttpx_args(origin_h2)
         plan = [("nghttpx", lambda d: (nx_args + ["--single-process"], nx_port, None), {**plain, "post": secure})]
         for name, binary in builds:
-            binary = debug_stripped(binary.resolve(), tmp)
+            binary = debug_stripped(binary.resolve(), tmp, f"build-{name}")
             for kind, loads, keys_ in (("plain", plain, None), ("secure", {"post": secure}, keys)):
                 def start(d, binary=binary, kind=kind, keys_=keys_, name=name):
                     conf, port = postern_config(d, f"{name}-{kind}", origin_h2, secure=keys_)
